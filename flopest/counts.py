@@ -1,0 +1,244 @@
+"""`Counts`: the FLOPs, bytes and coverage of one model at one binding of its dims.
+
+Totals are Python ints (exact at any scale). A symbolic model is read and lowered once;
+:meth:`Counts.at` re-binds its dims and runs only the kernel.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import __version__, kernel, kinds
+from .errors import InputError, UnboundDimError, did_you_mean
+
+CONVENTIONS = (
+    "1 multiply-add = 2 FLOPs. flops = all floating-point work, with per-element constants per "
+    "operator (add 1, sigmoid 4, gelu 5, softmax 5, layer norm 5-7; see flopest.ops); "
+    "matmul_flops = matrix products only (MatMul/Gemm/Einsum, convolution, attention QKᵀ and AV, "
+    "RNN gates), the figure other counters report; macs = matmul_flops / 2. "
+    "bytes = every operator's inputs read + outputs written at their element size, no fusion "
+    "(an upper bound). Attention: {attention}. If: the costlier branch; Loop: body × constant "
+    "trip count. params = elements of floating-point initializers."
+)
+
+BY_CHOICES = ("op", "kind", "node", "module")
+
+
+def parse_dims(dims) -> dict:
+    """{'name': int} from a dict or 'name=value' strings; InputError names a bad entry."""
+    out: dict = {}
+    if dims is None:
+        return out
+    items = dims.items() if isinstance(dims, dict) else [_split(d) for d in dims]
+    for k, v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            try:
+                fv = float(v)
+                if not fv.is_integer():
+                    raise ValueError
+                v = int(fv)
+            except (TypeError, ValueError):
+                raise InputError(f"dim {k!r} must be a non-negative integer, got {v!r} "
+                                 f"(e.g. --dim {k}=8)") from None
+        if v < 0:
+            raise InputError(f"dim {k!r} must be a non-negative integer, got {v!r} (e.g. --dim {k}=8)")
+        out[str(k)] = int(v)
+    return out
+
+
+def _split(text: str):
+    if "=" not in str(text):
+        raise InputError(f"dim {text!r} must look like NAME=VALUE, e.g. --dim batch=8")
+    k, v = str(text).split("=", 1)
+    k = k.strip()
+    if not k:
+        raise InputError(f"dim {text!r} has no name; write NAME=VALUE, e.g. --dim batch=8")
+    return k, v.strip()
+
+
+@dataclass
+class Counts:
+    """FLOPs and bytes of a model. Totals are exact Python ints."""
+
+    table: object
+    params: int
+    unknown_ops: dict
+    node_count: int
+    costed_nodes: int
+    dims: dict
+    model_dims: list
+    notes: list = field(default_factory=list)
+    source: str = ""
+    causal: bool = False
+    _rebind: Callable | None = None     # concrete-mode models: re-read at new dims
+    _rc: object = None
+
+    # ---------------------------------------------------------------- evaluation
+    def _check_dims(self) -> None:
+        needed = self.table.free_dims()
+        unknown = [k for k in self.dims if k not in needed and k not in self.model_dims]
+        if unknown:
+            k = unknown[0]
+            known = sorted(set(self.model_dims) | needed)
+            raise InputError(f"dim {k!r} is not a dim of this model{did_you_mean(k, known)} "
+                             f"(its dims: {', '.join(known) if known else 'none, all shapes are static'})")
+        missing = sorted(needed - set(self.dims))
+        if missing:
+            flags = " ".join(f"--dim {m}=VALUE" for m in missing)
+            raise UnboundDimError(
+                f"the model has symbolic dims without a value: {', '.join(missing)} — bind them "
+                f"with {flags} (API: dims={{{', '.join(repr(m) + ': ...' for m in missing)}}})")
+
+    def evaluate(self) -> "Counts":
+        if self._rc is None:
+            self._check_dims()
+            tab = self.table
+            if not self.causal and (tab.kind == kinds.ATTENTION).any():
+                import copy
+                tab = copy.copy(tab)
+                tab.params = tab.params.copy()
+                tab.sym = tab.sym.copy()
+                att = tab.kind == kinds.ATTENTION
+                tab.params[att, 5] = 0
+                tab.sym[att, 5] = -1
+            self._rc = kernel.evaluate(tab, self.dims)
+        return self
+
+    def at(self, **dims) -> "Counts":
+        """The same model at other dim values (unspecified dims keep their value)."""
+        new = dict(self.dims)
+        new.update(parse_dims(dims))
+        if self._rebind is not None:
+            return self._rebind(new)
+        return Counts(self.table, self.params, self.unknown_ops, self.node_count, self.costed_nodes,
+                      new, self.model_dims, self.notes, self.source, self.causal).evaluate()
+
+    # ---------------------------------------------------------------- figures
+    @property
+    def flops(self) -> int:
+        return self.evaluate()._rc.total("flops")
+
+    @property
+    def matmul_flops(self) -> int:
+        return self.evaluate()._rc.total("matmul_flops")
+
+    @property
+    def macs(self) -> int:
+        return self.matmul_flops // 2
+
+    @property
+    def bytes(self) -> int:
+        return self.evaluate()._rc.total("bytes")
+
+    @property
+    def coverage(self) -> float:
+        return 1.0 if self.node_count == 0 else self.costed_nodes / self.node_count
+
+    @property
+    def conventions(self) -> str:
+        att = ("causal attention counts only unmasked query-key pairs" if self.causal else
+               "full count of every query-key pair, causal masking ignored (causal=True to count "
+               "the unmasked triangle)")
+        return CONVENTIONS.format(attention=att)
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    def breakdown(self, by: str = "op") -> list:
+        """Rows {name, kind, count, flops, bytes}, largest FLOPs first; unknown ops last
+        with flops and bytes None."""
+        if by not in BY_CHOICES:
+            raise InputError(f"--by {by!r} is not one of {', '.join(BY_CHOICES)}{did_you_mean(by, BY_CHOICES)}")
+        self.evaluate()
+        t, rc = self.table, self._rc
+        if by == "kind":
+            key, names = t.kind.astype(np.int64), list(kinds.NAMES)
+        else:
+            key = {"op": t.op, "node": t.node, "module": t.module}[by].astype(np.int64)
+            names = {"op": t.ops, "node": t.nodes, "module": t.modules}[by]
+            if by == "module":
+                names = [n or "(top)" for n in names]
+        nk = len(names)
+        flops = rc.by(key, nk, "flops")
+        byts = rc.by(key, nk, "bytes")
+        active = rc.active
+        # count = distinct nodes per key; kind = the kind carrying most FLOPs (or the first)
+        counts = [0] * nk
+        if len(t):
+            pairs = np.unique(np.stack([key[active], t.node[active].astype(np.int64)]), axis=1)
+            for k in pairs[0].tolist():
+                counts[k] += 1
+        main_kind: dict = {}
+        kflops = Counter()
+        for k, kd, f in zip(key[active].tolist(), t.kind[active].tolist(), rc.flops[active].tolist()):
+            kflops[(k, kd)] += f
+            main_kind.setdefault(k, kd)
+        for (k, kd), f in kflops.items():
+            if f > kflops[(k, main_kind[k])]:
+                main_kind[k] = kd
+        rows = [{"name": names[k], "kind": kinds.NAMES[main_kind[k]], "count": counts[k],
+                 "flops": flops[k], "bytes": byts[k]} for k in range(nk) if counts[k]]
+        rows.sort(key=lambda r: (-r["flops"], -r["bytes"], r["name"]))
+        if by in ("op", "kind"):
+            for op, n in sorted(self.unknown_ops.items()):
+                rows.append({"name": op, "kind": "unknown", "count": n, "flops": None, "bytes": None})
+        return rows
+
+    def to_dict(self, by: str | None = None) -> dict:
+        d = {
+            "flops": self.flops,
+            "matmul_flops": self.matmul_flops,
+            "macs": self.macs,
+            "bytes": self.bytes,
+            "params": self.params,
+            "unknown_ops": dict(sorted(self.unknown_ops.items())),
+            "coverage": self.coverage,
+            "conventions": self.conventions,
+            "version": self.version,
+            "dims": dict(self.dims),
+            "notes": list(self.notes),
+        }
+        if by:
+            d["breakdown"] = self.breakdown(by)
+        return d
+
+    def __repr__(self) -> str:
+        try:
+            return (f"Counts(flops={self.flops:.4g}, matmul_flops={self.matmul_flops:.4g}, "
+                    f"bytes={self.bytes:.4g}, params={self.params}, coverage={self.coverage:.1%}, "
+                    f"unknown_ops={self.unknown_ops})")
+        except Exception as exc:
+            return f"Counts(<unevaluated: {exc}>)"
+
+
+def count_onnx(model, dims=None, strict: bool = False, causal: bool = False) -> Counts:
+    """Read an ONNX model (path or ModelProto) once and count it at `dims`."""
+    from .errors import UnknownOperatorError
+    from .frontends import onnx as fe
+
+    bound = parse_dims(dims)
+    low, m, stats, names, mode = fe.analyse(model, bound)
+    params = fe.count_params(m)
+    src = str(stats.get("source", ""))
+
+    def make(low_, dims_, rebind=None):
+        return Counts(low_.table, params, dict(low_.unknown_ops), low_.node_count, low_.costed,
+                      dims_, names, list(low_.notes), src, causal, rebind)
+
+    rebind = None
+    if mode == "concrete":
+        def rebind(new_dims):
+            low2, _, _, _, _ = fe.analyse(model, new_dims)
+            return make(low2, new_dims, rebind).evaluate()
+    c = make(low, bound, rebind)
+    if strict and c.unknown_ops:
+        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(c.unknown_ops.items()))
+        raise UnknownOperatorError(f"{src or 'model'}: {sum(c.unknown_ops.values())} node(s) not costed "
+                                   f"({listing}); drop --strict to count the rest, coverage "
+                                   f"{c.coverage:.1%}")
+    return c.evaluate()

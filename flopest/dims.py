@@ -1,0 +1,316 @@
+"""Symbolic dims: exact integer polynomials over named dims (``batch``, ``sequence``).
+
+A shape entry is either a Python ``int`` or a :class:`Sym`. ``Sym`` supports ``+ - *`` exactly
+(canonical form, so ``b*s`` and ``s*b`` are the same expression) and keeps anything else
+(floor division, ``max``) as an opaque atom evaluated when the dims are bound. Expressions are
+parsed from ONNX ``dim_param`` strings such as ``"batch*sequence"`` or ``"past + 1"``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+import re
+from typing import Mapping, Union
+
+from .errors import InputError
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Sym:
+    """Polynomial with int coefficients: {monomial (sorted tuple of atom names): coefficient}.
+
+    Atoms are dim names, or opaque expressions kept in ``OPAQUE`` (name -> Python source).
+    """
+
+    __slots__ = ("terms", "_key")
+
+    def __init__(self, terms: dict):
+        self.terms = {m: c for m, c in terms.items() if c != 0}
+        self._key = None
+
+    # construction -----------------------------------------------------------------------
+    @staticmethod
+    def name(n: str) -> "Sym":
+        return Sym({(n,): 1})
+
+    @property
+    def key(self) -> tuple:
+        if self._key is None:
+            self._key = tuple(sorted(self.terms.items()))
+        return self._key
+
+    def free(self) -> set:
+        out = set()
+        for m in self.terms:
+            out.update(m)
+        return out
+
+    # arithmetic -------------------------------------------------------------------------
+    def _coerce(self, other):
+        if isinstance(other, Sym):
+            return other
+        if isinstance(other, int):
+            return Sym({(): other})
+        return NotImplemented
+
+    def __add__(self, other):
+        o = self._coerce(other)
+        if o is NotImplemented:
+            return o
+        t = dict(self.terms)
+        for m, c in o.terms.items():
+            t[m] = t.get(m, 0) + c
+        return simplify(Sym(t))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Sym({m: -c for m, c in self.terms.items()})
+
+    def __sub__(self, other):
+        o = self._coerce(other)
+        if o is NotImplemented:
+            return o
+        return self + (-o)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        o = self._coerce(other)
+        if o is NotImplemented:
+            return o
+        t: dict = {}
+        for m1, c1 in self.terms.items():
+            for m2, c2 in o.terms.items():
+                m = tuple(sorted(m1 + m2))
+                t[m] = t.get(m, 0) + c1 * c2
+        return simplify(Sym(t))
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        if isinstance(other, int) and other > 0 and all(c % other == 0 for c in self.terms.values()):
+            return simplify(Sym({m: c // other for m, c in self.terms.items()}))
+        return opaque(f"({to_source(self)}) // ({to_source(other)})", self, other)
+
+    def __rfloordiv__(self, other):
+        return opaque(f"({to_source(other)}) // ({to_source(self)})", other, self)
+
+    def __eq__(self, other):
+        if isinstance(other, Sym):
+            return self.key == other.key
+        return False
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __repr__(self):
+        return f"Sym({to_source(self)!r})"
+
+    def __str__(self):
+        return to_source(self)
+
+
+Dim = Union[int, Sym]
+
+# opaque atoms: name -> (python source over other atoms/names)
+OPAQUE: dict = {}
+
+
+def opaque(src: str, *parts) -> Sym:
+    name = "_op" + hashlib.sha1(src.encode()).hexdigest()[:12]
+    OPAQUE.setdefault(name, src)
+    return Sym.name(name)
+
+
+def simplify(s: Sym) -> Dim:
+    """A polynomial with only a constant term becomes a plain int."""
+    if not s.terms:
+        return 0
+    if len(s.terms) == 1 and () in s.terms:
+        return s.terms[()]
+    return s
+
+
+def to_source(d) -> str:
+    if isinstance(d, int):
+        return str(d)
+    parts = []
+    for m, c in sorted(d.terms.items()):
+        f = "*".join(m)
+        if not m:
+            parts.append(str(c))
+        elif c == 1:
+            parts.append(f)
+        else:
+            parts.append(f"{c}*{f}")
+    return " + ".join(parts) if parts else "0"
+
+
+def exact_div(a, b):
+    """a / b when it divides exactly (ints, or a polynomial by an int or a monomial);
+    else an opaque floor division."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b if b else 0
+    if isinstance(b, int):
+        return a // b
+    if isinstance(b, Sym) and len(b.terms) == 1:
+        (bm, bc), = b.terms.items()
+        if isinstance(a, Sym):
+            out = {}
+            for m, c in a.terms.items():
+                rest = list(m)
+                for x in bm:
+                    if x not in rest:
+                        break
+                    rest.remove(x)
+                else:
+                    if c % bc == 0:
+                        out[tuple(rest)] = out.get(tuple(rest), 0) + c // bc
+                        continue
+                break
+            else:
+                return simplify(Sym(out))
+    return a // b
+
+
+def is_sym(d) -> bool:
+    return isinstance(d, Sym)
+
+
+def prod(dims) -> Dim:
+    out: Dim = 1
+    for d in dims:
+        out = out * d
+    return out
+
+
+def free_names(d) -> set:
+    """Dim names a value depends on, opaque atoms expanded."""
+    if isinstance(d, int):
+        return set()
+    out = set()
+    for a in d.free():
+        if a in OPAQUE:
+            out |= _names_in_source(OPAQUE[a])
+        else:
+            out.add(a)
+    return out
+
+
+def _names_in_source(src: str) -> set:
+    out = set()
+    for node in ast.walk(ast.parse(src, mode="eval")):
+        if isinstance(node, ast.Name) and node.id not in _FUNCS:
+            if node.id in OPAQUE:
+                out |= _names_in_source(OPAQUE[node.id])
+            else:
+                out.add(node.id)
+    return out
+
+
+# evaluation ---------------------------------------------------------------------------
+def _floor(x):
+    return math.floor(x)
+
+
+def _ceil(x):
+    return math.ceil(x)
+
+
+_FUNCS = {"floor": _floor, "ceiling": _ceil, "ceil": _ceil, "Max": max, "Min": min,
+          "max": max, "min": min, "Mod": lambda a, b: a % b, "Abs": abs}
+
+
+def evaluate(d, values: Mapping[str, int]) -> int:
+    """Value of a dim with every name bound; KeyError names the first unbound one."""
+    if isinstance(d, int):
+        return d
+    total = 0
+    for m, c in d.terms.items():
+        v = c
+        for a in m:
+            v *= _atom_value(a, values)
+        total += v
+    return total
+
+
+def _atom_value(a: str, values: Mapping[str, int]) -> int:
+    if a in values:
+        return values[a]
+    if a in OPAQUE:
+        env = dict(_FUNCS)
+        for n in _names_in_source(OPAQUE[a]):
+            env[n] = values[n] if n in values else _atom_value(n, values) if n in OPAQUE else values[n]
+        for n in ast.walk(ast.parse(OPAQUE[a], mode="eval")):
+            if isinstance(n, ast.Name) and n.id in OPAQUE:
+                env[n.id] = _atom_value(n.id, values)
+        v = eval(compile(OPAQUE[a], "<dim>", "eval"), {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise InputError(f"symbolic dim {OPAQUE[a]!r} is not an integer ({v}) at {dict(values)}")
+            v = int(v)
+        return int(v)
+    raise KeyError(a)
+
+
+# parsing ------------------------------------------------------------------------------
+_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv,
+            ast.Div, ast.Mod, ast.USub, ast.UAdd, ast.Name, ast.Load, ast.Constant, ast.Call)
+
+
+def parse_dim_param(text: str) -> Dim:
+    """ONNX ``dim_param`` -> Dim. A plain name is a symbol; an arithmetic expression (as written
+    by onnxruntime's symbolic shape inference) is parsed; anything else is one opaque symbol
+    named after the text (sanitised)."""
+    text = text.strip()
+    if _IDENT.match(text):
+        return Sym.name(text)
+    try:
+        tree = ast.parse(text, mode="eval")
+        if all(isinstance(n, _ALLOWED) for n in ast.walk(tree)):
+            return _from_ast(tree.body)
+    except (SyntaxError, ValueError, TypeError):
+        pass
+    return Sym.name(sanitize(text))
+
+
+def sanitize(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    if not s or s[0].isdigit():
+        s = "d_" + s
+    return s
+
+
+def _from_ast(n) -> Dim:
+    if isinstance(n, ast.Constant):
+        if isinstance(n.value, int) and not isinstance(n.value, bool):
+            return n.value
+        raise ValueError("non-int constant")
+    if isinstance(n, ast.Name):
+        return Sym.name(n.id)
+    if isinstance(n, ast.UnaryOp):
+        v = _from_ast(n.operand)
+        return -v if isinstance(n.op, ast.USub) else v
+    if isinstance(n, ast.BinOp):
+        a, b = _from_ast(n.left), _from_ast(n.right)
+        if isinstance(n.op, ast.Add):
+            return a + b
+        if isinstance(n.op, ast.Sub):
+            return a - b
+        if isinstance(n.op, ast.Mult):
+            return a * b
+        if isinstance(n.op, ast.FloorDiv):
+            return a // b if (isinstance(a, Sym) or isinstance(b, Sym)) else a // b
+        src = ast.unparse(n)
+        return opaque(src, a, b)
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _FUNCS:
+        args = [_from_ast(x) for x in n.args]
+        if all(isinstance(x, int) for x in args):
+            return int(_FUNCS[n.func.id](*args))
+        return opaque(ast.unparse(n), *args)
+    raise ValueError("unsupported expression")

@@ -1,0 +1,43 @@
+"""One exception hierarchy. Every user-facing error subclasses both `FlopestError` and the
+matching built-in, names the bad input with ``!r`` and says how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+
+
+class FlopestError(Exception):
+    """Base of every error flopest raises on purpose. The CLI prints it in one line, exit 2."""
+
+
+class InputError(FlopestError, ValueError):
+    """A value given by the user is malformed (a dim, a format, an option)."""
+
+
+class ModelReadError(FlopestError, ValueError):
+    """The model file cannot be read: missing, not ONNX, truncated, inconsistent."""
+
+
+class UnboundDimError(FlopestError, KeyError):
+    """A symbolic dim of the model has no value; the message lists them and shows `--dim`."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownOperatorError(FlopestError, ValueError):
+    """Raised in strict mode when some operators are not costed."""
+
+
+class RegistryError(FlopestError, RuntimeError):
+    """Programming error in the operator registry (a name registered twice)."""
+
+
+class KernelInputError(FlopestError, ValueError):
+    """The arrays handed to the cost kernel are inconsistent; the message names the row."""
+
+
+def did_you_mean(name: str, choices) -> str:
+    """`` — did you mean 'x'?`` when a close match exists, else ''."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,1 @@
+"""Front ends: turn a framework model into an OpTable (nothing downstream knows which)."""

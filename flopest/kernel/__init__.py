@@ -1,0 +1,193 @@
+"""Public face of the cost kernel: binds symbolic parameters, validates the arrays (naming the
+bad row, since a jitted kernel can only raise constant messages), calls the Numba kernel and
+returns exact per-row costs and totals (Python ints: no overflow at any scale)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import kinds
+from .. import dims
+from ..errors import KernelInputError, UnboundDimError
+
+_lock = threading.Lock()
+_mod = None
+
+
+def _kernels():
+    """Import (and on first use compile or load from cache) the Numba kernels, once per process."""
+    global _mod
+    if _mod is None:
+        with _lock:
+            if _mod is None:
+                import importlib
+                _mod = importlib.import_module(".kernel._jit", "flopest")
+    return _mod
+
+
+@dataclass
+class RowCosts:
+    """Per-row costs: int64 arrays, with the rows too large for int64 kept exactly in `big`."""
+    flops: np.ndarray
+    matmul_flops: np.ndarray
+    bytes: np.ndarray
+    active: np.ndarray                         # bool: False for the losing branch of an If
+    big: dict = field(default_factory=dict)    # row -> (flops, matmul_flops, bytes) as ints
+
+    def total(self, name: str, mask=None) -> int:
+        arr = getattr(self, name)
+        m = self.active if mask is None else (self.active & mask)
+        hi, lo = _kernels().split_sum(arr, m)
+        t = int(hi) * (1 << 31) + int(lo)
+        j = ("flops", "matmul_flops", "bytes").index(name)
+        for i, v in self.big.items():
+            if m[i]:
+                t += v[j]
+        return t
+
+    def by(self, key: np.ndarray, nkeys: int, name: str) -> list:
+        """Exact per-key totals (Python ints) of one measure."""
+        arr = getattr(self, name)
+        hi, lo = _kernels().group_sums(key.astype(np.int64), nkeys, arr, self.active)
+        out = [int(h) * (1 << 31) + int(l) for h, l in zip(hi.tolist(), lo.tolist())]
+        j = ("flops", "matmul_flops", "bytes").index(name)
+        for i, v in self.big.items():
+            if self.active[i]:
+                out[int(key[i])] += v[j]
+        return out
+
+
+def bind(table, values=None) -> np.ndarray:
+    """Parameters with every symbolic entry replaced by its value under `values`."""
+    if not table.symbols:
+        return table.params
+    values = values or {}
+    missing = sorted(table.free_dims() - set(values))
+    if missing:
+        raise UnboundDimError(f"symbolic dims {missing} have no value; bind each one "
+                              f"(e.g. {missing[0]}=1)")
+    exact = [dims.evaluate(s, values) for s in table.symbols]   # Python ints
+    for k, v in enumerate(exact):
+        if not -(1 << 63) <= v < (1 << 63):
+            i, j = (int(x) for x in np.argwhere(table.sym == k)[0])
+            raise KernelInputError(f"{_row(table, i)}: parameter {_pname(table, i, j)} = "
+                                   f"{str(table.symbols[k])!r} is {v} with {dict(values)}, "
+                                   f"beyond int64; check the dims bound to the model")
+    symvals = np.array(exact, dtype=np.int64)
+    bound = table.params.copy()
+    m = table.sym >= 0
+    bound[m] = symvals[table.sym[m]]
+    return bound
+
+
+def validate(table, params: np.ndarray) -> None:
+    n = len(table)
+    if params.shape != (n, kinds.NPARAM) or params.dtype != np.int64:
+        raise KernelInputError(f"params must be int64 of shape ({n}, {kinds.NPARAM}), got "
+                               f"{params.dtype} {params.shape}")
+    for name in ("kind", "elsize", "phase", "module", "op", "node", "group", "branch"):
+        a = getattr(table, name)
+        if a.shape != (n,):
+            raise KernelInputError(f"column {name!r} has shape {a.shape}, expected ({n},)")
+    bad = np.flatnonzero((table.kind < 0) | (table.kind >= kinds.NKINDS))
+    if bad.size:
+        raise KernelInputError(f"{_row(table, bad[0])}: unknown cost kind {int(table.kind[bad[0]])}")
+    neg = np.argwhere(params < 0)
+    if neg.size:
+        i, j = (int(x) for x in neg[0])
+        raise KernelInputError(f"{_row(table, i)}: parameter {_pname(table, i, j)} is negative "
+                               f"({int(params[i, j])}); check the dims bound to the model")
+    bad = np.flatnonzero(table.elsize <= 0)
+    if bad.size:
+        raise KernelInputError(f"{_row(table, bad[0])}: element size must be positive")
+    conv = table.kind == kinds.CONV
+    if conv.any():
+        g = params[conv, 3]
+        cin, cout = params[conv, 1], params[conv, 2]
+        ok = (g > 0) & (cin % np.maximum(g, 1) == 0) & (cout % np.maximum(g, 1) == 0)
+        if not ok.all():
+            i = int(np.flatnonzero(conv)[np.flatnonzero(~ok)[0]])
+            raise KernelInputError(f"{_row(table, i)}: groups={int(params[i, 3])} must be positive "
+                                   f"and divide c_in={int(params[i, 1])} and c_out={int(params[i, 2])}")
+
+
+def _pname(table, i, j):
+    lay = kinds.LAYOUT[int(table.kind[i])]
+    return "repeat" if j == kinds.REPEAT else (lay[j] if j < len(lay) else f"#{j}")
+
+
+def _row(table, i) -> str:
+    i = int(i)
+    return (f"row {i} ({kinds.NAMES[int(table.kind[i])] if 0 <= table.kind[i] < kinds.NKINDS else '?'}"
+            f", op {table.ops[table.op[i]]!r}, node {table.nodes[table.node[i]]!r})")
+
+
+def evaluate(table, values=None) -> RowCosts:
+    """Per-row costs of `table` with its symbolic dims bound to `values` (name -> int)."""
+    params = bind(table, values)
+    validate(table, params)
+    j = _kernels()
+    n = len(table)
+    flops = np.empty(n, dtype=np.int64)
+    mm = np.empty(n, dtype=np.int64)
+    nb = np.empty(n, dtype=np.int64)
+    ov = np.empty(n, dtype=np.bool_)
+    j.row_costs(table.kind, np.ascontiguousarray(params), table.elsize, flops, mm, nb, ov)
+    big = {}
+    cost = getattr(j._cost, "py_func", j._cost)   # a plain function under NUMBA_DISABLE_JIT=1
+    for i in np.flatnonzero(ov).tolist():
+        p = [int(x) for x in params[i]]
+        big[i] = tuple(int(x) for x in cost(int(table.kind[i]), p, int(table.elsize[i])))
+    rc = RowCosts(flops, mm, nb, np.ones(n, dtype=np.bool_), big)
+    if table.groups:
+        rc.active = _alternatives(table, rc)
+    return rc
+
+
+def _alternatives(table, rc: RowCosts) -> np.ndarray:
+    """Keep, in each If group, only the branch with the most FLOPs (nested groups resolved
+    bottom-up: a branch's cost includes the winning branches of the groups inside it)."""
+    ng = len(table.groups)
+    active = np.ones(len(table), dtype=np.bool_)
+    flops_of = rc.flops.astype(object)
+    for i, v in rc.big.items():
+        flops_of[i] = v[0]
+    direct = {}   # (group, branch) -> flops of its own rows
+    for i in np.flatnonzero(table.group >= 0).tolist():
+        k = (int(table.group[i]), int(table.branch[i]))
+        direct[k] = direct.get(k, 0) + int(flops_of[i])
+    children = {}  # (group, branch) -> child groups
+    for g, parent in enumerate(table.groups):
+        if parent[0] >= 0:
+            children.setdefault(tuple(parent), []).append(g)
+    winner = {}
+
+    def cost(g, b):
+        return direct.get((g, b), 0) + sum(best(c) for c in children.get((g, b), []))
+
+    def best(g):
+        branches = {b for (gg, b) in direct if gg == g} | {b for (gg, b) in children if gg == g}
+        if not branches:
+            winner[g] = 0
+            return 0
+        costs = {b: cost(g, b) for b in sorted(branches)}
+        winner[g] = max(costs, key=lambda b: (costs[b], -b))
+        return costs[winner[g]]
+
+    for g in range(ng):
+        if table.groups[g][0] < 0:
+            best(g)
+
+    def alive(g, b):
+        if winner.get(g) != b:
+            return False
+        pg, pb = table.groups[g]
+        return True if pg < 0 else alive(pg, pb)
+
+    for i in np.flatnonzero(table.group >= 0).tolist():
+        if not alive(int(table.group[i]), int(table.branch[i])):
+            active[i] = False
+    return active

@@ -1,0 +1,34 @@
+"""Fused attention operators (ONNX opset-23 `Attention`). Decomposed attention (MatMul,
+Softmax, MatMul) is costed by those operators' own lowerings."""
+
+from __future__ import annotations
+
+from .. import kinds
+from . import Ctx, ShapeUnknown, lowering
+
+
+@lowering("Attention", aten=("aten.scaled_dot_product_attention",))
+def attention(c: Ctx):
+    """QKᵀ and AV: 2·B·H·pairs·(d_qk + d_v), pairs = Lq·Lk, or Lq·Lk − Lq(Lq−1)/2 when
+    `is_causal` (bottom-right aligned); + scale and softmax (6 FLOPs per score).
+    Q is (B, Hq, Lq, D) or (B, Lq, Hq·D) with `q_num_heads`; K and V likewise with
+    `kv_num_heads`; past_key (input 4) extends Lk."""
+    q, k, v = c.inp(0), c.inp(1), c.inp(2)
+    if len(q) == 4:
+        b, hq, lq, dqk = q
+        hkv, lk, dv = k[1], k[2], v[3]
+    elif len(q) == 3:
+        hq = c.attr("q_num_heads")
+        hkv = c.attr("kv_num_heads")
+        if not hq or not hkv:
+            raise ShapeUnknown("3-D Attention needs q_num_heads and kv_num_heads")
+        b, lq = q[0], q[1]
+        dqk = q[2] // hq
+        lk = k[1]
+        dv = v[2] // hkv
+    else:
+        raise ShapeUnknown(f"Attention query of rank {len(q)}")
+    if c.has(4):  # past_key (B, Hkv, past, D)
+        lk = lk + c.inp(4)[2]
+    causal = 1 if c.attr("is_causal", 0) else 0
+    return [(kinds.ATTENTION, [b * hq, lq, lk, dqk, dv, causal, b * hkv])]

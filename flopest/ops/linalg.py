@@ -1,0 +1,151 @@
+"""Matrix products: MatMul, Gemm, Einsum. 1 multiply-add = 2 FLOPs."""
+
+from __future__ import annotations
+
+import re
+
+from .. import kinds
+from ..dims import prod
+from ..errors import InputError
+from . import Ctx, ShapeUnknown, lowering
+
+
+def _mm_rows(a: tuple, b: tuple, out: tuple | None):
+    """Rows of numpy-style matmul: (..., m, k) @ (..., k, n); 1-D operands promoted."""
+    a2 = (1,) + tuple(a) if len(a) == 1 else tuple(a)
+    b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
+    if len(a2) < 2 or len(b2) < 2:
+        raise ShapeUnknown("matmul of a scalar")
+    m, k = a2[-2], a2[-1]
+    n = b2[-1]
+    a_batch, b_batch = prod(a2[:-2]), prod(b2[:-2])
+    # output batch = broadcast of both batch shapes
+    la, lb = a2[:-2], b2[:-2]
+    r = max(len(la), len(lb))
+    la = (1,) * (r - len(la)) + tuple(la)
+    lb = (1,) * (r - len(lb)) + tuple(lb)
+    batch = prod(x if y == 1 else y for x, y in zip(la, lb))
+    return [(kinds.GEMM, [batch, m, n, k, a_batch, b_batch])]
+
+
+@lowering("MatMul", aten=("aten.mm", "aten.bmm", "aten.matmul"))
+def matmul(c: Ctx):
+    """Y = A @ B: 2·batch·m·n·k (numpy broadcasting of batch dims)."""
+    return _mm_rows(c.inp(0), c.inp(1), None)
+
+
+@lowering("Gemm", aten=("aten.addmm",))
+def gemm(c: Ctx):
+    """Y = alpha·A'·B' + beta·C: 2·m·n·k, then one FLOP per output for each of the C add,
+    the alpha scale (alpha != 1) and the beta scale (beta != 1)."""
+    a, b = c.inp(0), c.inp(1)
+    m, k = (a[1], a[0]) if c.attr("transA", 0) else (a[0], a[1])
+    n = b[0] if c.attr("transB", 0) else b[1]
+    rows = [(kinds.GEMM, [1, m, n, k, 1, 1])]
+    per = (1 if c.attr("alpha", 1.0) != 1.0 else 0)
+    if c.has(2):
+        per += 1 + (1 if c.attr("beta", 1.0) != 1.0 else 0)
+    if per:
+        rows.append((kinds.ELEMENTWISE, [m * n, per, prod(c.inp(2)) if c.has(2) else 0]))
+    return rows
+
+
+_TERM = re.compile(r"^(?:[A-Za-z]|\.\.\.)*$")
+
+
+def parse_einsum(eq: str, shapes: list):
+    """Letters of each operand, the output letters, and each letter's size. '...' becomes
+    the letters '0', '1', ... (one per broadcast dim)."""
+    eq = eq.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs, rhs = eq, None
+    terms = lhs.split(",")
+    if len(terms) != len(shapes) or not all(_TERM.match(t) for t in terms) or \
+            (rhs is not None and not _TERM.match(rhs)):
+        raise InputError(f"Einsum equation {eq!r} does not match {len(shapes)} operands")
+    ell_rank = 0
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            ell_rank = max(ell_rank, len(s) - len(t.replace("...", "")))
+    ell = "".join(str(i) for i in range(ell_rank))
+    sizes: dict = {}
+    ops = []
+    for t, s in zip(terms, shapes):
+        n_ell = len(s) - len(t.replace("...", ""))
+        letters = t.replace("...", ell[ell_rank - n_ell:] if n_ell else "")
+        if len(letters) != len(s):
+            raise InputError(f"Einsum term {t!r} does not match an operand of rank {len(s)}")
+        for ch, d in zip(letters, s):
+            if ch not in sizes or sizes[ch] == 1:
+                sizes[ch] = d
+        ops.append(letters)
+    if rhs is None:  # implicit mode: letters appearing once, sorted
+        counts: dict = {}
+        for t in ops:
+            for ch in t:
+                counts[ch] = counts.get(ch, 0) + 1
+        out = ell + "".join(sorted(ch for ch, n in counts.items() if n == 1 and not ch.isdigit()))
+    else:
+        out = rhs.replace("...", ell)
+    return ops, out, sizes
+
+
+@lowering("Einsum", aten=("aten.einsum",))
+def einsum(c: Ctx):
+    """Contracted left to right, two operands at a time: each pair is a GEMM whose batch =
+    letters kept by both, m/n = letters kept by one side, k = letters summed away; a letter
+    of a single operand that is summed out costs a REDUCE first."""
+    shapes = [c.inp(i) for i in range(len(c.inputs))]
+    ops, out, size = parse_einsum(c.attr("equation", ""), shapes)
+    rows = []
+
+    def keep_after(j):
+        need = set(out)
+        for t in ops[j + 1:]:
+            need |= set(t)
+        return need
+
+    def reduce_alone(t, others_need):
+        kept = "".join(ch for ch in t if ch in others_need)
+        if len(kept) < len(t):
+            rows.append((kinds.REDUCE, [prod(size[ch] for ch in t), prod(size[ch] for ch in kept), 1]))
+            return kept
+        return t
+
+    cur = ops[0]
+    if len(ops) == 1:
+        kept = reduce_alone(cur, set(out))
+        if kept == cur and cur != out:
+            rows.append((kinds.MOVE, [prod(size[ch] for ch in cur)]))
+        return rows
+    cur = reduce_alone(cur, set(ops[1]) | keep_after(1))
+    for j in range(1, len(ops)):
+        other = reduce_alone(ops[j], set(cur) | keep_after(j))
+        need = keep_after(j)
+        both = [ch for ch in dict.fromkeys(cur + other) if ch in cur and ch in other]
+        batch = [ch for ch in both if ch in need]
+        k = [ch for ch in both if ch not in need]
+        m = [ch for ch in cur if ch not in other]
+        n = [ch for ch in other if ch not in cur]
+        B = prod(size[ch] for ch in batch)
+        rows.append((kinds.GEMM, [B, prod(size[ch] for ch in m), prod(size[ch] for ch in n),
+                                  prod(size[ch] for ch in k), B, B]))
+        cur = "".join(batch + m + n)
+    return rows
+
+
+@lowering("MatMulInteger")
+def matmul_integer(c: Ctx):
+    """Integer matmul: same count as MatMul (multiply-adds in int32)."""
+    return _mm_rows(c.inp(0), c.inp(1), None)
+
+
+@lowering("QLinearMatMul")
+def qlinear_matmul(c: Ctx):
+    """Quantized matmul (a = input 0, b = input 3): as MatMul, plus 2 FLOPs per output for
+    requantization."""
+    rows = _mm_rows(c.inp(0), c.inp(3), None)
+    rows.append((kinds.ELEMENTWISE, [c.numel_out(0), 2, 0]))
+    return rows

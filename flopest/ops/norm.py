@@ -1,0 +1,74 @@
+"""Normalizations. Per element: mean 1, subtract 1, square 1, variance sum 1, scale by rstd 1
+(= 5), + 1 for a scale (gamma) + 1 for a shift (beta); per normalized group 4 (two divides,
+add eps, rsqrt). RMS: square 1, sum 1, scale 1 (= 3) + 1 for gamma. Inference BatchNorm uses
+the stored statistics: subtract, scale, gamma, beta = 4 per element."""
+
+from __future__ import annotations
+
+from .. import kinds
+from ..dims import prod
+from . import Ctx, lowering
+
+
+def _axis(c: Ctx, x, default):
+    a = int(c.attr("axis", default))
+    return a + len(x) if a < 0 else a
+
+
+def _params(c: Ctx, first: int) -> int:
+    return sum((prod(c.inputs[i]) for i in range(first, len(c.inputs)) if c.inputs[i] is not None), 0)
+
+
+@lowering("LayerNormalization", aten=("aten.native_layer_norm", "aten.layer_norm"))
+def layer_norm(c: Ctx):
+    """elems·(5 + gamma + beta) + 4·prod(shape[:axis])."""
+    x = c.inp(0)
+    ax = _axis(c, x, -1)
+    per = 5 + (1 if c.has(1) else 0) + (1 if c.has(2) else 0)
+    return [(kinds.NORM, [prod(x), per, prod(x[:ax]), _params(c, 1)])]
+
+
+@lowering("RMSNormalization", aten=("aten.rms_norm", "aten._fused_rms_norm"))
+def rms_norm(c: Ctx):
+    """elems·(3 + gamma) + 4·prod(shape[:axis])."""
+    x = c.inp(0)
+    ax = _axis(c, x, -1)
+    return [(kinds.NORM, [prod(x), 3 + (1 if c.has(1) else 0), prod(x[:ax]), _params(c, 1)])]
+
+
+@lowering("BatchNormalization", aten=("aten._native_batch_norm_legit_no_training",))
+def batch_norm(c: Ctx):
+    """Inference: elems·4 + 4·C (rsqrt of each channel's variance). training_mode=1 also
+    computes the statistics: elems·7 + 4·C."""
+    x = c.inp(0)
+    per = 7 if c.attr("training_mode", 0) else 4
+    return [(kinds.NORM, [prod(x), per, x[1], _params(c, 1)])]
+
+
+@lowering("InstanceNormalization")
+def instance_norm(c: Ctx):
+    """elems·7 + 4·N·C."""
+    x = c.inp(0)
+    return [(kinds.NORM, [prod(x), 7, x[0] * x[1], _params(c, 1)])]
+
+
+@lowering("GroupNormalization", aten=("aten.native_group_norm",))
+def group_norm(c: Ctx):
+    """elems·7 + 4·N·num_groups."""
+    x = c.inp(0)
+    return [(kinds.NORM, [prod(x), 7, x[0] * int(c.attr("num_groups", 1)), _params(c, 1)])]
+
+
+@lowering("LpNormalization")
+def lp_norm(c: Ctx):
+    """p=2: square, sum, divide = 3 per element + 4 per vector (sqrt and friends)."""
+    x = c.inp(0)
+    ax = _axis(c, x, -1)
+    return [(kinds.NORM, [prod(x), 3, prod(x[:ax]) * prod(x[ax + 1:]), 0])]
+
+
+@lowering("LRN")
+def lrn(c: Ctx):
+    """Local response norm: per element size squares+adds (2·size) and 4 for the scale/pow."""
+    x = c.inp(0)
+    return [(kinds.ELEMENTWISE, [prod(x), 2 * int(c.attr("size", 1)) + 4, prod(x)])]

@@ -1,0 +1,186 @@
+"""Renderers for counts: terminal table (rich), JSON, Markdown (tabulate), CSV; atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+
+from .errors import InputError, did_you_mean
+
+FORMATS = ("table", "json", "markdown", "csv")
+_PREFIX = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"),
+           (1e3, "k"))
+
+
+def human(n, unit: str = "") -> str:
+    """3 significant digits with an SI prefix: 22.3 GFLOP."""
+    if n is None:
+        return "—"
+    for f, p in _PREFIX:
+        if abs(n) >= f:
+            return f"{n / f:.3g} {p}{unit}"
+    return f"{n:.3g} {unit}".rstrip()
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}{did_you_mean(fmt, FORMATS)}")
+    return fmt
+
+
+SUMMARY_FIELDS = ("flops", "matmul_flops", "macs", "bytes", "params")
+
+
+def _summary_rows(d: dict):
+    units = {"flops": "FLOP", "matmul_flops": "FLOP", "macs": "MAC", "bytes": "B", "params": ""}
+    for k in SUMMARY_FIELDS:
+        yield k, f"{d[k]:,}", human(d[k], units[k])
+
+
+def to_json(d) -> str:
+    return json.dumps(d, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(d: dict, top: int | None = None) -> str:
+    from tabulate import tabulate
+    out = []
+    if "sweep" in d:
+        keys = list(d["sweep"][0]["dims"]) if d["sweep"] else []
+        rows = [[p["dims"][k] for k in keys] + [p["flops"], p["matmul_flops"], p["bytes"]] for p in d["sweep"]]
+        out.append(tabulate(rows, headers=keys + ["flops", "matmul_flops", "bytes"], tablefmt="github",
+                            intfmt=","))
+    else:
+        out.append(tabulate([list(r) for r in _summary_rows(d)], headers=["measure", "exact", "≈"],
+                            tablefmt="github", colalign=("left", "right", "right")))
+        if "breakdown" in d:
+            rows = [[r["name"], r["kind"], r["count"], _fmt_int(r["flops"]), _fmt_int(r["bytes"])]
+                    for r in _top(d["breakdown"], top)]
+            out.append(tabulate(rows, headers=["name", "kind", "count", "flops", "bytes"], tablefmt="github",
+                                colalign=("left", "left", "right", "right", "right")))
+    out.append(_footer(d))
+    return "\n\n".join(out) + "\n"
+
+
+def _fmt_int(v):
+    return "—" if v is None else f"{v:,}"
+
+
+def _top(rows, top):
+    return rows if not top or len(rows) <= top else rows[:top]
+
+
+def _footer(d: dict) -> str:
+    unk = d.get("unknown_ops") or {}
+    lines = [f"coverage: {d['coverage']:.1%} of nodes costed"]
+    if unk:
+        lines.append("NOT costed (unknown): " + ", ".join(f"{k} ×{v}" for k, v in unk.items()))
+    for n in d.get("notes", []):
+        lines.append(f"note: {n}")
+    lines.append(f"conventions: {d['conventions']}")
+    lines.append(f"flopest {d['version']}")
+    return "\n".join(lines)
+
+
+def to_csv(d: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if "sweep" in d:
+        keys = list(d["sweep"][0]["dims"]) if d["sweep"] else []
+        w.writerow(keys + ["flops", "matmul_flops", "macs", "bytes"])
+        for p in d["sweep"]:
+            w.writerow([p["dims"][k] for k in keys] + [p["flops"], p["matmul_flops"], p["macs"], p["bytes"]])
+    elif "breakdown" in d:
+        w.writerow(["name", "kind", "count", "flops", "bytes"])
+        for r in d["breakdown"]:
+            w.writerow([r["name"], r["kind"], r["count"], "" if r["flops"] is None else r["flops"],
+                        "" if r["bytes"] is None else r["bytes"]])
+    else:
+        w.writerow(["measure", "value"])
+        for k in SUMMARY_FIELDS:
+            w.writerow([k, d[k]])
+        w.writerow(["coverage", d["coverage"]])
+        for k, v in (d.get("unknown_ops") or {}).items():
+            w.writerow([f"unknown_ops:{k}", v])
+    return buf.getvalue()
+
+
+def to_table(d: dict, top: int | None = 20, title: str = "") -> str:
+    """Terminal rendering with rich (no colour when not a TTY)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    if "sweep" in d:
+        keys = list(d["sweep"][0]["dims"]) if d["sweep"] else []
+        t = Table(title=title or "flopest count — sweep")
+        for k in keys:
+            t.add_column(k, justify="right")
+        for c in ("flops", "matmul_flops", "bytes"):
+            t.add_column(c, justify="right")
+        for p in d["sweep"]:
+            t.add_row(*[f"{p['dims'][k]:,}" for k in keys],
+                      *[f"{p[c]:,} ({human(p[c])})" for c in ("flops", "matmul_flops", "bytes")])
+        con.print(t)
+    else:
+        t = Table(title=title or "flopest count")
+        t.add_column("measure")
+        t.add_column("exact", justify="right")
+        t.add_column("≈", justify="right")
+        for r in _summary_rows(d):
+            t.add_row(*r)
+        con.print(t)
+        if "breakdown" in d:
+            b = Table(title=f"breakdown (top {top})" if top and len(d["breakdown"]) > top else "breakdown")
+            for c, j in (("name", "left"), ("kind", "left"), ("count", "right"), ("flops", "right"),
+                         ("bytes", "right"), ("% flops", "right")):
+                b.add_column(c, justify=j)
+            tot = d["flops"] or 1
+            for r in _top(d["breakdown"], top):
+                share = "—" if r["flops"] is None else f"{100 * r['flops'] / tot:.1f}"
+                b.add_row(r["name"], r["kind"], str(r["count"]), _fmt_int(r["flops"]),
+                          _fmt_int(r["bytes"]), share)
+            con.print(b)
+    con.print(_footer(d), soft_wrap=False)
+    return buf.getvalue()
+
+
+def _term_width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+def render(d: dict, fmt: str, top: int | None = 20) -> str:
+    check_format(fmt)
+    if fmt == "json":
+        return to_json(d)
+    if fmt == "markdown":
+        return to_markdown(d, top)
+    if fmt == "csv":
+        return to_csv(d)
+    return to_table(d, top)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and a rename: a
+    failure or Ctrl-C never leaves a half-written file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"--output {path!r}: folder {folder!r} does not exist; create it first")
+    fd, tmp = tempfile.mkstemp(prefix=".flopest-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
