@@ -1,0 +1,1 @@
+"""Zoo model `bert_base` (see model.py / README.md)."""

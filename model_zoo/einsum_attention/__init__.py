@@ -1,0 +1,1 @@
+"""Zoo model `einsum_attention` (see model.py / README.md)."""

@@ -1,0 +1,1 @@
+"""Zoo model `gpt2` (see model.py / README.md)."""

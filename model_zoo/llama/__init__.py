@@ -1,0 +1,1 @@
+"""Zoo model `llama` (see model.py / README.md)."""

@@ -1,0 +1,1 @@
+"""Zoo model `lstm` (see model.py / README.md)."""

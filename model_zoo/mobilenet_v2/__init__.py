@@ -1,0 +1,1 @@
+"""Zoo model `mobilenet_v2` (see model.py / README.md)."""

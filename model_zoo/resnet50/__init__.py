@@ -1,0 +1,1 @@
+"""Zoo model `resnet50` (see model.py / README.md)."""

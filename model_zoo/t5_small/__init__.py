@@ -1,0 +1,1 @@
+"""Zoo model `t5_small` (see model.py / README.md)."""

@@ -1,0 +1,1 @@
+"""Zoo model `unet` (see model.py / README.md)."""

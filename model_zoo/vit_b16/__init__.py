@@ -1,0 +1,1 @@
+"""Zoo model `vit_b16` (see model.py / README.md)."""
