@@ -109,7 +109,10 @@ def cmd_count(a) -> int:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (exit 2), --help and --version (exit 0)
+        return int(exc.code or 0)
     debug = getattr(args, "debug", False) or os.environ.get("FLOPEST_DEBUG") == "1"
     if not args.command:
         parser.print_help()

@@ -574,12 +574,19 @@ def pool(node, ins, vals, attrs, p):
         return [(None, None)]
     ks = attrs.get("kernel_shape")
     sp = _conv_like(node, [x, None], attrs, False, ks)
-    if attrs.get("ceil_mode", 0) and all(isinstance(d, int) for d in x[2:]):
+    if attrs.get("ceil_mode", 0):
         r = len(ks)
         st = attrs.get("strides") or [1] * r
         dl = attrs.get("dilations") or [1] * r
         pads = attrs.get("pads") or [0] * (2 * r)
-        sp = tuple(-(-(x[2 + i] + pads[i] + pads[i + r] - dl[i] * (ks[i] - 1) - 1) // st[i]) + 1 for i in range(r))
+        sp = []
+        for i in range(r):
+            d = x[2 + i]
+            o = (d + pads[i] + pads[i + r] - dl[i] * (ks[i] - 1) - 1 + st[i] - 1) // st[i] + 1
+            last = (d + pads[i] - 1) // st[i] + 1   # a window starting in the end padding is dropped
+            sp.append(min(o, last) if isinstance(o, int) and isinstance(last, int) else
+                      opaque(f"min({to_source(o)}, {to_source(last)})", o, last))
+        sp = tuple(sp)
     out = (x[0], x[1]) + tuple(sp)
     return [(out, None)] * len(node.output)
 

@@ -217,8 +217,8 @@ def _propagate(m: onnx.ModelProto, onnx_info: ShapeInfo, names: list) -> ShapeIn
             shapes[t.name] = tuple(int(d) for d in t.dims)
             info.dtypes[t.name] = t.data_type
             c = consts.get(t.name)
-            if c is not None and c.size <= VALUE_LIMIT and c.dtype.kind in "iub":
-                values[t.name] = [int(x) for x in c.reshape(-1).tolist()]
+            if c is not None and c.size <= VALUE_LIMIT and c.dtype.kind in "iubf":
+                values[t.name] = [int(x) if c.dtype.kind in "iub" else float(x) for x in c.reshape(-1).tolist()]
 
     prop = Propagator(shapes, values, info.dtypes, onnx_info.shapes, ok)
 

@@ -110,7 +110,9 @@ def einsum(c: Ctx):
     def reduce_alone(t, others_need):
         kept = "".join(ch for ch in t if ch in others_need)
         if len(kept) < len(t):
-            rows.append((kinds.REDUCE, [prod(size[ch] for ch in t), prod(size[ch] for ch in kept), 1]))
+            # a letter repeated in one term is a diagonal: count each letter once
+            rows.append((kinds.REDUCE, [prod(size[ch] for ch in dict.fromkeys(t)),
+                                        prod(size[ch] for ch in dict.fromkeys(kept)), 1]))
             return kept
         return t
 
@@ -118,7 +120,7 @@ def einsum(c: Ctx):
     if len(ops) == 1:
         kept = reduce_alone(cur, set(out))
         if kept == cur and cur != out:
-            rows.append((kinds.MOVE, [prod(size[ch] for ch in cur)]))
+            rows.append((kinds.MOVE, [prod(size[ch] for ch in dict.fromkeys(cur))]))
         return rows
     cur = reduce_alone(cur, set(ops[1]) | keep_after(1))
     for j in range(1, len(ops)):

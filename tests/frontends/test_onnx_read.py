@@ -1,0 +1,122 @@
+"""Reading ONNX files: graph without weight bytes, external data, ModelProto input, symbolic
+re-binding without re-reading."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import flopest
+from flopest.frontends import onnx as fe
+from flopest.frontends._protoscan import KEEP_INITIALIZER_BYTES, read_graph_only
+from tests.conftest import mlp_model
+
+
+def big_model(d=256):
+    """x(batch, d) @ W1(d, d) -> Relu -> @ W2(d, 10); W1 and W2 large enough to be stripped."""
+    rng = np.random.default_rng(1)
+    w1 = numpy_helper.from_array(rng.random((d, d), dtype=np.float32), "W1")
+    w2 = numpy_helper.from_array(rng.random((d, 10), dtype=np.float32), "W2")
+    shape = numpy_helper.from_array(np.array([-1, d], np.int64), "shape")
+    g = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["x2"]), helper.make_node("MatMul", ["x2", "W1"], ["h"]),
+         helper.make_node("Relu", ["h"], ["r"]), helper.make_node("MatMul", ["r", "W2"], ["y"])],
+        "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", d])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])], initializer=[w1, w2, shape])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def expected_flops(b, d=256):
+    # 2*b*d*d (first MatMul) + b*d (Relu) + 2*b*d*10 (second MatMul)
+    return 2 * b * d * d + b * d + 2 * b * d * 10
+
+
+def test_graph_read_without_weight_bytes(tmp_path):
+    m = big_model()
+    p = tmp_path / "big.onnx"
+    onnx.save(m, str(p))
+    g, stats = read_graph_only(str(p))
+    full = onnx.load(str(p))
+    assert [n.SerializeToString() for n in g.graph.node] == [n.SerializeToString() for n in full.graph.node]
+    assert [(t.name, list(t.dims), t.data_type) for t in g.graph.initializer] == \
+           [(t.name, list(t.dims), t.data_type) for t in full.graph.initializer]
+    sizes = {t.name: len(t.raw_data) for t in g.graph.initializer}
+    assert sizes["W1"] == 0 and sizes["W2"] == 0           # 256*256*4 and 256*10*4 bytes > 4096: stripped
+    assert sizes["shape"] == 16                            # 2 int64 kept for shape computations
+    assert stats["stripped"] == 2 and stats["skipped_bytes"] > 256 * 256 * 4
+    assert KEEP_INITIALIZER_BYTES < 256 * 10 * 4
+
+
+def test_path_modelproto_and_external_data_agree(tmp_path):
+    m = big_model()
+    p1 = tmp_path / "embedded.onnx"
+    onnx.save(m, str(p1))
+    p2 = tmp_path / "external.onnx"
+    onnx.save(m, str(p2), save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
+              size_threshold=1024)
+    assert (tmp_path / "weights.bin").stat().st_size >= 256 * 256 * 4
+    counts = [flopest.count(x, dims={"batch": 4}) for x in (str(p1), m, str(p2))]
+    for c in counts:
+        assert c.flops == expected_flops(4)
+        assert c.params == 256 * 256 + 256 * 10         # float initializers only, not the int64 shape
+        assert c.unknown_ops == {} and c.coverage == 1.0
+
+
+def test_at_rebinds_without_rereading(tmp_path, monkeypatch):
+    p = tmp_path / "big.onnx"
+    onnx.save(big_model(), str(p))
+    c = flopest.count(str(p), dims={"batch": 1})
+    assert c.flops == expected_flops(1)
+
+    def boom(*a, **k):
+        raise AssertionError("the model was read again")
+
+    monkeypatch.setattr(fe, "analyse", boom)
+    monkeypatch.setattr(fe, "load", boom)
+    for b in (2, 7, 1000):
+        assert c.at(batch=b).flops == expected_flops(b)
+    assert c.flops == expected_flops(1)    # the original binding is untouched
+
+
+def test_unnamed_input_dims_get_names():
+    m = mlp_model(batch=None)   # no dim_param, no dim_value
+    m.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    with pytest.raises(flopest.UnboundDimError, match="x_dim0"):
+        flopest.count(m)
+    # 2*5*64*32 + 5*32 + 5*32 = 20480 + 320
+    assert flopest.count(m, dims={"x_dim0": 5}).flops == 20480 + 320
+
+
+def test_static_model_needs_no_dims():
+    m = mlp_model(batch=3)
+    c = flopest.count(m)
+    assert c.flops == 2 * 3 * 64 * 32 + 2 * 3 * 32
+    with pytest.raises(flopest.InputError, match="not a dim of this model"):
+        flopest.count(m, dims={"batch": 2})
+
+
+def test_symbolic_expression_dims_from_reshape():
+    """(batch, seq, 64) -> Reshape via Shape/Gather/Concat to (batch*seq, 64) -> MatMul(64, 16)."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "i0"], ["b"], axis=0),
+        helper.make_node("Gather", ["s", "i1"], ["t"], axis=0),
+        helper.make_node("Mul", ["b", "t"], ["bt"]),
+        helper.make_node("Unsqueeze", ["bt", "ax0"], ["bt1"]),
+        helper.make_node("Concat", ["bt1", "c64"], ["newshape"], axis=0),
+        helper.make_node("Reshape", ["x", "newshape"], ["x2"]),
+        helper.make_node("MatMul", ["x2", "W"], ["y"]),
+    ]
+    inits = [numpy_helper.from_array(np.array(0, np.int64), "i0"),
+             numpy_helper.from_array(np.array(1, np.int64), "i1"),
+             numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+             numpy_helper.from_array(np.array([64], np.int64), "c64"),
+             numpy_helper.from_array(np.zeros((64, 16), np.float32), "W")]
+    g = helper.make_graph(nodes, "r", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    c = flopest.count(m, dims={"batch": 2, "seq": 5})
+    # MatMul (10, 64) @ (64, 16): 2*10*64*16 = 20480; the integer Mul on shapes costs 1 FLOP
+    assert c.matmul_flops == 20480
+    assert c._rebind is None   # symbolic all the way: re-binding runs the kernel only
+    assert c.at(batch=3, seq=7).matmul_flops == 2 * 21 * 64 * 16
