@@ -40,8 +40,9 @@ LAYOUT = {
     GEMM: ("batch", "m", "n", "k", "a_batch", "b_batch"),
     CONV: ("n", "c_in", "c_out", "groups", "out_spatial", "kernel_spatial", "in_spatial",
            "transposed"),
-    ATTENTION: ("batch_heads", "q_len", "kv_len", "d_qk", "d_v", "causal", "batch_kv_heads"),
-    ELEMENTWISE: ("out_elems", "flops_per_elem", "in_elems"),
+    ATTENTION: ("batch_heads", "q_len", "kv_len", "d_qk", "d_v", "causal", "batch_kv_heads",
+                "causal_offset"),
+    ELEMENTWISE: ("out_elems", "flops_per_elem", "in_elems", "fused"),
     REDUCE: ("in_elems", "out_elems", "flops_per_elem"),
     SOFTMAX: ("elems",),
     NORM: ("elems", "flops_per_elem", "groups", "param_elems"),
@@ -51,23 +52,28 @@ LAYOUT = {
     RNN: ("seq", "batch", "input", "hidden", "gates", "directions", "elem_flops_per_hidden"),
 }
 
+# bytes: inputs at `in` bytes per element (the row's elsize), outputs at `out` (its outsize)
 FORMULAS = {
     FREE: "0 FLOPs, 0 bytes",
-    GEMM: "flops = 2·batch·m·n·k; bytes = (a_batch·m·k + b_batch·k·n + batch·m·n)·size",
+    GEMM: "flops = 2·batch·m·n·k; bytes = (a_batch·m·k + b_batch·k·n)·in + batch·m·n·out",
     CONV: "flops = 2·n·c_out·out_spatial·(c_in/groups)·kernel_spatial "
           "(transposed: 2·n·c_in·in_spatial·(c_out/groups)·kernel_spatial); "
-          "bytes = input + weight + output",
-    ATTENTION: "pairs = q·kv (causal: q·kv − q(q−1)/2); matmul = 2·bh·pairs·(d_qk + d_v); "
-               "flops = matmul + 6·bh·pairs (scale + softmax); bytes = Q + K + V + O",
-    ELEMENTWISE: "flops = out_elems·flops_per_elem; bytes = (in_elems + out_elems)·size",
-    REDUCE: "flops = in_elems·flops_per_elem; bytes = (in_elems + out_elems)·size",
-    SOFTMAX: "flops = 5·elems; bytes = 2·elems·size",
-    NORM: "flops = elems·flops_per_elem + 4·groups; bytes = (2·elems + param_elems)·size",
-    POOL: "flops = out_elems·window; bytes = (in_elems + out_elems)·size",
-    GATHER: "flops = 0; bytes = 2·out_elems·size + 8·index_elems",
-    MOVE: "flops = 0; bytes = 2·elems·size",
-    RNN: "per step and direction: 2·batch·gates·hidden·(input + hidden) matmul "
-         "+ batch·hidden·elem_flops; × seq × directions; bytes: weights + x + h per step",
+          "bytes = (input + weight)·in + output·out",
+    ATTENTION: "pairs = q·kv, or causal: Σ_i min(i + causal_offset + 1, kv) (query i sees keys "
+               "j <= i + causal_offset; offset 0 = top-left, kv − q = bottom-right); "
+               "matmul = 2·bh·pairs·(d_qk + d_v); flops = matmul + 6·bh·pairs (scale + softmax); "
+               "bytes = (Q + K + V)·in + O·out",
+    ELEMENTWISE: "flops = out_elems·flops_per_elem; bytes = in_elems·in + out_elems·out "
+                 "(fused = 1: the output is the previous row's, not written again)",
+    REDUCE: "flops = in_elems·flops_per_elem; bytes = in_elems·in + out_elems·out",
+    SOFTMAX: "flops = 5·elems; bytes = elems·(in + out)",
+    NORM: "flops = elems·flops_per_elem + 4·groups; bytes = (elems + param_elems)·in + elems·out",
+    POOL: "flops = out_elems·window; bytes = in_elems·in + out_elems·out",
+    GATHER: "flops = 0; bytes = out_elems·(in + out) + 8·index_elems",
+    MOVE: "flops = 0; bytes = elems·(in + out)",
+    RNN: "steps = seq·directions; matmul = 2·steps·batch·gates·hidden·(input + hidden); "
+         "flops = matmul + steps·batch·hidden·elem_flops; bytes = steps·((gates·hidden·(input + "
+         "hidden) + batch·input + batch·hidden)·in + batch·hidden·out)",
 }
 
 PHASES = ("forward", "backward", "optimizer")

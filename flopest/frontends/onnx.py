@@ -315,6 +315,18 @@ class _Walker:
             self._noted.add(text)
             self.notes.append(text)
 
+    def elem_sizes(self, node) -> tuple:
+        """(input, output) bytes per element: the data input (input 0; Where's input 1) and
+        output 0; either falls back to the other, then to 4 (float32)."""
+        dt = self.info.dtypes
+        data = node.input[1] if node.op_type == "Where" and len(node.input) > 1 else \
+            (node.input[0] if node.input else "")
+        es = elem_size(dt[data]) if data in dt else None
+        out = node.output[0] if node.output else ""
+        eo = elem_size(dt[out]) if out in dt else None
+        es = es or eo or 4
+        return es, eo or es
+
     def shape(self, name: str):
         if not name:
             return None
@@ -328,14 +340,10 @@ class _Walker:
         self.nodes += 1
         key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}:{node.op_type}"
         name = prefix + (node.name or f"{node.op_type}_{idx}")
-        es = 4
-        for o in list(node.output) + list(node.input):
-            if o and o in self.info.dtypes:
-                es = elem_size(self.info.dtypes[o])
-                break
+        es, eo = self.elem_sizes(node)
 
         def add(kind, params, rep=1):
-            self.b.add(kind, params, elsize=es, op=key, node=name, module=prefix.rstrip("/"),
+            self.b.add(kind, params, elsize=es, outsize=eo, op=key, node=name, module=prefix.rstrip("/"),
                        repeat=rep * repeat if not (isinstance(rep, int) and rep == 1) else repeat,
                        group=group, branch=branch)
 

@@ -9,8 +9,9 @@ from . import Ctx, ShapeUnknown, lowering
 
 @lowering("Attention", aten=("aten.scaled_dot_product_attention",))
 def attention(c: Ctx):
-    """QKᵀ and AV: 2·B·H·pairs·(d_qk + d_v), pairs = Lq·Lk, or Lq·Lk − Lq(Lq−1)/2 when
-    `is_causal` (bottom-right aligned); + scale and softmax (6 FLOPs per score).
+    """QKᵀ and AV: 2·B·H·pairs·(d_qk + d_v), pairs = Lq·Lk, or with `is_causal` the pairs
+    where query i sees key j <= i + past (ONNX: top-left aligned without a cache, the cache's
+    length as offset with one); + scale and softmax (6 FLOPs per score).
     Q is (B, Hq, Lq, D) or (B, Lq, Hq·D) with `q_num_heads`; K and V likewise with
     `kv_num_heads`; past_key (input 4) extends Lk."""
     q, k, v = c.inp(0), c.inp(1), c.inp(2)
@@ -28,7 +29,9 @@ def attention(c: Ctx):
         dv = v[2] // hkv
     else:
         raise ShapeUnknown(f"Attention query of rank {len(q)}")
+    past = 0
     if c.has(4):  # past_key (B, Hkv, past, D)
-        lk = lk + c.inp(4)[2]
+        past = c.inp(4)[2]
+        lk = lk + past
     causal = 1 if c.attr("is_causal", 0) else 0
-    return [(kinds.ATTENTION, [b * hq, lq, lk, dqk, dv, causal, b * hkv])]
+    return [(kinds.ATTENTION, [b * hq, lq, lk, dqk, dv, causal, b * hkv, past])]

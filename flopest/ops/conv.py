@@ -42,8 +42,8 @@ def _conv(c: Ctx, transposed: bool):
     cout = w[1] * g if transposed else w[0]
     osp = _out_spatial(c, x, w, transposed)
     rows = [(kinds.CONV, [n, cin, cout, g, prod(osp), prod(w[2:]), prod(x[2:]), 1 if transposed else 0])]
-    if c.has(2):  # bias: one add per output element
-        rows.append((kinds.ELEMENTWISE, [n * cout * prod(osp), 1, cout]))
+    if c.has(2):  # bias: one add per output element, in place (the output is written once)
+        rows.append((kinds.ELEMENTWISE, [n * cout * prod(osp), 1, cout, 1]))
     return rows
 
 

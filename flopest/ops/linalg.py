@@ -37,7 +37,8 @@ def matmul(c: Ctx):
 @lowering("Gemm", aten=("aten.addmm",))
 def gemm(c: Ctx):
     """Y = alpha·A'·B' + beta·C: 2·m·n·k, then one FLOP per output for each of the C add,
-    the alpha scale (alpha != 1) and the beta scale (beta != 1)."""
+    the alpha scale (alpha != 1) and the beta scale (beta != 1). Bytes: A, B, C read, Y
+    written once."""
     a, b = c.inp(0), c.inp(1)
     m, k = (a[1], a[0]) if c.attr("transA", 0) else (a[0], a[1])
     n = b[0] if c.attr("transB", 0) else b[1]
@@ -46,7 +47,8 @@ def gemm(c: Ctx):
     if c.has(2):
         per += 1 + (1 if c.attr("beta", 1.0) != 1.0 else 0)
     if per:
-        rows.append((kinds.ELEMENTWISE, [m * n, per, prod(c.inp(2)) if c.has(2) else 0]))
+        # fused: Y is the GEMM row's output, updated in place, not written a second time
+        rows.append((kinds.ELEMENTWISE, [m * n, per, prod(c.inp(2)) if c.has(2) else 0, 1]))
     return rows
 
 

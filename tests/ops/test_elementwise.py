@@ -68,8 +68,6 @@ def test_cast_flops():
     assert (c.flops, c.matmul_flops, c.coverage) == (0, 0, 1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="one element size per OpTable row (the output's): the "
-                   "float32 input of a Cast to float16 is counted at 2 bytes")
 def test_cast_bytes():
     # read 6 float32 + write 6 float16: 6*4 + 6*2 = 36 bytes
     m = model([node("Cast", ["X"], ["Y"], to=F16)], [("X", (2, 3))], [("Y", None, F16)])
@@ -103,15 +101,11 @@ def test_argmax_flops():
     assert (c.flops, c.matmul_flops, c.coverage, c.unknown_ops) == (24, 0, 1.0, {})
 
 
-@pytest.mark.xfail(strict=True, reason="one element size per OpTable row (the output's): the "
-                   "float32 input of ArgMax is counted at the int64 output's 8 bytes")
 def test_argmax_bytes():
     # read 24 float32 + write 8 int64: 24*4 + 8*8 = 160
     assert count(_argmax()).bytes == 160
 
 
-@pytest.mark.xfail(strict=True, reason="one element size per OpTable row (the output's): the "
-                   "float32 inputs of a comparison are counted at the bool output's 1 byte")
 def test_compare_bytes():
     # Less (2,3) float32 < (2,3) float32 -> bool: 6 compares; bytes 6*4 + 6*4 + 6*1 = 54
     m = model([node("Less", ["A", "B"], ["Y"])], [("A", (2, 3)), ("B", (2, 3))],

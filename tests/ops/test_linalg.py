@@ -60,13 +60,13 @@ def _gemm(a, b, c=None, **attrs):
     # transA, transB: A (4,3)ᵀ · B (5,4)ᵀ = (3,4)·(4,5): same 120 and 188
     (_gemm((4, 3), (5, 4), transA=1, transB=1), 120, 120, 188),
     # bias C (5,): GEMM 120 + one add per output 3*5*1 = 15 -> 135;
-    # bytes GEMM 188 + bias row (C 5 + Y 15)*4 = 80 -> 268
-    (_gemm((3, 4), (4, 5), (5,)), 135, 120, 268),
+    # bytes: A, B, C read, Y written once: (12 + 20 + 5 + 15)*4 = 208
+    (_gemm((3, 4), (4, 5), (5,)), 135, 120, 208),
     # alpha=0.5, beta=2, C (3,5): per output alpha 1 + add 1 + beta 1 = 3 -> 120 + 3*15 = 165;
-    # bytes 188 + (15 + 15)*4 = 308
-    (_gemm((3, 4), (4, 5), (3, 5), alpha=0.5, beta=2.0), 165, 120, 308),
-    # alpha=2 without C: 120 + 1*15 = 135; bytes 188 + (0 + 15)*4 = 248
-    (_gemm((3, 4), (4, 5), alpha=2.0), 135, 120, 248),
+    # bytes (12 + 20 + 15 + 15)*4 = 248
+    (_gemm((3, 4), (4, 5), (3, 5), alpha=0.5, beta=2.0), 165, 120, 248),
+    # alpha=2 without C: 120 + 1*15 = 135; bytes as plain: 188
+    (_gemm((3, 4), (4, 5), alpha=2.0), 135, 120, 188),
 ], ids=["plain", "transA-transB", "bias", "alpha-beta", "alpha-no-C"])
 def test_gemm(m, flops, mm, nbytes):
     check(count(m), flops, mm, nbytes)
