@@ -14,7 +14,7 @@ from .errors import (FlopestError, InputError, ModelReadError, UnboundDimError, 
 
 
 def count(model, dims=None, strict: bool = False, causal: bool = False):
-    """FLOPs, bytes and params of `model` (an .onnx path or an onnx.ModelProto).
+    """FLOPs, bytes and params of `model` (an .onnx path, an onnx.ModelProto, or "zoo:NAME").
 
     dims: values of the model's symbolic dims ({"batch": 8, "sequence": 512}).
     strict: raise UnknownOperatorError when any operator is not costed.
@@ -22,6 +22,11 @@ def count(model, dims=None, strict: bool = False, causal: bool = False):
     Returns a :class:`flopest.counts.Counts`; ``.at(**dims)`` re-binds without re-reading.
     """
     from .counts import count_onnx
+    from .zoo import is_zoo, resolve
+    if is_zoo(model):   # "zoo:gpt2": the zoo model's ONNX export, its example dims as defaults
+        model, defaults = resolve(model)
+        from .counts import parse_dims
+        dims = {**defaults, **parse_dims(dims)}
     return count_onnx(model, dims=dims, strict=strict, causal=causal)
 
 

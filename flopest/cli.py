@@ -11,6 +11,7 @@ from . import __version__
 from .errors import FlopestError, InputError
 
 EPILOG_COUNT = """examples:
+  flopest count zoo:bert_base              # a zoo model at its example shapes
   flopest count model.onnx --dim batch=8 --dim sequence=512
   flopest count model.onnx --dim batch=1 --sweep sequence=128,256,512,1024
   flopest count model.onnx --dim batch=8 --by op --format markdown --output counts.md
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "and parameters of an ONNX model, operator by operator. Operators flopest "
                        "cannot cost are listed by name, never counted as zero silently.",
                        epilog=EPILOG_COUNT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("model", metavar="MODEL", help="path to an .onnx file")
+    c.add_argument("model", metavar="MODEL", help="path to an .onnx file, or zoo:NAME for a model of "
+                   "the zoo (exported to ONNX once; needs the torch extra; `flopest zoo` lists them)")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a symbolic dim of the model (repeatable), e.g. --dim batch=8")
     c.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
@@ -54,7 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: every query-key pair)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
     c.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    z = sub.add_parser("zoo", help="list the zoo models usable as zoo:NAME",
+                       description="List the reference models of the zoo (random init, nothing "
+                       "downloaded); count one with `flopest count zoo:NAME`.")
+    z.add_argument("--debug", action="store_true", help="show a traceback on errors")
     return p
+
+
+def cmd_zoo(a) -> int:
+    from .zoo import _zoo
+    zoo = _zoo()
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title="flopest zoo (flopest count zoo:NAME)")
+    for col in ("name", "kind", "description", "input (full size)"):
+        t.add_column(col)
+    for name, e in zoo.MODELS.items():
+        t.add_row(name, e.kind, e.description, e.full_input)
+    Console(width=140, color_system=None).print(t)
+    return 0
 
 
 def _parse_sweeps(items) -> list:
@@ -87,7 +107,12 @@ def cmd_count(a) -> int:
     first = dict(dims)
     for name, values in sweeps:
         first[name] = values[0]
-    c = count(a.model, dims=first, strict=a.strict, causal=a.causal)
+    model = a.model
+    from .zoo import is_zoo, resolve
+    if is_zoo(model):
+        model, defaults = resolve(model)
+        first = {**{k: v for k, v in defaults.items() if k not in first}, **first}
+    c = count(model, dims=first, strict=a.strict, causal=a.causal)
     if sweeps:
         points = []
         names = [n for n, _ in sweeps]
@@ -118,7 +143,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"count": cmd_count}[args.command](args)
+        return {"count": cmd_count, "zoo": cmd_zoo}[args.command](args)
     except FlopestError as exc:
         if debug:
             raise

@@ -119,7 +119,9 @@ def input_dims(model: onnx.ModelProto) -> list:
             continue
         for i, d in enumerate(vi.type.tensor_type.shape.dim):
             if not d.HasField("dim_value"):
-                if not d.dim_param:
+                # unnamed, or named like the dims inference invents (tf2onnx writes unk__N):
+                # give it a stable name the user can bind
+                if not d.dim_param or d.dim_param.startswith("unk__"):
                     d.dim_param = sanitize(f"{vi.name}_dim{i}")
                 for n in sorted(_names(d.dim_param)):
                     if n not in names:

@@ -120,3 +120,12 @@ def test_symbolic_expression_dims_from_reshape():
     assert c.matmul_flops == 20480
     assert c._rebind is None   # symbolic all the way: re-binding runs the kernel only
     assert c.at(batch=3, seq=7).matmul_flops == 2 * 21 * 64 * 16
+
+
+def test_tf2onnx_style_unk_input_dims_are_bindable():
+    """tf2onnx names a dynamic batch dim `unk__12`; flopest renames it after the input."""
+    m = mlp_model(batch="unk__12")
+    with pytest.raises(flopest.UnboundDimError, match="x_dim0"):
+        flopest.count(m)
+    # 2*4*64*32 + 4*32 + 4*32 = 16384 + 256
+    assert flopest.count(m, dims={"x_dim0": 4}).flops == 16384 + 256
