@@ -13,14 +13,30 @@ from .errors import (FlopestError, InputError, ModelReadError, UnboundDimError, 
                      UnknownOperatorError)
 
 
-def count(model, dims=None, strict: bool = False, causal: bool = False):
-    """FLOPs, bytes and params of `model` (an .onnx path, an onnx.ModelProto, or "zoo:NAME").
+def count(model, *args, dims=None, strict: bool = False, causal: bool = False,
+          training: bool = False, loss_fn=None, optimizer: str | None = None,
+          checkpointing: bool = False, materialize: bool = False, **kwargs):
+    """FLOPs, bytes and params of `model`.
 
-    dims: values of the model's symbolic dims ({"batch": 8, "sequence": 512}).
+    model: an .onnx path, an onnx.ModelProto, "zoo:NAME", or a torch.nn.Module followed by its
+    example inputs (tensors, ``flopest.spec(shape, dtype)``, dicts, keyword arguments as
+    Hugging Face models take them), captured on meta tensors: no weight allocated.
+    dims: values of an ONNX model's symbolic dims ({"batch": 8, "sequence": 512}).
     strict: raise UnknownOperatorError when any operator is not costed.
     causal: count attention operators flagged causal over the unmasked pairs only.
-    Returns a :class:`flopest.counts.Counts`; ``.at(**dims)`` re-binds without re-reading.
+    training (PyTorch): forward + backward through autograd (loss = loss_fn(output), default the
+    sum of the outputs); optimizer "sgd" | "sgd-momentum" | "adam" | "adamw" adds its step;
+    checkpointing adds the recomputed forward. materialize: run models whose control flow
+    depends on data on real CPU tensors (small models only).
+    Returns a :class:`flopest.counts.Counts`; for ONNX, ``.at(**dims)`` re-binds without re-reading.
     """
+    if _is_torch_module(model):
+        from .counts import count_torch
+        return count_torch(model, args, kwargs, strict=strict, causal=causal, training=training,
+                           loss_fn=loss_fn, optimizer=optimizer, checkpointing=checkpointing,
+                           materialize=materialize)
+    if args or kwargs:
+        raise InputError("example inputs are for PyTorch modules; an ONNX model takes dims={...}")
     from .counts import count_onnx
     from .zoo import is_zoo, resolve
     if is_zoo(model):   # "zoo:gpt2": the zoo model's ONNX export, its example dims as defaults
@@ -30,5 +46,18 @@ def count(model, dims=None, strict: bool = False, causal: bool = False):
     return count_onnx(model, dims=dims, strict=strict, causal=causal)
 
 
-__all__ = ["count", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
+def _is_torch_module(obj) -> bool:
+    import sys
+    torch = sys.modules.get("torch")   # a Module can only exist if torch was imported
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def spec(shape, dtype=None):
+    """An example input by shape for PyTorch capture: ``flopest.spec((8, 3, 224, 224))``,
+    ``flopest.spec((1, 128), "int64")``."""
+    from .frontends.torch import spec as _spec
+    return _spec(shape, dtype)
+
+
+__all__ = ["count", "spec", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
            "UnknownOperatorError", "__version__"]

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import re
 import sys
 
 from . import __version__
 from .errors import FlopestError, InputError
 
 EPILOG_COUNT = """examples:
-  flopest count zoo:bert_base              # a zoo model at its example shapes
+  flopest count zoo:bert_base              # a zoo model (PyTorch capture) at its example shapes
+  flopest count zoo:gpt2 --training --optimizer adamw --by module --depth 2
+  flopest count mypkg.models:make_model --input 8x3x224x224        # factory -> nn.Module
+  flopest count mypkg.models:make_lm --input input_ids=1x512 --input-dtype int64 --training
   flopest count model.onnx --dim batch=8 --dim sequence=512
   flopest count model.onnx --dim batch=1 --sweep sequence=128,256,512,1024
   flopest count model.onnx --dim batch=8 --by op --format markdown --output counts.md
@@ -37,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "and parameters of an ONNX model, operator by operator. Operators flopest "
                        "cannot cost are listed by name, never counted as zero silently.",
                        epilog=EPILOG_COUNT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("model", metavar="MODEL", help="path to an .onnx file, or zoo:NAME for a model of "
-                   "the zoo (exported to ONNX once; needs the torch extra; `flopest zoo` lists them)")
+    c.add_argument("model", metavar="MODEL",
+                   help="an .onnx file; zoo:NAME, a model of the zoo (`flopest zoo` lists them); or "
+                   "package.module:factory, a Python callable returning a torch.nn.Module or a "
+                   "(module, example_inputs) pair (PyTorch models need the torch extra)")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a symbolic dim of the model (repeatable), e.g. --dim batch=8")
     c.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
@@ -46,6 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
                    "is read once and only the kernel runs per point")
     c.add_argument("--by", choices=("op", "kind", "node", "module"),
                    help="add a breakdown by operator type, cost kind, node or module")
+    c.add_argument("--depth", type=int, metavar="N",
+                   help="with --by module: fold module paths deeper than N components")
+    t = c.add_argument_group("PyTorch models (factory or zoo:NAME)")
+    t.add_argument("--input", action="append", default=[], metavar="[NAME=]SHAPE",
+                   help="an example input by shape, e.g. 8x3x224x224, or input_ids=1x128 for a "
+                   "keyword argument (repeatable, in the forward's order)")
+    t.add_argument("--input-dtype", action="append", default=[], metavar="DTYPE",
+                   help="dtype of the inputs: one for all, or one per --input (default float32)")
+    t.add_argument("--training", action="store_true",
+                   help="count forward + backward (loss = sum of the outputs)")
+    t.add_argument("--optimizer", choices=("sgd", "sgd-momentum", "adam", "adamw"),
+                   help="with --training: add the optimizer step per parameter")
+    t.add_argument("--checkpointing", action="store_true",
+                   help="with --training: activation checkpointing, the forward is recomputed once")
+    t.add_argument("--materialize", action="store_true",
+                   help="run models whose control flow depends on data (top-k routing, nonzero) on "
+                   "real CPU tensors (small models only)")
+    t.add_argument("--onnx", action="store_true",
+                   help="zoo:NAME only: count its ONNX export instead of capturing the PyTorch model")
     c.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"),
                    help="output format (default: table)")
     c.add_argument("--top", type=int, default=20, metavar="N",
@@ -95,20 +120,136 @@ def _parse_sweeps(items) -> list:
     return axes
 
 
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _parse_shape(text: str) -> tuple:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--input {text!r} is not a shape like 8x3x224x224") from None
+    if any(d < 0 for d in shape):
+        raise InputError(f"--input {text!r} has a negative dim")
+    return shape
+
+
+def _inputs(a):
+    """(args, kwargs) of flopest.spec from --input / --input-dtype."""
+    from . import spec
+    dts = a.input_dtype
+    if dts and len(dts) not in (1, len(a.input)):
+        raise InputError(f"--input-dtype given {len(dts)} times for {len(a.input)} --input: give one "
+                         f"for all, or one per input")
+    args, kwargs = [], {}
+    for i, item in enumerate(a.input):
+        name, _, shape = item.rpartition("=")
+        dt = dts[0] if len(dts) == 1 else (dts[i] if dts else None)
+        sp = spec(_parse_shape(shape), dt)
+        if dt is not None:
+            from .frontends.torch import _dtype
+            _dtype(dt)   # validate now: a bad dtype is a user error
+        if name:
+            kwargs[name] = sp
+        else:
+            if kwargs:
+                raise InputError(f"--input {item!r}: positional inputs go before NAME=SHAPE ones")
+            args.append(sp)
+    return tuple(args), kwargs
+
+
+def _load_factory(target: str):
+    import importlib
+    modname, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        mod = importlib.import_module(modname)
+    except Exception as exc:
+        raise InputError(f"cannot import {modname!r} for the factory {target!r} "
+                         f"({type(exc).__name__}: {exc}); check the module path and PYTHONPATH") from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise InputError(f"{modname!r} has no attribute {attr!r} (factory {target!r})")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise InputError(f"factory {target!r} is not callable")
+    try:
+        made = obj()
+    except Exception as exc:
+        raise InputError(f"factory {target!r} raised {type(exc).__name__}: {exc}") from None
+    return made
+
+
+def _torch_model(a):
+    """(module, args, kwargs) for a factory or zoo:NAME model spec."""
+    from .zoo import PREFIX, _zoo
+    args, kwargs = _inputs(a)
+    if a.model.startswith(PREFIX):
+        zoo = _zoo()
+        name = a.model[len(PREFIX):]
+        if name not in zoo.MODELS:
+            from .errors import did_you_mean
+            raise InputError(f"unknown zoo model {name!r}{did_you_mean(name, zoo.MODELS)} "
+                             f"(zoo models: {', '.join(zoo.MODELS)})")
+        module, example, input_names, _ = zoo.get(name, size="full")
+        for p in module.parameters():   # the zoo builds frozen modules; all weights train
+            p.requires_grad_(True)
+        if not args and not kwargs:
+            args = tuple(example)
+        return module, args, kwargs
+    made = _load_factory(a.model)
+    if isinstance(made, tuple) and len(made) == 2:
+        module, example = made
+        if not args and not kwargs:
+            if isinstance(example, dict):
+                kwargs = example
+            else:
+                args = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    else:
+        module = made
+    if not args and not kwargs:
+        raise InputError(f"factory {a.model!r} returned no example inputs: give them with --input SHAPE")
+    return module, args, kwargs
+
+
 def cmd_count(a) -> int:
     from . import count
     from .counts import parse_dims
     from .report import render, write_atomic
+    from .zoo import is_zoo, resolve
 
     if a.top < 0:
         raise InputError(f"--top {a.top} must be >= 0")
+    if a.depth is not None and a.depth < 0:
+        raise InputError(f"--depth {a.depth} must be >= 0")
     dims = parse_dims(a.dim)
     sweeps = _parse_sweeps(a.sweep)
+    torch_flags = a.training or a.optimizer or a.checkpointing or a.materialize or a.input or a.input_dtype
+    is_file = os.path.exists(a.model) or a.model.endswith(".onnx")
+    use_torch = not is_file and ((is_zoo(a.model) and not a.onnx) or bool(_FACTORY.match(a.model)))
+    if use_torch:
+        if dims or sweeps:
+            raise InputError("--dim and --sweep re-bind an ONNX model's symbolic dims; a PyTorch model "
+                             "takes its shapes from --input")
+        if (a.optimizer or a.checkpointing) and not a.training:
+            raise InputError("--optimizer and --checkpointing need --training")
+        module, args, kwargs = _torch_model(a)
+        c = count(module, *args, strict=a.strict, causal=a.causal, training=a.training,
+                  optimizer=a.optimizer, checkpointing=a.checkpointing, materialize=a.materialize,
+                  **kwargs)
+        d = c.to_dict(by=a.by, depth=a.depth)
+        text = render(d, a.format, top=a.top or None)
+        _emit(a, text, write_atomic)
+        return 0
+    if torch_flags:
+        raise InputError("--input, --input-dtype, --training, --optimizer, --checkpointing and "
+                         "--materialize are for PyTorch models (package.module:factory or zoo:NAME)")
     first = dict(dims)
     for name, values in sweeps:
         first[name] = values[0]
     model = a.model
-    from .zoo import is_zoo, resolve
     if is_zoo(model):
         model, defaults = resolve(model)
         first = {**{k: v for k, v in defaults.items() if k not in first}, **first}
@@ -123,13 +264,17 @@ def cmd_count(a) -> int:
         d = c.to_dict()
         d["sweep"] = points
     else:
-        d = c.to_dict(by=a.by)
+        d = c.to_dict(by=a.by, depth=a.depth)
     text = render(d, a.format, top=a.top or None)
+    _emit(a, text, write_atomic)
+    return 0
+
+
+def _emit(a, text, write_atomic):
     if a.output:
         write_atomic(a.output, text)
     else:
         sys.stdout.write(text)
-    return 0
 
 
 def main(argv=None) -> int:

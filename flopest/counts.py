@@ -76,6 +76,7 @@ class Counts:
     causal: bool = False
     _rebind: Callable | None = None     # concrete-mode models: re-read at new dims
     _rc: object = None
+    frontend: str = "onnx"
 
     # ---------------------------------------------------------------- evaluation
     def _check_dims(self) -> None:
@@ -112,6 +113,9 @@ class Counts:
         """The same model at other dim values (unspecified dims keep their value)."""
         new = dict(self.dims)
         new.update(parse_dims(dims))
+        if self.frontend == "torch":
+            raise InputError("a PyTorch capture has concrete shapes: count again with other example "
+                             "inputs (or count its ONNX export, whose dims can be re-bound)")
         if self._rebind is not None:
             return self._rebind(new)
         return Counts(self.table, self.params, self.unknown_ops, self.node_count, self.costed_nodes,
@@ -134,6 +138,22 @@ class Counts:
     def bytes(self) -> int:
         return self.evaluate()._rc.total("bytes")
 
+    def _phase_flops(self, phase: int) -> int:
+        self.evaluate()
+        return self._rc.total("flops", self.table.phase == phase)
+
+    @property
+    def forward_flops(self) -> int:
+        return self._phase_flops(kinds.FORWARD)
+
+    @property
+    def backward_flops(self) -> int:
+        return self._phase_flops(kinds.BACKWARD)
+
+    @property
+    def optimizer_flops(self) -> int:
+        return self._phase_flops(kinds.OPTIMIZER)
+
     @property
     def coverage(self) -> float:
         return 1.0 if self.node_count == 0 else self.costed_nodes / self.node_count
@@ -149,9 +169,10 @@ class Counts:
     def version(self) -> str:
         return __version__
 
-    def breakdown(self, by: str = "op") -> list:
+    def breakdown(self, by: str = "op", depth: int | None = None) -> list:
         """Rows {name, kind, count, flops, bytes}, largest FLOPs first; unknown ops last
-        with flops and bytes None."""
+        with flops and bytes None. by="module" with `depth` folds module paths deeper than
+        `depth` components into their ancestor (totals still sum to the whole)."""
         if by not in BY_CHOICES:
             raise InputError(f"--by {by!r} is not one of {', '.join(BY_CHOICES)}{did_you_mean(by, BY_CHOICES)}")
         self.evaluate()
@@ -163,6 +184,15 @@ class Counts:
             names = {"op": t.ops, "node": t.nodes, "module": t.modules}[by]
             if by == "module":
                 names = [n or "(top)" for n in names]
+                if depth is not None:
+                    if depth < 0:
+                        raise InputError(f"--depth {depth} must be >= 0")
+                    folded = [n if n == "(top)" else (".".join(n.split(".")[:depth]) or "(top)")
+                              for n in names]
+                    uniq = list(dict.fromkeys(folded))
+                    remap = np.array([uniq.index(f) for f in folded], dtype=np.int64)
+                    key = remap[key] if len(key) else key
+                    names = uniq
         nk = len(names)
         flops = rc.by(key, nk, "flops")
         byts = rc.by(key, nk, "bytes")
@@ -189,9 +219,12 @@ class Counts:
                 rows.append({"name": op, "kind": "unknown", "count": n, "flops": None, "bytes": None})
         return rows
 
-    def to_dict(self, by: str | None = None) -> dict:
+    def to_dict(self, by: str | None = None, depth: int | None = None) -> dict:
         d = {
             "flops": self.flops,
+            "forward_flops": self.forward_flops,
+            "backward_flops": self.backward_flops,
+            "optimizer_flops": self.optimizer_flops,
             "matmul_flops": self.matmul_flops,
             "macs": self.macs,
             "bytes": self.bytes,
@@ -204,7 +237,7 @@ class Counts:
             "notes": list(self.notes),
         }
         if by:
-            d["breakdown"] = self.breakdown(by)
+            d["breakdown"] = self.breakdown(by, depth=depth)
         return d
 
     def __repr__(self) -> str:
@@ -241,4 +274,21 @@ def count_onnx(model, dims=None, strict: bool = False, causal: bool = False) -> 
         raise UnknownOperatorError(f"{src or 'model'}: {sum(c.unknown_ops.values())} node(s) not costed "
                                    f"({listing}); drop --strict to count the rest, coverage "
                                    f"{c.coverage:.1%}")
+    return c.evaluate()
+
+
+def count_torch(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
+                loss_fn=None, optimizer=None, checkpointing=False, materialize=False) -> Counts:
+    """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it."""
+    from .errors import UnknownOperatorError
+    from .frontends import torch as fe
+
+    cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
+                     checkpointing=checkpointing, materialize=materialize)
+    c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
+               list(cap.notes), type(module).__name__, causal, frontend="torch")
+    if strict and c.unknown_ops:
+        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(c.unknown_ops.items()))
+        raise UnknownOperatorError(f"{c.source}: {sum(c.unknown_ops.values())} operator call(s) not "
+                                   f"costed ({listing}); drop --strict to count the rest")
     return c.evaluate()

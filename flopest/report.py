@@ -32,12 +32,16 @@ def check_format(fmt: str) -> str:
 
 
 SUMMARY_FIELDS = ("flops", "matmul_flops", "macs", "bytes", "params")
+PHASE_FIELDS = ("forward_flops", "backward_flops", "optimizer_flops")
 
 
 def _summary_rows(d: dict):
     units = {"flops": "FLOP", "matmul_flops": "FLOP", "macs": "MAC", "bytes": "B", "params": ""}
     for k in SUMMARY_FIELDS:
         yield k, f"{d[k]:,}", human(d[k], units[k])
+        if k == "flops" and (d.get("backward_flops") or d.get("optimizer_flops")):
+            for p in PHASE_FIELDS:
+                yield f"  {p}", f"{d[p]:,}", human(d[p], "FLOP")
 
 
 def to_json(d) -> str:

@@ -6,6 +6,12 @@ for another domain) with optional PyTorch ``aten`` aliases in the same decorator
 ``(kind, params)`` or ``(kind, params, repeat)``; parameter layouts are in :mod:`flopest.kinds`.
 Operators that truly cost nothing are in ``ZERO_COST``. Registering a name twice fails at import.
 Adding an operator = one function here + one test with the arithmetic in a comment.
+
+PyTorch: an aten alias is either a name (``"aten.mm"``: the tensor arguments in order become the
+inputs, the tensor results the outputs) or ``("aten.addmm", adapter)`` where
+``adapter(ctx) -> ctx`` reorders inputs and turns aten arguments (``ctx.args``, with tensors as
+:class:`T`) into the ONNX attributes the lowering reads. Operators with no ONNX counterpart
+(autograd's backward operators) are registered under their aten name.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from ..errors import RegistryError
 Lowering = Callable[["Ctx"], list]
 
 REGISTRY: dict[str, Lowering] = {}
-ATEN: dict[str, str] = {}          # aten alias -> registry name
+ATEN: dict[str, tuple] = {}        # aten alias -> (registry name, adapter or None)
 ZERO_COST: set[str] = set()
 
 
@@ -36,9 +42,10 @@ def lowering(*names: str, aten: tuple = ()):
                 raise RegistryError(f"operator {n!r} registered twice ({fn.__module__}.{fn.__name__})")
             REGISTRY[n] = fn
         for a in aten:
-            if a in ATEN:
-                raise RegistryError(f"aten alias {a!r} registered twice")
-            ATEN[a] = names[0]
+            alias, adapter = (a, None) if isinstance(a, str) else a
+            if alias in ATEN or alias in REGISTRY or alias in ZERO_COST:
+                raise RegistryError(f"aten alias {alias!r} registered twice")
+            ATEN[alias] = (names[0], adapter)
         return fn
 
     return deco
@@ -46,9 +53,16 @@ def lowering(*names: str, aten: tuple = ()):
 
 def zero_cost(*names: str) -> None:
     for n in names:
-        if n in REGISTRY or n in ZERO_COST:
+        if n in REGISTRY or n in ZERO_COST or n in ATEN:
             raise RegistryError(f"operator {n!r} registered twice (zero_cost)")
         ZERO_COST.add(n)
+
+
+@dataclass(frozen=True)
+class T:
+    """A tensor argument of an aten operator, as a lowering sees it: shape and element size."""
+    shape: tuple
+    itemsize: int = 4
 
 
 @dataclass
@@ -62,6 +76,14 @@ class Ctx:
     attrs: dict = field(default_factory=dict)
     consts: list = field(default_factory=list)
     name: str = ""
+    args: tuple = ()      # aten: the operator's arguments, tensors as T (ONNX: empty)
+    kwargs: dict = field(default_factory=dict)
+
+    def arg(self, i: int, key: str | None = None, default=None):
+        """aten argument by position (or keyword)."""
+        if key is not None and key in self.kwargs:
+            return self.kwargs[key]
+        return self.args[i] if i < len(self.args) else default
 
     def attr(self, key, default=None):
         return self.attrs.get(key, default)
@@ -99,12 +121,23 @@ class Ctx:
 
 def lookup(name: str):
     """(lowering or None, is_zero_cost) for a registry name or aten alias."""
-    name = ATEN.get(name, name)
+    if name in ATEN:
+        name = ATEN[name][0]
     return REGISTRY.get(name), name in ZERO_COST
+
+
+def lookup_aten(name: str):
+    """(lowering or None, adapter or None, registry name, is_zero_cost) for an aten op name
+    (``aten.addmm``); an aten name registered directly has no adapter."""
+    if name in ATEN:
+        reg, adapter = ATEN[name]
+        return REGISTRY.get(reg), adapter, reg, reg in ZERO_COST
+    return REGISTRY.get(name), None, name, name in ZERO_COST
 
 
 def _load_families() -> None:
     from . import attention, conv, elementwise, linalg, movement, norm, pool, rnn  # noqa: F401
+    from . import backward  # noqa: F401  (autograd's operators, aten names)
 
 
 _load_families()

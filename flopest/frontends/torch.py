@@ -1,0 +1,436 @@
+"""PyTorch front end: capture a ``torch.nn.Module`` into an OpTable on meta tensors.
+
+Parameters and buffers are swapped for meta tensors through ``torch.func.functional_call``
+(no weight is allocated, no arithmetic is done, the user's module is left as it was), and a
+``TorchDispatchMode`` records every aten operator with its tensor shapes. Each operator goes
+through the same registry as ONNX nodes (aten aliases on the ONNX-named lowerings). Module
+paths come from ``torch.utils.module_tracker.ModuleTracker``; training adds autograd's
+backward operators (tagged backward) and the optimizer step (per parameter).
+
+``F.scaled_dot_product_attention`` is caught at the Python level and counted as one fused
+attention row; its decomposition (which differs by backend) is then not recorded, so attention
+is counted once on every backend.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.module_tracker import ModuleTracker
+
+from .. import kinds
+from ..errors import FlopestError, InputError
+from ..ops import Ctx, ShapeUnknown, T, lookup_aten
+from ..optable import TableBuilder
+
+
+class ModelRunError(FlopestError, RuntimeError):
+    """The user's model raised while flopest ran it; the message names the module."""
+
+
+class DataDependentError(FlopestError, RuntimeError):
+    """The model's control flow depends on tensor values, which meta tensors do not have."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """An example input given by its shape: ``flopest.spec((8, 3, 224, 224))``."""
+    shape: tuple
+    dtype: object = None
+
+
+def spec(shape, dtype=None) -> TensorSpec:
+    shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    if any(d < 0 for d in shape):
+        raise InputError(f"spec shape {shape} has a negative dim")
+    return TensorSpec(shape, dtype)
+
+
+# optimizer step FLOPs per trainable parameter element, and elements read / written
+OPTIMIZERS = {
+    # p -= lr·g
+    "sgd": (2, 2, 1, "p −= lr·g: mul, sub"),
+    # buf = μ·buf + g; p −= lr·buf
+    "sgd-momentum": (4, 3, 2, "buf = μ·buf + g (2); p −= lr·buf (2)"),
+    # m = β1·m + (1−β1)·g (3); v = β2·v + (1−β2)·g² (4); m̂, v̂ bias corrections (2);
+    # p −= lr·m̂/(√v̂ + ε) (5)
+    "adam": (14, 4, 3, "m update 3, v update 4, bias corrections 2, step 5 (sqrt, add, div, mul, sub)"),
+    "adamw": (16, 4, 3, "adam's 14 + decoupled weight decay p −= lr·λ·p (2)"),
+}
+
+
+@dataclass
+class Captured:
+    table: object
+    unknown: Counter
+    notes: list
+    params: int
+    trainable: int
+    nodes: int
+    costed: int
+    outputs: object = None
+    extra: dict = field(default_factory=dict)
+
+
+def _meta_like(t: torch.Tensor, requires_grad: bool | None = None) -> torch.Tensor:
+    m = torch.empty(t.shape, dtype=t.dtype, device="meta")
+    rg = t.requires_grad if requires_grad is None else requires_grad
+    if rg and (m.is_floating_point() or m.is_complex()):
+        m.requires_grad_(True)
+    return m
+
+
+def _to_meta_inputs(x, default_dtype):
+    def conv(v):
+        if isinstance(v, TensorSpec):
+            dt = v.dtype if v.dtype is not None else default_dtype
+            if isinstance(dt, str):
+                dt = _dtype(dt)
+            return torch.empty(v.shape, dtype=dt, device="meta")
+        if isinstance(v, torch.Tensor):
+            return _meta_like(v, requires_grad=False)
+        return v
+    return tree_map(conv, x)
+
+
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+           "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float64": torch.float64,
+           "int64": torch.int64, "long": torch.int64, "int32": torch.int32, "int": torch.int32,
+           "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool}
+
+
+def _dtype(name: str):
+    from ..errors import did_you_mean
+    d = _DTYPES.get(str(name).lower())
+    if d is None:
+        raise InputError(f"dtype {name!r} is not known{did_you_mean(name, _DTYPES)} "
+                         f"(one of {', '.join(_DTYPES)})")
+    return d
+
+
+def _as_T(x):
+    if isinstance(x, torch.Tensor):
+        return T(tuple(int(d) for d in x.shape), x.element_size())
+    return x
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self, cap: "_Capture"):
+        super().__init__()
+        self.cap = cap
+        self.paused = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if not self.paused:
+            self.cap.record(str(func.overloadpacket), args, kwargs, out)
+        return out
+
+
+class _SDPA(TorchFunctionMode):
+    """Counts F.scaled_dot_product_attention as one fused attention operator."""
+
+    def __init__(self, cap: "_Capture"):
+        super().__init__()
+        self.cap = cap
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.scaled_dot_product_attention and self.cap.recorder is not None:
+            rec = self.cap.recorder
+            self.cap.record("aten.scaled_dot_product_attention", args, kwargs, None, fused=True)
+            rec.paused += 1
+            try:
+                out = func(*args, **kwargs)
+            finally:
+                rec.paused -= 1
+            return out
+        return func(*args, **kwargs)
+
+
+class _Capture:
+    def __init__(self, root_name: str, phase_of):
+        self.b = TableBuilder()
+        self.unknown = Counter()
+        self.notes: list = []
+        self._noted: set = set()
+        self.nodes = 0
+        self.costed = 0
+        self.tracker = None
+        self.recorder = None
+        self.root = root_name
+        self.phase_of = phase_of
+        self.index = 0
+        self.current_phase = kinds.FORWARD
+
+    def note(self, text):
+        if text not in self._noted:
+            self._noted.add(text)
+            self.notes.append(text)
+
+    def module_path(self) -> str:
+        parents = self.tracker.parents if self.tracker is not None else {"Global"}
+        best = ""
+        for p in parents:
+            if p != "Global" and len(p) > len(best):
+                best = p
+        if best == self.root:
+            return ""
+        if best.startswith(self.root + "."):
+            return best[len(self.root) + 1:]
+        return best
+
+    def record(self, name: str, args, kwargs, out, fused: bool = False) -> None:
+        self.nodes += 1
+        self.index += 1
+        phase = self.phase_of(self)
+        module = self.module_path()
+        fn, adapter, reg, free = lookup_aten(name)
+        node = f"{module or '(top)'}/{name}#{self.index}"
+        flat_in = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
+        flat_out = [a for a in tree_flatten(out)[0] if isinstance(a, torch.Tensor)]
+        es = flat_in[0].element_size() if flat_in else (flat_out[0].element_size() if flat_out else 4)
+        eo = flat_out[0].element_size() if flat_out else es
+
+        def add(kind, params, rep=1):
+            self.b.add(kind, params, elsize=es, outsize=eo, op=name, node=node, module=module,
+                       phase=phase, repeat=rep)
+
+        if free:
+            add(kinds.FREE, [])
+            self.costed += 1
+            return
+        if fn is None:
+            self.unknown[name] += 1
+            return
+        ctx = Ctx(op=reg, inputs=[tuple(int(d) for d in t.shape) for t in flat_in],
+                  outputs=[tuple(int(d) for d in t.shape) for t in flat_out],
+                  args=tuple(tree_map(_as_T, list(args))), kwargs=tree_map(_as_T, dict(kwargs)),
+                  name=node)
+        try:
+            if adapter is not None:
+                ctx = adapter(ctx)
+            rows = fn(ctx)
+        except (ShapeUnknown, TypeError, ValueError, IndexError, KeyError, ZeroDivisionError,
+                AttributeError) as exc:
+            self.unknown[name] += 1
+            self.note(f"{name}: could not be costed ({type(exc).__name__}: {exc})")
+            return
+        for r in rows:
+            add(*r)
+        self.costed += 1
+
+
+def _loss_of(output):
+    tensors = [t for t in tree_flatten(output)[0]
+               if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()]
+    if not tensors:
+        raise InputError("training=True needs an output that depends on the parameters; the model's "
+                         "outputs carry no gradient (give loss_fn=...)")
+    loss = tensors[0].sum()
+    for t in tensors[1:]:
+        loss = loss + t.sum()
+    return loss
+
+
+def _outputs_of(obj):
+    # transformers' ModelOutput is a dict subclass: pytree flattens it
+    return obj
+
+
+_DATA_DEPENDENT = ("meta tensor", "data-dependent", "DataDependent", "item()", "cannot be called on meta",
+                   "Cannot copy out of meta", "nonzero")
+
+
+def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=None,
+            optimizer: str | None = None, checkpointing: bool = False, materialize: bool = False,
+            dtype=None) -> Captured:
+    """Record the forward (and with training, backward and optimizer) cost of `module`."""
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"expected a torch.nn.Module, got {type(module).__name__!r}; pass the model "
+                         f"(or a factory returning one)")
+    kwargs = dict(kwargs or {})
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        from ..errors import did_you_mean
+        raise InputError(f"optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}"
+                         f"{did_you_mean(optimizer, OPTIMIZERS)}")
+    default_dtype = dtype if dtype is not None else torch.get_default_dtype()
+    modes = {m: m.training for m in module.modules()}
+    root_name = type(module).__name__
+
+    def phase_of(cap):
+        return kinds.BACKWARD if (cap.tracker is not None and cap.tracker.is_bw) else cap.current_phase
+
+    cap = _Capture(root_name, phase_of)
+    named_params = dict(module.named_parameters())
+    params_total = sum(p.numel() for p in named_params.values())
+    trainable = sum(p.numel() for p in named_params.values() if p.requires_grad)
+    meta_state = {n: _meta_like(p, requires_grad=training and p.requires_grad) for n, p in named_params.items()}
+    meta_state.update({n: _meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
+    margs = _to_meta_inputs(tuple(args), default_dtype)
+    mkwargs = _to_meta_inputs(kwargs, default_dtype)
+    recorder = _Recorder(cap)
+    cap.recorder = recorder
+    failing = {"path": None}
+    stack: list = []
+
+    def pre(mod, inp):
+        stack.append(mod)
+
+    def post(mod, inp, out):
+        if stack:
+            stack.pop()
+
+    names = {m: n for n, m in module.named_modules(remove_duplicate=False)}
+    h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre)
+    h2 = torch.nn.modules.module.register_module_forward_hook(post)
+    try:
+        module.train(training)
+        with ModuleTracker() as tracker, _SDPA(cap), recorder:
+            cap.tracker = tracker
+            try:
+                out = torch.func.functional_call(module, meta_state, margs, mkwargs, strict=False,
+                                                 tie_weights=True)
+                if training:
+                    loss = loss_fn(out) if loss_fn is not None else _loss_of(out)
+                    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                        raise InputError("loss_fn must return a scalar tensor")
+                    loss.backward()
+            except FlopestError:
+                raise
+            except Exception as exc:  # the user's model raised
+                path = names.get(stack[-1], "") if stack else ""
+                failing["path"] = path
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if any(k in str(exc) for k in _DATA_DEPENDENT) or "DataDependent" in type(exc).__name__:
+                    if materialize:
+                        raise _Materialize() from exc
+                    raise DataDependentError(
+                        f"module {path or '(top)'!r} needs tensor values that meta tensors do not have "
+                        f"({type(exc).__name__}: {msg}); pass materialize=True (CLI --materialize) to run "
+                        f"it on real CPU tensors") from None
+                shapes = ", ".join(str(tuple(t.shape)) for t in tree_flatten((margs, mkwargs))[0]
+                                   if isinstance(t, torch.Tensor))
+                raise ModelRunError(f"the model raised in module {path or '(top)'!r} "
+                                    f"({type(stack[-1] if stack else module).__name__}): "
+                                    f"{type(exc).__name__}: {msg} — example input shapes: {shapes}") from None
+    except _Materialize:
+        return _capture_real(module, args, kwargs, training=training, loss_fn=loss_fn,
+                             optimizer=optimizer, checkpointing=checkpointing, dtype=default_dtype,
+                             modes=modes)
+    finally:
+        h1.remove()
+        h2.remove()
+        for m, t in modes.items():
+            m.training = t
+    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+
+
+class _Materialize(Exception):
+    pass
+
+
+MATERIALIZE_LIMIT_BYTES = 2 * 2**30
+
+
+def _capture_real(module, args, kwargs, *, training, loss_fn, optimizer, checkpointing, dtype, modes):
+    """Run on real CPU tensors (small models whose control flow depends on data)."""
+    size = sum(p.numel() * p.element_size() for p in module.parameters())
+    if any(p.is_meta for p in module.parameters()):
+        raise InputError("materialize=True needs a model with real weights (it is on the meta device)")
+    if size > MATERIALIZE_LIMIT_BYTES:
+        raise InputError(f"materialize=True would run a {size / 2**30:.1f} GiB model on the CPU "
+                         f"(limit {MATERIALIZE_LIMIT_BYTES / 2**30:.0f} GiB); count a smaller config")
+
+    def real(v):
+        if isinstance(v, TensorSpec):
+            dt = _dtype(v.dtype) if isinstance(v.dtype, str) else (v.dtype or dtype)
+            if dt.is_floating_point:
+                return torch.randn(v.shape, dtype=dt)
+            return torch.zeros(v.shape, dtype=dt)
+        if isinstance(v, torch.Tensor) and v.is_meta:
+            return torch.zeros(v.shape, dtype=v.dtype)
+        return v
+
+    rargs = tree_map(real, tuple(args))
+    rkwargs = tree_map(real, dict(kwargs))
+    root_name = type(module).__name__
+
+    def phase_of(cap):
+        return kinds.BACKWARD if (cap.tracker is not None and cap.tracker.is_bw) else cap.current_phase
+
+    cap = _Capture(root_name, phase_of)
+    recorder = _Recorder(cap)
+    cap.recorder = recorder
+    state = {n: p.detach().clone().requires_grad_(training and p.requires_grad)
+             for n, p in module.named_parameters()}
+    state.update({n: b.detach().clone() for n, b in module.named_buffers()})
+    try:
+        module.train(training)
+        with torch.random.fork_rng(devices=[]), ModuleTracker() as tracker, _SDPA(cap), recorder:
+            cap.tracker = tracker
+            with torch.set_grad_enabled(training):
+                out = torch.func.functional_call(module, state, rargs, rkwargs, strict=False,
+                                                 tie_weights=True)
+                if training:
+                    loss = loss_fn(out) if loss_fn is not None else _loss_of(out)
+                    loss.backward()
+    except FlopestError:
+        raise
+    except Exception as exc:
+        raise ModelRunError(f"the model raised on real CPU tensors: {type(exc).__name__}: {exc}") from None
+    finally:
+        for m, t in modes.items():
+            m.training = t
+    named = dict(module.named_parameters())
+    c = _finish(cap, sum(p.numel() for p in named.values()),
+                sum(p.numel() for p in named.values() if p.requires_grad), training, optimizer, checkpointing)
+    c.notes.insert(0, "run on real CPU tensors (materialize=True): the count is that of these input values")
+    return c
+
+
+def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpointing) -> Captured:
+    table = cap.b.build()
+    if training and checkpointing:
+        # activation checkpointing recomputes the forward once during backward
+        b = TableBuilder()
+        b.extend(table)
+        fwd = table.phase == kinds.FORWARD
+        if fwd.any():
+            import numpy as np
+            sub = _subset(table, np.flatnonzero(fwd))
+            b.extend(sub, phase=kinds.BACKWARD)
+        table = b.build()
+        cap.note("checkpointing: the forward is recomputed once in backward (counted in backward_flops)")
+    if training and optimizer:
+        flops, reads, writes, why = OPTIMIZERS[optimizer]
+        b = TableBuilder()
+        b.extend(table)
+        b.add(kinds.ELEMENTWISE, [trainable, flops, reads * trainable], elsize=4, outsize=4,
+              op=f"optimizer.{optimizer}", node=f"optimizer.{optimizer}", phase=kinds.OPTIMIZER)
+        if writes > 1:
+            b.add(kinds.ELEMENTWISE, [(writes - 1) * trainable, 0, 0], elsize=4, outsize=4,
+                  op=f"optimizer.{optimizer}", node=f"optimizer.{optimizer}.state", phase=kinds.OPTIMIZER)
+        table = b.build()
+        cap.note(f"optimizer {optimizer}: {flops} FLOPs per trainable parameter ({why}); "
+                 f"fp32 parameters and states")
+    elif training:
+        cap.note("no optimizer given: optimizer_flops = 0 (optimizer='sgd' | 'adam' | 'adamw' adds its step)")
+    return Captured(table, cap.unknown, cap.notes, params_total, trainable, cap.nodes, cap.costed)
+
+
+def _subset(table, idx):
+    import copy
+    t = copy.copy(table)
+    for name in ("kind", "params", "sym", "elsize", "outsize", "phase", "module", "op", "node",
+                 "group", "branch"):
+        setattr(t, name, getattr(table, name)[idx])
+    return t
