@@ -300,7 +300,14 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
                 out = torch.func.functional_call(module, meta_state, margs, mkwargs, strict=False,
                                                  tie_weights=True)
                 if training:
-                    loss = loss_fn(out) if loss_fn is not None else _loss_of(out)
+                    if loss_fn is not None:   # the user's loss is training work: counted
+                        loss = loss_fn(out)
+                    else:                      # the default sum is flopest's harness: not counted
+                        recorder.paused += 1
+                        try:
+                            loss = _loss_of(out)
+                        finally:
+                            recorder.paused -= 1
                     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                         raise InputError("loss_fn must return a scalar tensor")
                     loss.backward()

@@ -65,7 +65,8 @@ _sadd = _with_overflow("sadd_with_overflow")
 def _mul_impl(a, b):
     def impl(a, b):
         v, o = _smul(np.int64(a), np.int64(b))
-        return SAT if o else v
+        m = -np.int64(o)                 # all ones on overflow: branch-free saturation
+        return (v & ~m) | (SAT & m)
     return impl
 
 
@@ -73,7 +74,8 @@ def _mul_impl(a, b):
 def _add_impl(a, b):
     def impl(a, b):
         v, o = _sadd(np.int64(a), np.int64(b))
-        return SAT if o else v
+        m = -np.int64(o)
+        return (v & ~m) | (SAT & m)
     return impl
 
 
