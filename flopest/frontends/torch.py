@@ -14,6 +14,7 @@ is counted once on every backend.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -130,8 +131,9 @@ class _Recorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if not self.paused:
-            self.cap.record(str(func.overloadpacket), args, kwargs, out)
+        name = str(func.overloadpacket)
+        if not self.paused and not name.startswith("prim."):   # prim.device & co: metadata queries
+            self.cap.record(name, args, kwargs, out)
         return out
 
 
@@ -253,7 +255,12 @@ _DATA_DEPENDENT = ("meta tensor", "data-dependent", "DataDependent", "item()", "
 def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=None,
             optimizer: str | None = None, checkpointing: bool = False, materialize: bool = False,
             dtype=None) -> Captured:
-    """Record the forward (and with training, backward and optimizer) cost of `module`."""
+    """Record the forward (and with training, backward and optimizer) cost of `module`.
+
+    Runs on meta tensors; when the model asks a meta tensor for a value (``mask.all()`` to skip
+    building an attention mask, as transformers does), it is run again on FakeTensors, which
+    libraries recognise as tracing and for which they take their value-free path (the one
+    ``torch.compile`` uses). Only a model that still needs values needs ``materialize``."""
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"expected a torch.nn.Module, got {type(module).__name__!r}; pass the model "
                          f"(or a factory returning one)")
@@ -264,22 +271,48 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
                          f"{did_you_mean(optimizer, OPTIMIZERS)}")
     default_dtype = dtype if dtype is not None else torch.get_default_dtype()
     modes = {m: m.training for m in module.modules()}
+    named_params = dict(module.named_parameters())
+    params_total = sum(p.numel() for p in named_params.values())
+    trainable = sum(p.numel() for p in named_params.values() if p.requires_grad)
+    try:
+        try:
+            cap = _run(module, args, kwargs, training, loss_fn, default_dtype, fake=False)
+        except _NeedsValues:
+            try:
+                cap = _run(module, args, kwargs, training, loss_fn, default_dtype, fake=True)
+            except _NeedsValues as exc:
+                if materialize:
+                    return _capture_real(module, args, kwargs, training=training, loss_fn=loss_fn,
+                                         optimizer=optimizer, checkpointing=checkpointing,
+                                         dtype=default_dtype, modes=modes)
+                raise DataDependentError(
+                    f"module {exc.path or '(top)'!r} needs tensor values that meta tensors do not have "
+                    f"({exc.msg}); pass materialize=True (CLI --materialize) to run it on real CPU "
+                    f"tensors") from None
+            cap.note("run on FakeTensors: the model asked a meta tensor for a value (such as "
+                     "`mask.all()`), and takes its tracing path on fake ones")
+    finally:
+        for m, t in modes.items():
+            m.training = t
+    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+
+
+class _NeedsValues(Exception):
+    def __init__(self, path, msg):
+        super().__init__(msg)
+        self.path = path
+        self.msg = msg
+
+
+def _run(module, args, kwargs, training, loss_fn, default_dtype, fake: bool) -> "_Capture":
     root_name = type(module).__name__
 
     def phase_of(cap):
         return kinds.BACKWARD if (cap.tracker is not None and cap.tracker.is_bw) else cap.current_phase
 
     cap = _Capture(root_name, phase_of)
-    named_params = dict(module.named_parameters())
-    params_total = sum(p.numel() for p in named_params.values())
-    trainable = sum(p.numel() for p in named_params.values() if p.requires_grad)
-    meta_state = {n: _meta_like(p, requires_grad=training and p.requires_grad) for n, p in named_params.items()}
-    meta_state.update({n: _meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
-    margs = _to_meta_inputs(tuple(args), default_dtype)
-    mkwargs = _to_meta_inputs(kwargs, default_dtype)
     recorder = _Recorder(cap)
     cap.recorder = recorder
-    failing = {"path": None}
     stack: list = []
 
     def pre(mod, inp):
@@ -290,14 +323,24 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
             stack.pop()
 
     names = {m: n for n, m in module.named_modules(remove_duplicate=False)}
+    fake_mode = contextlib.nullcontext()
+    if fake:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        fake_mode = FakeTensorMode()
     h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre)
     h2 = torch.nn.modules.module.register_module_forward_hook(post)
+    margs = mkwargs = ()
     try:
         module.train(training)
-        with ModuleTracker() as tracker, _SDPA(cap), recorder:
-            cap.tracker = tracker
-            try:
-                out = torch.func.functional_call(module, meta_state, margs, mkwargs, strict=False,
+        with fake_mode:
+            state = {n: _meta_like(p, requires_grad=training and p.requires_grad)
+                     for n, p in module.named_parameters()}
+            state.update({n: _meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
+            margs = _to_meta_inputs(tuple(args), default_dtype)
+            mkwargs = _to_meta_inputs(kwargs, default_dtype)
+            with ModuleTracker() as tracker, _SDPA(cap), recorder:
+                cap.tracker = tracker
+                out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
                                                  tie_weights=True)
                 if training:
                     if loss_fn is not None:   # the user's loss is training work: counted
@@ -311,34 +354,23 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
                     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                         raise InputError("loss_fn must return a scalar tensor")
                     loss.backward()
-            except FlopestError:
-                raise
-            except Exception as exc:  # the user's model raised
-                path = names.get(stack[-1], "") if stack else ""
-                failing["path"] = path
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                if any(k in str(exc) for k in _DATA_DEPENDENT) or "DataDependent" in type(exc).__name__:
-                    if materialize:
-                        raise _Materialize() from exc
-                    raise DataDependentError(
-                        f"module {path or '(top)'!r} needs tensor values that meta tensors do not have "
-                        f"({type(exc).__name__}: {msg}); pass materialize=True (CLI --materialize) to run "
-                        f"it on real CPU tensors") from None
-                shapes = ", ".join(str(tuple(t.shape)) for t in tree_flatten((margs, mkwargs))[0]
-                                   if isinstance(t, torch.Tensor))
-                raise ModelRunError(f"the model raised in module {path or '(top)'!r} "
-                                    f"({type(stack[-1] if stack else module).__name__}): "
-                                    f"{type(exc).__name__}: {msg} — example input shapes: {shapes}") from None
-    except _Materialize:
-        return _capture_real(module, args, kwargs, training=training, loss_fn=loss_fn,
-                             optimizer=optimizer, checkpointing=checkpointing, dtype=default_dtype,
-                             modes=modes)
+    except FlopestError:
+        raise
+    except Exception as exc:  # the user's model raised
+        path = names.get(stack[-1], "") if stack else ""
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if any(k in str(exc) for k in _DATA_DEPENDENT) or any(
+                k in type(exc).__name__ for k in ("DataDependent", "DynamicOutputShape")):
+            raise _NeedsValues(path, f"{type(exc).__name__}: {msg}") from None
+        shapes = ", ".join(str(tuple(t.shape)) for t in tree_flatten((margs, mkwargs))[0]
+                           if isinstance(t, torch.Tensor))
+        raise ModelRunError(f"the model raised in module {path or '(top)'!r} "
+                            f"({type(stack[-1] if stack else module).__name__}): "
+                            f"{type(exc).__name__}: {msg} — example input shapes: {shapes}") from None
     finally:
         h1.remove()
         h2.remove()
-        for m, t in modes.items():
-            m.training = t
-    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+    return cap
 
 
 class _Materialize(Exception):

@@ -7,16 +7,20 @@ for another domain) with optional PyTorch ``aten`` aliases in the same decorator
 Operators that truly cost nothing are in ``ZERO_COST``. Registering a name twice fails at import.
 Adding an operator = one function here + one test with the arithmetic in a comment.
 
-PyTorch: an aten alias is either a name (``"aten.mm"``: the tensor arguments in order become the
-inputs, the tensor results the outputs) or ``("aten.addmm", adapter)`` where
-``adapter(ctx) -> ctx`` reorders inputs and turns aten arguments (``ctx.args``, with tensors as
-:class:`T`) into the ONNX attributes the lowering reads. Operators with no ONNX counterpart
-(autograd's backward operators) are registered under their aten name.
+PyTorch: the front end names each dispatched op by its overload packet (``aten.addmm``; in-place
+forms such as ``aten.add_`` are names of their own). An aten alias is either a name
+(``"aten.mm"``: the tensor arguments in order, lists flattened, become the inputs, the tensor
+results the outputs) or ``("aten.addmm", adapter)`` where ``adapter(ctx) -> ctx`` reorders
+inputs and turns aten arguments (``ctx.args``, with tensors as :class:`T`) into the ONNX
+attributes the lowering reads (``rebind``; an absent optional tensor becomes a None input).
+Operators with no ONNX counterpart (autograd's backward operators in ``backward.py``, aten-only
+activations and losses) are registered under their aten name. PyTorch views are zero-cost
+(``movement.py``). ``benchmarks/aten_census.py`` lists what real models dispatch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..dims import Dim, prod
@@ -117,6 +121,26 @@ class Ctx:
             if s is not None:
                 total = total + prod(s)
         return total
+
+
+def tshape(x):
+    """Shape of an aten argument given as :class:`T`; None for None or a non-tensor."""
+    return tuple(x.shape) if isinstance(x, T) else None
+
+
+def rebind(c: Ctx, inputs, **attrs) -> Ctx:
+    """An adapter's result: `c` with its inputs taken from aten arguments (in the ONNX order,
+    None where an optional tensor is absent) and ONNX attributes added."""
+    return replace(c, inputs=[tshape(x) if isinstance(x, T) or x is None else x for x in inputs],
+                   attrs={**c.attrs, **attrs})
+
+
+def ints(v, rank: int) -> list:
+    """An aten int-list argument (``kernel_size=2`` or ``[2]`` or ``[2, 2]``) as `rank` ints."""
+    v = [v] if isinstance(v, int) else list(v or [])
+    if len(v) == 1 and rank > 1:
+        v = v * rank
+    return v
 
 
 def lookup(name: str):

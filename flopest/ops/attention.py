@@ -4,10 +4,34 @@ Softmax, MatMul) is costed by those operators' own lowerings."""
 from __future__ import annotations
 
 from .. import kinds
-from . import Ctx, ShapeUnknown, lowering
+from . import Ctx, ShapeUnknown, lowering, rebind
+
+# aten SDPA operators: position of `is_causal` in each signature (query, key, value first).
+# Every one is (B, H, L, D) with key/value heads <= query heads (GQA); causal masks are
+# top-left aligned (query i sees keys j <= i), i.e. causal_offset 0. The mask / bias tensor is
+# not read for its FLOPs (NB: an additive mask costs one add per score, not counted).
+SDPA_CAUSAL_ARG = {
+    "aten.scaled_dot_product_attention": 5,                     # (q, k, v, attn_mask, dropout_p, is_causal)
+    "aten._scaled_dot_product_flash_attention_for_cpu": 4,      # (q, k, v, dropout_p, is_causal)
+    "aten._scaled_dot_product_flash_attention": 4,              # (q, k, v, dropout_p, is_causal, ...)
+    "aten._scaled_dot_product_efficient_attention": 6,          # (q, k, v, bias, lse, dropout_p, is_causal)
+    "aten._scaled_dot_product_cudnn_attention": 6,              # (q, k, v, bias, lse, dropout_p, is_causal)
+    "aten._scaled_dot_product_fused_attention_overrideable": 5,  # (q, k, v, bias, dropout_p, is_causal)
+}
 
 
-@lowering("Attention", aten=("aten.scaled_dot_product_attention",))
+def _sdpa_adapter(name: str):
+    pos = SDPA_CAUSAL_ARG[name]
+
+    def adapt(c: Ctx) -> Ctx:
+        causal = bool(c.arg(pos, "is_causal", False))
+        return rebind(c, [c.arg(0), c.arg(1), c.arg(2)], is_causal=int(causal))
+
+    adapt.__doc__ = f"{name}: inputs (query, key, value), is_causal from argument {pos}."
+    return adapt
+
+
+@lowering("Attention", aten=tuple((n, _sdpa_adapter(n)) for n in SDPA_CAUSAL_ARG))
 def attention(c: Ctx):
     """QKᵀ and AV: 2·B·H·pairs·(d_qk + d_v), pairs = Lq·Lk, or with `is_causal` the pairs
     where query i sees key j <= i + past (ONNX: top-left aligned without a cache, the cache's

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import kinds
 from ..dims import prod
-from . import Ctx, ShapeUnknown, lowering
+from . import Ctx, ShapeUnknown, ints, lowering, rebind
 
 
 def _out_spatial(c: Ctx, x, w, transposed: bool):
@@ -47,10 +47,25 @@ def _conv(c: Ctx, transposed: bool):
     return rows
 
 
-@lowering("Conv", aten=("aten.convolution",))
+def _aten_conv(c: Ctx) -> Ctx:
+    """aten.convolution(x, w, b, stride, padding, dilation, transposed, output_padding, groups)
+    (aten._convolution: the same nine first) -> Conv(x, w, b) with the ONNX attributes;
+    `transposed` is passed on for the Conv lowering to switch to ConvTranspose's count."""
+    x, w = c.arg(0), c.arg(1)
+    r = len(x.shape) - 2
+    pads = ints(c.arg(4, "padding", 0), r)
+    return rebind(c, [x, w, c.arg(2, "bias")], strides=ints(c.arg(3, "stride", 1), r),
+                  pads=pads + pads, dilations=ints(c.arg(5, "dilation", 1), r),
+                  output_padding=ints(c.arg(7, "output_padding", 0), r),
+                  group=int(c.arg(8, "groups", 1)), transposed=int(bool(c.arg(6, "transposed", False))))
+
+
+@lowering("Conv", aten=(("aten.convolution", _aten_conv), ("aten._convolution", _aten_conv)))
 def conv(c: Ctx):
-    """2·N·C_out·prod(out_spatial)·(C_in/groups)·prod(kernel) (+ N·C_out·out for the bias)."""
-    return _conv(c, False)
+    """2·N·C_out·prod(out_spatial)·(C_in/groups)·prod(kernel) (+ N·C_out·out for the bias).
+    aten.convolution with transposed=True (attribute set by its adapter) is counted as
+    ConvTranspose."""
+    return _conv(c, bool(c.attr("transposed", 0)))
 
 
 @lowering("ConvTranspose")

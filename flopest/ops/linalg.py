@@ -7,7 +7,7 @@ import re
 from .. import kinds
 from ..dims import prod
 from ..errors import InputError
-from . import Ctx, ShapeUnknown, lowering
+from . import Ctx, ShapeUnknown, lowering, rebind, tshape
 
 
 def _mm_rows(a: tuple, b: tuple, out: tuple | None):
@@ -28,13 +28,28 @@ def _mm_rows(a: tuple, b: tuple, out: tuple | None):
     return [(kinds.GEMM, [batch, m, n, k, a_batch, b_batch])]
 
 
-@lowering("MatMul", aten=("aten.mm", "aten.bmm", "aten.matmul"))
+# aten.matmul is CompositeImplicit (it reaches dispatch as mm / bmm / views); the alias is kept
+# for a front end that records it above dispatch: its semantics are MatMul's.
+@lowering("MatMul", aten=("aten.mm", "aten.bmm", "aten.matmul", "aten.mv", "aten.dot", "aten.vdot"))
 def matmul(c: Ctx):
     """Y = A @ B: 2·batch·m·n·k (numpy broadcasting of batch dims)."""
     return _mm_rows(c.inp(0), c.inp(1), None)
 
 
-@lowering("Gemm", aten=("aten.addmm",))
+def _scalar(c: Ctx, key: str, default=1.0):
+    v = c.kwargs.get(key, default)
+    return float(v) if isinstance(v, (int, float, bool)) else default
+
+
+def _addmm(c: Ctx) -> Ctx:
+    """aten.addmm(bias, a, b, *, beta, alpha) -> Gemm(a, b, bias) with alpha, beta; beta = 0
+    drops the bias (it is not read)."""
+    bias, a, b = c.arg(0), c.arg(1), c.arg(2)
+    beta, alpha = _scalar(c, "beta"), _scalar(c, "alpha")
+    return rebind(c, [a, b] + ([bias] if beta != 0 else []), alpha=alpha, beta=beta)
+
+
+@lowering("Gemm", aten=(("aten.addmm", _addmm),))
 def gemm(c: Ctx):
     """Y = alpha·A'·B' + beta·C: 2·m·n·k, then one FLOP per output for each of the C add,
     the alpha scale (alpha != 1) and the beta scale (beta != 1). Bytes: A, B, C read, Y
@@ -94,7 +109,12 @@ def parse_einsum(eq: str, shapes: list):
     return ops, out, sizes
 
 
-@lowering("Einsum", aten=("aten.einsum",))
+def _einsum(c: Ctx) -> Ctx:
+    """aten.einsum(equation, tensors) (CompositeImplicit: seen only above dispatch)."""
+    return rebind(c, list(c.arg(1) or []), equation=c.arg(0, "equation", ""))
+
+
+@lowering("Einsum", aten=(("aten.einsum", _einsum),))
 def einsum(c: Ctx):
     """Contracted left to right, two operands at a time: each pair is a GEMM whose batch =
     letters kept by both, m/n = letters kept by one side, k = letters summed away; a letter
@@ -153,3 +173,47 @@ def qlinear_matmul(c: Ctx):
     rows = _mm_rows(c.inp(0), c.inp(3), None)
     rows.append((kinds.ELEMENTWISE, [c.numel_out(0), 2, 0]))
     return rows
+
+
+@lowering("aten.baddbmm")
+def baddbmm(c: Ctx):
+    """aten.baddbmm(C, A, B, *, beta, alpha) = beta·C + alpha·(A @ B), batched:
+    2·batch·m·n·k, then per output 1 for the C add (beta != 0), 1 for beta != 1, 1 for alpha
+    != 1, in place (fused). beta = 0 reads no C (attention scores are built this way)."""
+    cin, a, b = tshape(c.arg(0)), tshape(c.arg(1)), tshape(c.arg(2))
+    if a is None or b is None:
+        raise ShapeUnknown("baddbmm needs both batch operands")
+    rows = _mm_rows(a, b, None)
+    beta, alpha = _scalar(c, "beta"), _scalar(c, "alpha")
+    per = (1 if alpha != 1 else 0) + ((1 + (1 if beta != 1 else 0)) if beta != 0 else 0)
+    if per:
+        batch, m, n = rows[0][1][:3]
+        rows.append((kinds.ELEMENTWISE, [batch * m * n, per, prod(cin) if cin and beta != 0 else 0, 1]))
+    return rows
+
+
+@lowering("aten._addmm_activation")
+def addmm_activation(c: Ctx):
+    """aten._addmm_activation(bias, a, b, *, beta, alpha, use_gelu): addmm (see Gemm) then ReLU
+    (1 per output) or GELU (tanh form, 9 per output; FLOPS_PER_ELEMENT["Gelu"]), in place."""
+    rows = gemm(_addmm(c))
+    a, b = tshape(c.arg(1)), tshape(c.arg(2))
+    per = 9 if c.kwargs.get("use_gelu", False) else 1
+    rows.append((kinds.ELEMENTWISE, [a[0] * b[1], per, 0, 1]))
+    return rows
+
+
+@lowering("aten._trilinear")
+def trilinear(c: Ctx):
+    """aten._trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim) (nn.Bilinear
+    and its backward): each operand unsqueezed at its `expand` dims, the three multiplied
+    and summed over `sumdim` = a three-operand Einsum (letter j = dim j), costed as Einsum."""
+    shapes = [tshape(c.arg(i)) for i in range(3)]
+    if any(s is None for s in shapes):
+        raise ShapeUnknown("_trilinear needs its three tensors")
+    expands = [set(c.arg(3 + i) or ()) for i in range(3)]
+    ndim = len(shapes[0]) + len(expands[0])
+    letters = "abcdefghijklmnopqrstuvwxyz"[:ndim]
+    terms = ["".join(ch for j, ch in enumerate(letters) if j not in e) for e in expands]
+    out = "".join(ch for j, ch in enumerate(letters) if j not in set(c.arg(6) or ()))
+    return einsum(rebind(c, [c.arg(0), c.arg(1), c.arg(2)], equation=",".join(terms) + "->" + out))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import kinds
 from ..dims import prod
-from . import Ctx, lowering
+from . import Ctx, lowering, rebind
 
 
 def _axis(c: Ctx, x, default):
@@ -19,7 +19,34 @@ def _params(c: Ctx, first: int) -> int:
     return sum((prod(c.inputs[i]) for i in range(first, len(c.inputs)) if c.inputs[i] is not None), 0)
 
 
-@lowering("LayerNormalization", aten=("aten.native_layer_norm", "aten.layer_norm"))
+def _aten_layer_norm(c: Ctx) -> Ctx:
+    """aten.native_layer_norm(x, normalized_shape, weight?, bias?, eps) (aten.layer_norm:
+    CompositeImplicit, same first four) -> LayerNormalization(x, weight, bias) with
+    axis = -len(normalized_shape)."""
+    shape = c.arg(1, "normalized_shape")
+    return rebind(c, [c.arg(0), c.arg(2, "weight"), c.arg(3, "bias")], axis=-len(shape))
+
+
+def _aten_rms_norm(c: Ctx) -> Ctx:
+    """aten._fused_rms_norm(x, normalized_shape, weight?, eps) (aten.rms_norm: CompositeImplicit,
+    same order) -> RMSNormalization(x, weight), axis = -len(normalized_shape)."""
+    shape = c.arg(1, "normalized_shape")
+    return rebind(c, [c.arg(0), c.arg(2, "weight")], axis=-len(shape))
+
+
+def _aten_batch_norm(c: Ctx) -> Ctx:
+    """aten.native_batch_norm / _native_batch_norm_legit(_functional) / cudnn_batch_norm
+    (x, weight?, bias?, running_mean?, running_var?, training, momentum, eps);
+    _native_batch_norm_legit.no_stats (x, weight?, bias?, training, momentum, eps)
+    -> BatchNormalization(x, weight, bias, mean, var) with training_mode. NB: the running
+    statistics update in training (3 FLOPs per channel and statistic) is not counted."""
+    if isinstance(c.arg(3), bool):  # no_stats overload
+        return rebind(c, [c.arg(0), c.arg(1), c.arg(2)], training_mode=int(c.arg(3)))
+    return rebind(c, [c.arg(i) for i in range(5)], training_mode=int(bool(c.arg(5, "training", False))))
+
+
+@lowering("LayerNormalization", aten=(("aten.native_layer_norm", _aten_layer_norm),
+                                      ("aten.layer_norm", _aten_layer_norm)))
 def layer_norm(c: Ctx):
     """elems·(5 + gamma + beta) + 4·prod(shape[:axis])."""
     x = c.inp(0)
@@ -28,7 +55,7 @@ def layer_norm(c: Ctx):
     return [(kinds.NORM, [prod(x), per, prod(x[:ax]), _params(c, 1)])]
 
 
-@lowering("RMSNormalization", aten=("aten.rms_norm", "aten._fused_rms_norm"))
+@lowering("RMSNormalization", aten=(("aten.rms_norm", _aten_rms_norm), ("aten._fused_rms_norm", _aten_rms_norm)))
 def rms_norm(c: Ctx):
     """elems·(3 + gamma) + 4·prod(shape[:axis])."""
     x = c.inp(0)
@@ -36,7 +63,15 @@ def rms_norm(c: Ctx):
     return [(kinds.NORM, [prod(x), 3 + (1 if c.has(1) else 0), prod(x[:ax]), _params(c, 1)])]
 
 
-@lowering("BatchNormalization", aten=("aten._native_batch_norm_legit_no_training",))
+def _aten_batch_norm_eval(c: Ctx) -> Ctx:
+    """aten._native_batch_norm_legit_no_training(x, weight?, bias?, mean, var, momentum, eps)."""
+    return rebind(c, [c.arg(i) for i in range(5)], training_mode=0)
+
+
+@lowering("BatchNormalization", aten=tuple((n, _aten_batch_norm) for n in (
+    "aten.native_batch_norm", "aten._native_batch_norm_legit", "aten._native_batch_norm_legit_functional",
+    "aten.cudnn_batch_norm", "aten.miopen_batch_norm"))
+    + (("aten._native_batch_norm_legit_no_training", _aten_batch_norm_eval),))
 def batch_norm(c: Ctx):
     """Inference: elems·4 + 4·C (rsqrt of each channel's variance). training_mode=1 also
     computes the statistics: elems·7 + 4·C."""
@@ -52,7 +87,13 @@ def instance_norm(c: Ctx):
     return [(kinds.NORM, [prod(x), 7, x[0] * x[1], _params(c, 1)])]
 
 
-@lowering("GroupNormalization", aten=("aten.native_group_norm",))
+def _aten_group_norm(c: Ctx) -> Ctx:
+    """aten.native_group_norm(x, weight?, bias?, N, C, HxW, group, eps) -> GroupNormalization
+    with num_groups."""
+    return rebind(c, [c.arg(0), c.arg(1), c.arg(2)], num_groups=int(c.arg(6, "group", 1)))
+
+
+@lowering("GroupNormalization", aten=(("aten.native_group_norm", _aten_group_norm),))
 def group_norm(c: Ctx):
     """elems·7 + 4·N·num_groups."""
     x = c.inp(0)
