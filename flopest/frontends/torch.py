@@ -454,10 +454,12 @@ def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpo
         b = TableBuilder()
         b.extend(table)
         b.add(kinds.ELEMENTWISE, [trainable, flops, reads * trainable], elsize=4, outsize=4,
-              op=f"optimizer.{optimizer}", node=f"optimizer.{optimizer}", phase=kinds.OPTIMIZER)
+              op=f"optimizer.{optimizer}", node=f"optimizer.{optimizer}", module="(optimizer)",
+              phase=kinds.OPTIMIZER)
         if writes > 1:
             b.add(kinds.ELEMENTWISE, [(writes - 1) * trainable, 0, 0], elsize=4, outsize=4,
-                  op=f"optimizer.{optimizer}", node=f"optimizer.{optimizer}.state", phase=kinds.OPTIMIZER)
+                  op=f"optimizer.{optimizer}", node=f"optimizer.{optimizer}.state", module="(optimizer)",
+                  phase=kinds.OPTIMIZER)
         table = b.build()
         cap.note(f"optimizer {optimizer}: {flops} FLOPs per trainable parameter ({why}); "
                  f"fp32 parameters and states")

@@ -81,3 +81,26 @@ def test_lstm_forward():
     # 5 steps: 5*(2048 + 4096) = 30720
     assert c.matmul_flops == 30720
     assert c.unknown_ops == {}
+
+
+def test_gru_forward():
+    m = nn.GRU(input_size=8, hidden_size=16, batch_first=True)
+    c = flopest.count(m, S((2, 5, 8)))
+    # per step: x-part 2*B*3H*I = 2*2*48*8 = 1536 and h-part 2*B*3H*H = 2*2*48*16 = 3072;
+    # 5 steps: 5*(1536 + 3072) = 23040
+    assert c.matmul_flops == 23040
+    assert c.unknown_ops == {}
+
+
+def test_causal_sdpa_full_by_default_triangle_with_causal():
+    class Attn(nn.Module):
+        def forward(self, q, k, v):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    q = S((1, 2, 8, 4))   # B=1, H=2, L=8, D=4
+    full = flopest.count(Attn(), q, q, q)
+    # full: 2 matmuls * 2*B*H*L*L*D = 2*2*2*64*4 = 2048
+    assert full.matmul_flops == 2048
+    tri = flopest.count(Attn(), q, q, q, causal=True)
+    # causal (top-left): pairs = 8*9/2 = 36 per head: 2*2*36*(4+4) = 1152
+    assert tri.matmul_flops == 1152
