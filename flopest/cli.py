@@ -228,7 +228,10 @@ def cmd_count(a) -> int:
     sweeps = _parse_sweeps(a.sweep)
     torch_flags = a.training or a.optimizer or a.checkpointing or a.materialize or a.input or a.input_dtype
     is_file = os.path.exists(a.model) or a.model.endswith(".onnx")
-    use_torch = not is_file and ((is_zoo(a.model) and not a.onnx) or bool(_FACTORY.match(a.model)))
+    if is_zoo(a.model):
+        use_torch = not a.onnx
+    else:
+        use_torch = not is_file and bool(_FACTORY.match(a.model))
     if use_torch:
         if dims or sweeps:
             raise InputError("--dim and --sweep re-bind an ONNX model's symbolic dims; a PyTorch model "

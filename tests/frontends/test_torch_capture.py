@@ -103,7 +103,7 @@ def test_module_breakdown_adds_up_and_folds():
     names = {r["name"] for r in rows}
     assert {"conv", "bn", "head.1"} <= names
     folded = c.breakdown("module", depth=1)
-    assert {r["name"] for r in folded} <= {"(top)", "conv", "bn", "head"}
+    assert {r["name"] for r in folded} <= {"(top)", "(optimizer)", "conv", "bn", "head"}
     assert sum(r["flops"] for r in folded) == c.flops
     assert c.forward_flops + c.backward_flops + c.optimizer_flops == c.flops
     # sgd: 2 FLOPs per parameter; params = conv 3*4*9 + 4, bn 4 + 4, linear 256*10 + 10
