@@ -11,6 +11,7 @@ shapes (then each re-binding re-reads the graph: said in ``Counts.notes``).
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -43,7 +44,9 @@ def elem_size(dt: int) -> int:
 def load(model) -> tuple[onnx.ModelProto, dict]:
     """Weight-free ModelProto from a path or a ModelProto; ModelReadError names the problem."""
     if isinstance(model, onnx.ModelProto):
-        return strip_model(model), {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
+        m = strip_model(model)
+        _check_text(m, "<ModelProto>")
+        return m, {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
     path = os.fspath(model)
     if not os.path.exists(path):
         raise ModelReadError(f"model file {path!r} does not exist")
@@ -58,8 +61,60 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
         raise ModelReadError(f"cannot read {path!r}: {exc.strerror or exc}") from None
     if not m.HasField("graph") or (len(m.graph.node) == 0 and len(m.graph.output) == 0):
         raise ModelReadError(f"{path!r} parsed as protobuf but holds no ONNX graph; is it an ONNX model?")
+    _check_text(m, path)
     stats["source"] = path
     return m, stats
+
+
+def _check_text(m: onnx.ModelProto, source: str) -> None:
+    """ModelReadError when a name is not valid UTF-8. ONNX's strings are proto2 ``string``
+    fields: protobuf hands invalid UTF-8 (a corrupt file) back as ``bytes``, which every
+    str operation downstream would trip on."""
+    def bad(where, v):
+        raise ModelReadError(f"{source!r}: {where} {v!r} is not valid UTF-8; the file is corrupt "
+                             f"(re-export it or check the download)")
+
+    def graph(g, depth=0):
+        if depth > _MAX_NESTING:
+            raise ModelReadError(f"{source!r}: subgraphs nested more than {_MAX_NESTING} deep")
+        if not isinstance(g.name, str):
+            bad("graph name", g.name)
+        for vi in list(g.input) + list(g.output) + list(g.value_info):
+            if not isinstance(vi.name, str):
+                bad("value name", vi.name)
+            if vi.type.HasField("tensor_type"):
+                for d in vi.type.tensor_type.shape.dim:
+                    if not isinstance(d.dim_param, str):
+                        bad(f"dim of {vi.name!r}", d.dim_param)
+        for t in g.initializer:
+            if not isinstance(t.name, str):
+                bad("initializer name", t.name)
+        nodes(g.node, depth)
+
+    def nodes(ns, depth):
+        for n in ns:
+            for v in (n.op_type, n.domain, n.name):
+                if not isinstance(v, str):
+                    bad("node field", v)
+            for v in list(n.input) + list(n.output):
+                if not isinstance(v, str):
+                    bad(f"{n.op_type} node value name", v)
+            for a in n.attribute:
+                if not isinstance(a.name, str):
+                    bad(f"{n.op_type} attribute name", a.name)
+                if a.HasField("g"):
+                    graph(a.g, depth + 1)
+                for g in a.graphs:
+                    graph(g, depth + 1)
+
+    for o in m.opset_import:
+        if not isinstance(o.domain, str):
+            bad("opset domain", o.domain)
+    for f in m.functions:
+        if not isinstance(f.name, str) or not isinstance(f.domain, str):
+            bad("function name", f.name if not isinstance(f.name, str) else f.domain)
+        nodes(f.node, 0)
+    graph(m.graph)
 
 
 # ---------------------------------------------------------------------------------- shapes
@@ -70,6 +125,22 @@ class ShapeInfo:
     unknown_dims: bool = False
 
 
+_DIM_PARAM_MAX = 128   # longer dim expressions are not parsed (a polynomial's size can explode)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_NESTING = 64      # subgraphs (If / Loop / Scan bodies) nested deeper are refused
+
+
+def _parse(p: str):
+    """Dim of a ``dim_param``, or None when it is too long or not parseable: the dim is then
+    unknown (an input dim gets a name of its own, see input_dims)."""
+    if len(p) > _DIM_PARAM_MAX and not _NAME.fullmatch(p.strip()):
+        return None
+    try:
+        return parse_dim_param(p)
+    except (RecursionError, MemoryError, ValueError, TypeError, SyntaxError):
+        return None
+
+
 def _dim(d, cache: dict):
     if d.HasField("dim_value"):
         return int(d.dim_value)
@@ -77,7 +148,7 @@ def _dim(d, cache: dict):
         p = d.dim_param
         v = cache.get(p)
         if v is None:
-            v = cache[p] = parse_dim_param(p)
+            v = cache[p] = _parse(p)
         return v
     return None
 
@@ -121,7 +192,8 @@ def input_dims(model: onnx.ModelProto) -> list:
             if not d.HasField("dim_value"):
                 # unnamed, or named like the dims inference invents (tf2onnx writes unk__N):
                 # give it a stable name the user can bind
-                if not d.dim_param or d.dim_param.startswith("unk__"):
+                # (or too long to read as an expression)
+                if not d.dim_param or d.dim_param.startswith("unk__") or _parse(d.dim_param) is None:
                     d.dim_param = sanitize(f"{vi.name}_dim{i}")
                 for n in sorted(_names(d.dim_param)):
                     if n not in names:
@@ -131,7 +203,8 @@ def input_dims(model: onnx.ModelProto) -> list:
 
 def _names(p: str) -> set:
     from ..dims import free_names
-    return free_names(parse_dim_param(p))
+    v = _parse(p)
+    return {"<unreadable>"} if v is None else free_names(v)
 
 
 def _fix_inputs(model: onnx.ModelProto, fixed: dict) -> onnx.ModelProto:
@@ -185,11 +258,23 @@ def infer(model: onnx.ModelProto, engine: str = "flopest", fixed: dict | None = 
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
     import logging
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    m = SymbolicShapeInference.infer_shapes(_ort_ready(m), int_max=2**31 - 1, auto_merge=True,
-                                            guess_output_rank=False, verbose=0)
+    with np.errstate(all="ignore"):   # its numpy arithmetic on odd constants warns on stderr
+        m = _ort_infer(SymbolicShapeInference, _ort_ready(m))
     info = ShapeInfo()
     _collect(m.graph, info, {})
     return info
+
+
+def _ort_infer(cls, model: onnx.ModelProto) -> onnx.ModelProto:
+    """onnxruntime's symbolic inference, without its side effect: its public `infer_shapes`
+    saves `sym_shape_infer_temp.onnx` (and external data files) into the current folder when
+    inference is incomplete. flopest runs the same steps and keeps the partial result."""
+    inf = cls(2**31 - 1, True, False, 0)      # int_max, auto_merge, guess_output_rank, verbose
+    inf._preprocess(model)
+    while inf.run_:
+        inf._infer_impl()
+    inf._update_output_from_vi()
+    return inf.out_mp_
 
 
 def _propagate(m: onnx.ModelProto, onnx_info: ShapeInfo, names: list) -> ShapeInfo:
@@ -271,13 +356,19 @@ def _attrs(node) -> dict:
     return out
 
 
+def _external(t) -> bool:
+    """Data stored in another file: never read (flopest reads no weight bytes, and a model's
+    file names are not followed)."""
+    return t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data) > 0
+
+
 def _constants(graph, consts: dict) -> None:
     for t in graph.initializer:
         n = 1
         for d in t.dims:
             n *= d
-        if n <= _CONST_LIMIT and (t.raw_data or t.float_data or t.int64_data or t.int32_data
-                                  or t.double_data or n == 0):
+        if 0 <= n <= _CONST_LIMIT and not _external(t) and (
+                t.raw_data or t.float_data or t.int64_data or t.int32_data or t.double_data or n == 0):
             try:
                 consts[t.name] = numpy_helper.to_array(t)
             except Exception:
@@ -286,7 +377,7 @@ def _constants(graph, consts: dict) -> None:
         if node.op_type == "Constant" and node.output:
             for a in node.attribute:
                 try:
-                    if a.name == "value" and a.t.ByteSize() < 8 * _CONST_LIMIT:
+                    if a.name == "value" and a.t.ByteSize() < 8 * _CONST_LIMIT and not _external(a.t):
                         consts[node.output[0]] = numpy_helper.to_array(a.t)
                     elif a.name in ("value_int", "value_float"):
                         consts[node.output[0]] = np.array(onnx.helper.get_attribute_value(a))
@@ -311,6 +402,7 @@ class _Walker:
         self.notes: list = []
         self.shape_fail = 0
         self._noted: set = set()
+        self._expanding: list = []   # model-local functions being expanded (recursion guard)
 
     def note(self, text: str) -> None:
         if text not in self._noted:
@@ -357,27 +449,37 @@ class _Walker:
             self.costed += 1
             return
         if fn is None:
-            if (node.domain, node.op_type) in self.functions:
+            fkey = (node.domain, node.op_type)
+            if fkey in self.functions and fkey not in self._expanding \
+                    and len(self._expanding) < _MAX_NESTING:
                 self.note(f"{key}: a model-local function, costed from its body")
-                f = self.functions[(node.domain, node.op_type)]
+                f = self.functions[fkey]
                 self.costed += 1
-                for j, n2 in enumerate(f.node):
-                    self.node(n2, name + "/", j, group, branch, repeat)
-                    self.nodes -= 1
+                self._expanding.append(fkey)
+                try:
+                    for j, n2 in enumerate(f.node):
+                        self.node(n2, name + "/", j, group, branch, repeat)
+                        self.nodes -= 1
+                finally:
+                    self._expanding.pop()
                 return
+            if fkey in self.functions:
+                self.note(f"{key}: a model-local function that calls itself; node {name!r} not costed")
             self.unknown[key] += 1
             return
         ctx = Ctx(op=node.op_type, inputs=[self.shape(i) for i in node.input],
                   outputs=[self.shape(o) for o in node.output], attrs=_attrs(node),
                   consts=[self.consts.get(i) for i in node.input], name=name)
         try:
-            rows = fn(ctx)
+            rows = [(r[0], list(r[1]), r[2] if len(r) > 2 else 1) for r in fn(ctx)]
+            _check_int64(rows, repeat)
         except ShapeUnknown as exc:
             self.unknown[key] += 1
             self.shape_fail += 1
             self.note(f"{key}: shape not inferred ({exc}); node {name!r} not costed")
             return
-        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, AttributeError) as exc:
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, AttributeError,
+                OverflowError) as exc:
             if isinstance(exc, InputError):
                 self.note(f"{key} node {name!r}: {exc}; not costed")
             else:
@@ -391,6 +493,18 @@ class _Walker:
 
     def control(self, node, key, name, add, group, branch, repeat) -> None:
         subs = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
+        need = ("then_branch", "else_branch") if node.op_type == "If" else ("body",)
+        missing = [n for n in need if n not in subs]
+        if missing:
+            self.unknown[key] += 1
+            self.note(f"{key} {name!r}: no {' / '.join(missing)} graph attribute (a malformed "
+                      f"model); not costed")
+            return
+
+        def uncosted(why):
+            self.unknown[key] += 1
+            self.note(f"{key} {name!r}: {why}; its body is not costed")
+
         if node.op_type == "If":
             g = self.b.new_group((group, branch))
             add(kinds.FREE, [])
@@ -402,27 +516,63 @@ class _Walker:
         if node.op_type == "Loop":
             m = self.consts.get(node.input[0]) if node.input and node.input[0] else None
             if m is None or m.size != 1:
-                self.unknown[key] += 1
-                self.note(f"Loop {name!r}: the trip count is not a constant; its body is not costed")
-                return
-            trips = int(m.reshape(-1)[0])
+                return uncosted("the trip count is not a constant")
+            try:
+                t = m.reshape(-1)[0]
+                trips = int(t)
+                if trips != t or trips < 0:
+                    raise ValueError
+            except (TypeError, ValueError, OverflowError):
+                return uncosted(f"the trip count {m.reshape(-1)[0]!r} is not a non-negative integer")
+            if not _fits(trips * repeat):
+                return uncosted(f"trip count {trips} × enclosing repeats is beyond int64")
             add(kinds.FREE, [])
             self.note("Loop: body × constant trip count (an early exit through `cond` is not modelled)")
             self.walk(subs["body"], name + "/body/", group, branch, repeat * trips)
             self.costed += 1
             return
         # Scan: trip count = the scan axis length of the first scan input
-        n_state = len(node.input) - int(_attrs(node).get("num_scan_inputs", 0))
-        scan_in = node.input[n_state] if n_state < len(node.input) else None
-        shp = self.shape(scan_in)
-        axes = _attrs(node).get("scan_input_axes") or [0]
+        a = _attrs(node)
+        try:
+            n_scan = int(a.get("num_scan_inputs", 0))
+            n_state = len(node.input) - n_scan
+            if n_scan < 1 or n_state < 0:
+                raise ValueError
+            scan_in = node.input[n_state]
+            shp = self.shape(scan_in)
+            axes = a.get("scan_input_axes") or [0]
+            axis = int(axes[0])
+        except (TypeError, ValueError, IndexError):
+            return uncosted(f"num_scan_inputs={a.get('num_scan_inputs')!r} does not match its "
+                            f"{len(node.input)} inputs")
         if shp is None:
-            self.unknown[key] += 1
-            self.note(f"Scan {name!r}: the scan input's shape is unknown; its body is not costed")
-            return
+            return uncosted("the scan input's shape is unknown")
+        if not -len(shp) <= axis < len(shp):
+            return uncosted(f"scan axis {axis} is out of range for a rank-{len(shp)} input")
+        trips = shp[axis]
+        if isinstance(trips, int) and (trips < 0 or not _fits(trips * repeat)):
+            return uncosted(f"scan length {trips} is negative or beyond int64")
         add(kinds.FREE, [])
-        self.walk(subs["body"], name + "/body/", group, branch, repeat * shp[axes[0]])
+        self.walk(subs["body"], name + "/body/", group, branch, repeat * trips)
         self.costed += 1
+
+
+_I64 = 1 << 63
+
+
+def _fits(v) -> bool:
+    """An int within int64 (a symbolic value is checked when its dims are bound)."""
+    return not isinstance(v, int) or -_I64 <= v < _I64
+
+
+def _check_int64(rows, repeat) -> None:
+    """OverflowError naming the value when a concrete row parameter (or repeat) is beyond
+    int64: the OpTable stores int64 (costs themselves are exact at any size)."""
+    for kind, params, rep in rows:
+        for v in list(params) + [rep * repeat]:
+            if not _fits(v):
+                raise OverflowError(f"a shape parameter is {v:.3e}, beyond int64 (2**63); the "
+                                    f"model's shapes are implausible")
 
 
 def lower(model: onnx.ModelProto, info: ShapeInfo) -> Lowered:
@@ -494,7 +644,11 @@ def analyse(model, dims: dict | None = None):
             tried.append(f"{engine}{' at the bound dims' if fixed else ''} inference failed "
                          f"({type(exc).__name__})")
             continue
-        low = lower(m, info)
+        try:
+            low = lower(m, info)
+        except RecursionError:
+            raise ModelReadError(f"{stats.get('source')!r}: the graph is nested too deeply to "
+                                 f"read") from None
         foreign = _foreign(low, names) if fixed is None else []
         score = (low.uncosted_shape + (10**6 if foreign else 0),)
         if getattr(info, "error", None):
@@ -503,6 +657,13 @@ def analyse(model, dims: dict | None = None):
             best = (score, low, engine, fixed, foreign)
         if score[0] == 0:
             break
+    if best is None:   # no inference ran: cost what the model's declared shapes allow
+        info = ShapeInfo()
+        _collect(m.graph, info, {})
+        low = lower(m, info)
+        best = ((0,), low, "declared", None, _foreign(low, names))
+        best[1].notes.append("shape inference failed (" + "; ".join(tried) + "); using the "
+                             "shapes the model declares")
     score, low, engine, fixed, foreign = best
     if engine == "ort":
         low.notes.insert(0, "shapes from onnxruntime's symbolic shape inference")

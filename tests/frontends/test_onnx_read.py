@@ -129,3 +129,16 @@ def test_tf2onnx_style_unk_input_dims_are_bindable():
         flopest.count(m)
     # 2*4*64*32 + 4*32 + 4*32 = 16384 + 256
     assert flopest.count(m, dims={"x_dim0": 4}).flops == 16384 + 256
+
+
+def test_no_file_written_into_the_working_folder(tmp_path, monkeypatch):
+    """onnxruntime's symbolic inference saves a temp model into the current folder when it
+    cannot finish; flopest must never leave files behind."""
+    monkeypatch.chdir(tmp_path)
+    m = mlp_model()
+    m.graph.node.append(helper.make_node("Frobnicate", ["r"], ["q"], domain="acme"))
+    m.graph.node.append(helper.make_node("MatMul", ["q", "W"], ["z2"]))   # needs q's unknown shape
+    m.opset_import.append(helper.make_opsetid("acme", 1))
+    c = flopest.count(m, dims={"batch": 2})
+    assert "acme:Frobnicate" in c.unknown_ops
+    assert list(tmp_path.iterdir()) == []
