@@ -213,3 +213,157 @@ class Estimate:
         if self.workload is not None:
             d["workload"] = self.workload.to_dict()
         return d
+
+
+# ----------------------------------------------------------------------------- from the data
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
+LIFETIME_UTILISATION = Uncertain(0.85, 0.85, 0.85, "",
+                                 "Luccioni et al. 2022 (BLOOM LCA, arXiv:2211.02001): hardware in use "
+                                 "85 % of its lifetime")
+EMBODIED_SPREAD = 1.5   # p95 / p50 of embodied figures: published LCAs are likely underestimates
+
+
+def _u(p5, p50, p95, unit, source) -> Uncertain:
+    p5 = p50 if p5 is None else p5
+    p95 = p50 if p95 is None else p95
+    return Uncertain(float(min(p5, p50)), float(p50), float(max(p95, p50)), unit, source)
+
+
+def _datacenter_for(region_id: str) -> str:
+    for prefix in ("aws", "gcp", "azure"):
+        if region_id.lower().startswith(prefix + ":"):
+            return prefix
+    return "hyperscaler"
+
+
+def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datacenter: str | None = None,
+                   precision: str = "bf16", host: str | None = None, *, mfu=None, pue=None,
+                   intensity=None, power_w=None, lifetime_years=None) -> Scenario:
+    """A Scenario from the embedded tables; each given override fixes its input."""
+    from . import profiles
+    from .errors import did_you_mean
+    dev = profiles.device(device)
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}"
+                         f"{did_you_mean(precision, PRECISIONS)}")
+    col = "peak_int8_tops" if precision == "int8" else f"peak_{precision}_tflops"
+    peak = getattr(dev, col)
+    if not peak:
+        have = [p for p in PRECISIONS if getattr(dev, "peak_int8_tops" if p == "int8" else f"peak_{p}_tflops")]
+        raise InputError(f"device {dev.id!r} has no dense {precision} peak in the data; its precisions: "
+                         f"{', '.join(have)} (--precision)")
+    n = int(n_devices)
+    if n < 1:
+        raise InputError(f"--devices must be >= 1, got {n_devices!r}")
+    reg = profiles.region(region)
+    dc_id = datacenter or _datacenter_for(reg.id)
+    dc = profiles.datacenter(dc_id)
+    notes = []
+    src_dev = f"flopest/data/devices.csv ({dev.source}, {dev.year})"
+    if mfu is not None:
+        mfu_u = Uncertain.fixed(_frac("--mfu", mfu), "", "given by the user")
+    else:
+        pr = profiles.mfu_prior(dev.mfu_class)
+        mfu_u = Uncertain(pr.p5, pr.p50, pr.p95, "", f"mfu_priors.csv [{dev.mfu_class}] ({pr.source})")
+    kind = dev.kind if dev.kind in ("gpu", "tpu") else "cpu"
+    pp = profiles.power_prior(kind)
+    power_frac = Uncertain(pp.p5, pp.p50, pp.p95, "", f"power_priors.csv [{kind}] ({pp.source})")
+    try:
+        hp = profiles.power_prior(f"host-{kind}")
+        host_w = Uncertain(hp.p5, hp.p50, hp.p95, "W", f"power_priors.csv [host-{kind}] ({hp.source})")
+    except KeyError:
+        host_w = Uncertain.fixed(0.0, "W", f"no host figure for {kind}: 0")
+    if pue is not None:
+        pv = float(pue)
+        if not (1.0 <= pv <= 3.0):
+            raise InputError(f"--pue must be between 1 and 3, got {pue!r}")
+        pue_u = Uncertain.fixed(pv, "", "given by the user")
+    else:
+        pue_u = _u(dc.pue_p5, dc.pue_p50, dc.pue_p95, "", f"datacenters.csv [{dc.id}] ({dc.source}, {dc.year})")
+    if intensity is not None:
+        iv = float(intensity)
+        if not (0.0 <= iv <= 2000.0) or iv != iv:
+            raise InputError(f"--intensity must be between 0 and 2000 g CO2eq/kWh, got {intensity!r}")
+        int_u = Uncertain.fixed(iv, "g CO2eq/kWh", "given by the user")
+    else:
+        int_u = Uncertain.fixed(reg.intensity_g_per_kwh, "g CO2eq/kWh",
+                                f"grid_intensity.csv [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
+    # host server: the one built around this device, else a generic 8-GPU server
+    hosts = [h for h in profiles.hosts() if h.accelerator == dev.id]
+    h = profiles.host(host) if host else (hosts[0] if hosts else profiles.host("generic-8gpu"))
+    if lifetime_years is not None:
+        lt = Uncertain.fixed(float(lifetime_years), "years", "given by the user")
+    else:
+        lt = _u(h.lifetime_min_years, h.lifetime_years, h.lifetime_years, "years",
+                f"hosts.csv [{h.id}] ({h.lifetime_source})")
+    emb = dev.embodied_kgco2e + (h.embodied_kgco2e / h.accelerators_per_server if dev.kind != "cpu" else 0.0)
+    emb_u = Uncertain(emb, emb, emb * EMBODIED_SPREAD, "kg CO2eq",
+                      f"devices.csv embodied ({dev.embodied_source}) + hosts.csv [{h.id}] / "
+                      f"{h.accelerators_per_server} ({h.embodied_source}); p95 = 1.5 × (published LCAs "
+                      f"are likely underestimates, METHOD.md §4)")
+    wue = dc.wue_l_per_kwh
+    wue_u = Uncertain.fixed(wue or 0.0, "L/kWh", f"datacenters.csv [{dc.id}]" + ("" if wue else ": not published, 0"))
+    try:
+        wf = profiles.water_electricity(reg.maps_to or reg.id)
+        we_u = Uncertain.fixed(wf.water_l_per_kwh, "L/kWh", f"water_electricity.csv [{wf.region}] ({wf.source})")
+    except KeyError:
+        we_u = Uncertain.fixed(0.0, "L/kWh", "no water factor for this region: 0")
+        notes.append(f"no water-of-electricity figure for {reg.id}: water counts on-site use only")
+    pw = None
+    if power_w is not None:
+        pw = float(power_w)
+        if not (0 < pw < 100_000):
+            raise InputError(f"--power-w must be a positive number of watts, got {power_w!r}")
+    s = Scenario(dev.id, n, float(peak) * 1e12, precision, float(dev.tdp_w), mfu_u, power_frac, host_w,
+                 pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,
+                 datacenter=dc.id, notes=notes)
+    s.notes.append(f"device data: {src_dev}")
+    return s
+
+
+def _frac(name, v) -> float:
+    f = float(v)
+    if not (0 < f <= 1):
+        raise InputError(f"{name} must be in (0, 1], got {v!r}")
+    return f
+
+
+def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region: str = "WORLD",
+             datacenter: str | None = None, precision: str = "bf16", pue=None, intensity=None,
+             mfu=None, power_w=None, lifetime_years=None, host: str | None = None,
+             accelerator_hours=None, params=None, tokens=None, samples: int = DEFAULT_SAMPLES,
+             seed: int = DEFAULT_SEED, **workload_kw) -> Estimate:
+    """Time, energy, CO₂eq by scope and water, with p5/p50/p95.
+
+    counts_or_workload: a `Counts` (then dataset_size=, epochs=, ... build the Workload), a
+    `Workload`, or None with params= and tokens= (6·N·D) or accelerator_hours= (a posteriori).
+    """
+    from . import profiles
+    from .workload import Workload, from_counts, from_params
+    wl = None
+    flops = 0
+    if accelerator_hours is not None:
+        hours = float(accelerator_hours)
+        if not (hours > 0) or hours != hours or hours == float("inf"):
+            raise InputError(f"accelerator-hours must be a positive number, got {accelerator_hours!r}")
+    else:
+        hours = None
+        if isinstance(counts_or_workload, Workload):
+            wl = counts_or_workload
+        elif counts_or_workload is not None:
+            if "dataset_size" not in workload_kw:
+                raise InputError("a count needs dataset_size= (the number of training examples; "
+                                 "CLI --dataset-size)")
+            wl = from_counts(counts_or_workload, **workload_kw)
+        elif params is not None and tokens is not None:
+            wl = from_params(params, tokens, **workload_kw)
+        else:
+            raise InputError("give a model, params and tokens (6·N·D), or accelerator hours")
+        flops = wl.flops
+    s = build_scenario(device, n_devices, region, datacenter, precision, host, mfu=mfu, pue=pue,
+                       intensity=intensity, power_w=power_w, lifetime_years=lifetime_years)
+    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
+    notes = list(wl.notes) if wl else []
+    if hours is not None:
+        notes.append("a posteriori: time and energy from the accelerator-hours given")
+    return Estimate(flops, res, s, wl, profiles.DATA_VERSION, notes)
