@@ -81,11 +81,161 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: every query-key pair)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
     c.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    e = sub.add_parser("estimate", help="time, energy, CO2eq and water of a training plan, with ranges",
+                       description="Estimate the time, energy, CO2eq by scope and water of a training "
+                       "plan on a device, region and data centre, with p5/p50/p95 ranges from a seeded "
+                       "Monte-Carlo over sourced priors. Three ways in: a model (ONNX file, zoo:NAME or "
+                       "package.module:factory) with --dataset-size; --params and --tokens (6·N·D); or "
+                       "--accelerator-hours (a posteriori).",
+                       epilog=EPILOG_ESTIMATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("model", metavar="MODEL", nargs="?", help="an .onnx file, zoo:NAME or package.module:factory")
+    e.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="ONNX symbolic dim values")
+    e.add_argument("--input", action="append", default=[], metavar="[NAME=]SHAPE",
+                   help="PyTorch example input (one batch); its first dim is the examples per pass")
+    e.add_argument("--input-dtype", action="append", default=[], metavar="DTYPE")
+    e.add_argument("--optimizer", choices=("sgd", "sgd-momentum", "adam", "adamw"), default="adam",
+                   help="optimizer of the training step (default adam)")
+    e.add_argument("--examples-per-pass", metavar="N", help="examples in one counted pass (default: the "
+                   "batch dim of the inputs)")
+    e.add_argument("--dataset-size", metavar="N", help="training examples (tokens with --params), e.g. 1.2M")
+    e.add_argument("--epochs", default="1", metavar="N")
+    e.add_argument("--batch-size", metavar="N", help="training batch size (optimizer steps)")
+    e.add_argument("--eval-size", default="0", metavar="N", help="evaluation examples per epoch")
+    e.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
+    e.add_argument("--search", choices=("grid", "random", "bayesian"), default="grid")
+    e.add_argument("--grid", action="append", default=[], metavar="NAME=COUNT",
+                   help="grid search: number of values of a hyperparameter (repeatable)")
+    e.add_argument("--early-stopping", default="1", metavar="FRACTION",
+                   help="average fraction of a trial run before it stops (default 1)")
+    e.add_argument("--params", metavar="N", help="parameters of a language model without a graph, e.g. 7B")
+    e.add_argument("--tokens", metavar="N", help="training tokens, e.g. 2T")
+    e.add_argument("--layers", metavar="N")
+    e.add_argument("--d-model", metavar="N")
+    e.add_argument("--seq-len", metavar="N")
+    e.add_argument("--accelerator-hours", metavar="H", help="a posteriori: accelerator-hours used, e.g. 1.08M")
+    e.add_argument("--device", required=False, default="h100-sxm", help="device id (flopest devices lists them)")
+    e.add_argument("--devices", default="1", metavar="N", help="number of devices")
+    e.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
+    e.add_argument("--datacenter", help="data centre profile (default from the region's provider)")
+    e.add_argument("--precision", default="bf16", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"))
+    e.add_argument("--pue", help="fix the PUE")
+    e.add_argument("--intensity", metavar="G_PER_KWH", help="fix the grid intensity (g CO2eq/kWh)")
+    e.add_argument("--mfu", help="fix the model FLOPs utilisation (0-1)")
+    e.add_argument("--power-w", help="all-in average draw per accelerator, host share included (W)")
+    e.add_argument("--lifetime-years", help="fix the hardware lifetime")
+    e.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
+    e.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
+    e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+    e.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
+    e.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    for name, what in (("devices", "devices"), ("regions", "regions")):
+        ls = sub.add_parser(name, help=f"list the embedded {what} with their sources and years")
+        ls.add_argument("--search", metavar="TEXT", help="only rows whose id or name contains TEXT")
+        ls.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+        ls.add_argument("--debug", action="store_true", help="show a traceback on errors")
     z = sub.add_parser("zoo", help="list the zoo models usable as zoo:NAME",
                        description="List the reference models of the zoo (random init, nothing "
                        "downloaded); count one with `flopest count zoo:NAME`.")
     z.add_argument("--debug", action="store_true", help="show a traceback on errors")
     return p
+
+
+EPILOG_ESTIMATE = """examples:
+  flopest estimate --params 7B --tokens 2T --device h100-sxm --devices 256 --region FR
+  flopest estimate zoo:resnet50 --dataset-size 1.28M --epochs 90 --device a100-sxm4-80gb --devices 8 --region US
+  flopest estimate --accelerator-hours 3.552M --device v100-sxm2 --power-w 330 --pue 1.1 --intensity 429
+"""
+
+
+def _num_arg(flag, v, integer=False):
+    from .workload import parse_count
+    if v is None:
+        return None
+    x = parse_count(v, flag)
+    if integer:
+        if x != int(x):
+            raise InputError(f"{flag} {v!r} must be a whole number")
+        return int(x)
+    return x
+
+
+def cmd_estimate(a) -> int:
+    from . import count
+    from .impact import estimate
+    from .report import render_estimate, write_atomic
+    from .workload import trial_count
+    samples = _num_arg("--samples", a.samples, True)
+    if samples < 1 or samples > 10**8:
+        raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
+    common = dict(device=a.device, n_devices=_num_arg("--devices", a.devices, True), region=a.region,
+                  datacenter=a.datacenter, precision=a.precision,
+                  pue=_num_arg("--pue", a.pue), intensity=_num_arg("--intensity", a.intensity),
+                  mfu=_num_arg("--mfu", a.mfu), power_w=_num_arg("--power-w", a.power_w),
+                  lifetime_years=_num_arg("--lifetime-years", a.lifetime_years),
+                  samples=samples, seed=_num_arg("--seed", a.seed, True))
+    if common["n_devices"] < 1:
+        raise InputError(f"--devices must be >= 1, got {a.devices!r}")
+    grid = {}
+    for g in a.grid:
+        k, _, v = g.partition("=")
+        if not k or not v:
+            raise InputError(f"--grid {g!r} must look like NAME=COUNT, e.g. --grid lr=4")
+        grid[k] = _num_arg(f"--grid {k}", v, True)
+    trials = trial_count(a.search, grid or None, _num_arg("--trials", a.trials, True))
+    frac = _num_arg("--early-stopping", a.early_stopping)
+    if a.accelerator_hours is not None:
+        if a.model or a.params:
+            raise InputError("--accelerator-hours replaces the model and --params: give one of them")
+        est = estimate(accelerator_hours=_num_arg("--accelerator-hours", a.accelerator_hours), **common)
+    elif a.params is not None or a.tokens is not None:
+        if a.params is None or a.tokens is None:
+            raise InputError("the 6·N·D path needs both --params and --tokens")
+        est = estimate(params=_num_arg("--params", a.params), tokens=_num_arg("--tokens", a.tokens),
+                       layers=_num_arg("--layers", a.layers, True), d_model=_num_arg("--d-model", a.d_model, True),
+                       seq_len=_num_arg("--seq-len", a.seq_len, True), trials=trials, trial_fraction=frac,
+                       **common)
+    elif a.model:
+        if a.dataset_size is None:
+            raise InputError("a model needs --dataset-size (training examples), e.g. --dataset-size 1.2M")
+        from .counts import parse_dims
+        from .zoo import is_zoo, resolve
+        is_file = os.path.exists(a.model) or a.model.endswith(".onnx")
+        torch_model = not is_file and (is_zoo(a.model) or bool(_FACTORY.match(a.model)))
+        if torch_model:
+            ns = argparse.Namespace(model=a.model, input=a.input, input_dtype=a.input_dtype)
+            module, args, kwargs = _torch_model(ns)
+            c = count(module, *args, training=True, optimizer=a.optimizer, **kwargs)
+            first = next(iter(list(args) + list(kwargs.values())), None)
+            per_pass = getattr(first, "shape", (1,))[0] if first is not None else 1
+        else:
+            dims = parse_dims(a.dim)
+            c = count(a.model, dims=dims)
+            per_pass = dims.get("batch", 1)
+        if a.examples_per_pass is not None:
+            per_pass = _num_arg("--examples-per-pass", a.examples_per_pass, True)
+        est = estimate(c, dataset_size=_num_arg("--dataset-size", a.dataset_size), 
+                       epochs=_num_arg("--epochs", a.epochs, True), capture_examples=int(per_pass),
+                       batch_size=_num_arg("--batch-size", a.batch_size, True),
+                       eval_size=_num_arg("--eval-size", a.eval_size, True), trials=trials,
+                       trial_fraction=frac, **common)
+    else:
+        raise InputError("give a MODEL (with --dataset-size), --params and --tokens, or --accelerator-hours")
+    text = render_estimate(est.to_dict(), a.format)
+    _emit(a, text, write_atomic)
+    return 0
+
+
+def cmd_list(a) -> int:
+    from . import profiles
+    from .report import render_listing
+    rows = profiles.devices() if a.command == "devices" else profiles.regions()
+    if a.search:
+        q = a.search.lower()
+        rows = [r for r in rows if q in r.id.lower() or q in r.name.lower()]
+        if not rows:
+            raise InputError(f"no {a.command} match {a.search!r} (flopest {a.command} lists all)")
+    sys.stdout.write(render_listing(a.command, rows, a.format))
+    return 0
 
 
 def cmd_zoo(a) -> int:
@@ -291,7 +441,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"count": cmd_count, "zoo": cmd_zoo}[args.command](args)
+        return {"count": cmd_count, "zoo": cmd_zoo, "estimate": cmd_estimate, "devices": cmd_list,
+                "regions": cmd_list}[args.command](args)
     except FlopestError as exc:
         if debug:
             raise

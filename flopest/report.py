@@ -188,3 +188,126 @@ def write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+# ----------------------------------------------------------------------------- estimates
+_EST_ROWS = (("time_s", "time", "s"), ("accelerator_hours", "accelerator-hours", "h"),
+             ("energy_kwh", "energy", "kWh"), ("co2eq_kg", "CO₂eq (scope 2 + 3)", "kg"),
+             ("water_l", "water", "L"))
+
+
+def _rng(v: dict, unit: str) -> tuple:
+    return tuple(_num(v[k], unit) for k in ("p5", "p50", "p95"))
+
+
+def _num(x: float, unit: str) -> str:
+    if unit == "kg" and x >= 1000:
+        return f"{x / 1000:,.3g} t"
+    if unit == "kWh" and x >= 1e6:
+        return f"{x / 1e6:,.3g} GWh"
+    if unit == "kWh" and x >= 1e3:
+        return f"{x / 1e3:,.3g} MWh"
+    if unit == "s" and x >= 86400:
+        return f"{x / 86400:,.3g} days"
+    if unit == "s" and x >= 3600:
+        return f"{x / 3600:,.3g} h"
+    return f"{x:,.3g} {unit}"
+
+
+def estimate_rows(d: dict):
+    for key, label, unit in _EST_ROWS:
+        yield (label, *_rng(d[key], unit))
+    for scope, label in (("scope2", "  scope 2 (electricity, location-based)"),
+                         ("scope3", "  scope 3 (embodied share)")):
+        yield (label, *_rng(d["co2eq_kg_by_scope"][scope], "kg"))
+
+
+def render_estimate(d: dict, fmt: str) -> str:
+    check_format(fmt)
+    if fmt == "json":
+        return to_json(d)
+    head = f"FLOPs: {d['flops']:,} ({human(d['flops'], 'FLOP')})" if d.get("flops") else "a posteriori (hours given)"
+    assumptions = [(a["name"], _fmt_value(a["value"]), a["unit"], a["source"]) for a in d["assumptions"]]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["measure", "p5", "p50", "p95"])
+        for key, _, _ in _EST_ROWS:
+            w.writerow([key, d[key]["p5"], d[key]["p50"], d[key]["p95"]])
+        for scope in ("scope2", "scope3"):
+            v = d["co2eq_kg_by_scope"][scope]
+            w.writerow([f"co2eq_kg_{scope}", v["p5"], v["p50"], v["p95"]])
+        return buf.getvalue()
+    if fmt == "markdown":
+        from tabulate import tabulate
+        out = [head, tabulate(list(estimate_rows(d)), headers=["", "p5", "p50", "p95"], tablefmt="github"),
+               tabulate(assumptions, headers=["assumption", "value", "unit", "source"], tablefmt="github")]
+        out.append("\n".join(f"note: {n}" for n in d.get("notes", [])))
+        out.append(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
+        return "\n\n".join(x for x in out if x) + "\n"
+    from rich.console import Console
+    from rich.table import Table
+    buf = io.StringIO()
+    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    con.print(head)
+    t = Table(title="flopest estimate (p5 – p50 – p95)")
+    t.add_column("")
+    for c in ("p5", "p50", "p95"):
+        t.add_column(c, justify="right")
+    for r in estimate_rows(d):
+        t.add_row(*r)
+    con.print(t)
+    a = Table(title="assumptions")
+    for c in ("assumption", "value", "unit", "source"):
+        a.add_column(c, overflow="fold")
+    for r in assumptions:
+        a.add_row(*[str(x) for x in r])
+    con.print(a)
+    for n in d.get("notes", []):
+        con.print(f"note: {n}")
+    con.print(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
+    return buf.getvalue()
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, dict):
+        return f"{v['p5']:.4g} – {v['p50']:.4g} – {v['p95']:.4g}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+LISTING_COLUMNS = {
+    "devices": ("id", "name", "kind", "peak_bf16_tflops", "peak_fp16_tflops", "peak_fp32_tflops",
+                "mem_bandwidth_gbps", "memory_gb", "tdp_w", "embodied_kgco2e", "year", "source"),
+    "regions": ("id", "name", "kind", "intensity_g_per_kwh", "provider_figure_g_per_kwh", "year", "source",
+                "licence"),
+}
+
+
+def render_listing(what: str, rows, fmt: str) -> str:
+    check_format(fmt)
+    cols = LISTING_COLUMNS[what]
+    data = [[getattr(r, c, "") for c in cols] for r in rows]
+    if fmt == "json":
+        return to_json([dict(zip(cols, r)) for r in data])
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        w.writerows(data)
+        return buf.getvalue()
+    if fmt == "markdown":
+        from tabulate import tabulate
+        return tabulate(data, headers=cols, tablefmt="github") + "\n"
+    from rich.console import Console
+    from rich.table import Table
+    buf = io.StringIO()
+    con = Console(file=buf, width=max(120, min(200, _term_width())), color_system=None, highlight=False)
+    t = Table(title=f"flopest {what} ({len(data)})")
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    for r in data:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    con.print(t)
+    return buf.getvalue()
