@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seq-len", metavar="N")
     e.add_argument("--accelerator-hours", metavar="H", help="a posteriori: accelerator-hours used, e.g. 1.08M")
     e.add_argument("--device", required=False, default="h100-sxm", help="device id (flopest devices lists them)")
-    e.add_argument("--devices", default="1", metavar="N", help="number of devices")
+    e.add_argument("--devices", action="append", default=[], metavar="N|FILE.csv",
+                   help="number of devices; or a CSV of devices to add or override (columns of "
+                   "flopest/data/devices.csv), repeatable with a count")
+    e.add_argument("--regions", metavar="FILE.csv",
+                   help="a CSV of regions to add or override (columns of grid_intensity.csv)")
     e.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
     e.add_argument("--datacenter", help="data centre profile (default from the region's provider)")
     e.add_argument("--precision", default="bf16", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"))
@@ -159,9 +163,31 @@ def _num_arg(flag, v, integer=False):
     return x
 
 
+def _user_data(a) -> None:
+    """--devices FILE.csv / --regions FILE.csv: the user's rows, validated like the embedded ones."""
+    from . import profiles
+    counts = []
+    for dev in a.devices:
+        if dev.lower().endswith(".csv") or os.path.isfile(dev):
+            if not os.path.isfile(dev):
+                raise InputError(f"--devices {dev!r}: no such file")
+            profiles.load_user_devices(dev)
+        else:
+            counts.append(dev)
+    if len(counts) > 1:
+        raise InputError(f"--devices given {len(counts)} counts ({', '.join(counts)}): give one")
+    a.devices = counts[0] if counts else "1"
+    reg = getattr(a, "regions", None)
+    if reg:
+        if not os.path.isfile(reg):
+            raise InputError(f"--regions {reg!r}: no such file")
+        profiles.load_user_regions(reg)
+
+
 def cmd_estimate(a) -> int:
     from . import count
     from .impact import estimate
+    _user_data(a)
     from .report import render_estimate, write_atomic
     from .workload import trial_count
     samples = _num_arg("--samples", a.samples, True)

@@ -93,18 +93,19 @@ class Scenario:
     region: str = ""
     datacenter: str = ""
     notes: list = field(default_factory=list)
+    device_source: str = "flopest/data/devices.csv"
 
     def assumptions(self) -> list:
         rows = [
-            ("device", self.device, "", "flopest/data/devices.csv"),
+            ("device", self.device, "", self.device_source),
             ("devices", self.n_devices, "", "given"),
             (f"peak {self.precision} FLOP/s per device (dense)", self.peak_flops, "FLOP/s",
-             "flopest/data/devices.csv"),
+             self.device_source),
         ]
         if self.power_w is not None:
             rows.append(("power per accelerator, all-in", self.power_w, "W", "given by the user"))
         else:
-            rows.append(("TDP", self.tdp_w, "W", "flopest/data/devices.csv"))
+            rows.append(("TDP", self.tdp_w, "W", self.device_source))
         out = [{"name": n, "value": v, "unit": u, "source": s} for n, v, u, s in rows]
         for name, u in (("MFU", self.mfu), ("average power / TDP", self.power_frac),
                         ("host power per accelerator", self.host_w), ("PUE", self.pue),
@@ -317,7 +318,7 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     s = Scenario(dev.id, n, float(peak) * 1e12, precision, float(dev.tdp_w), mfu_u, power_frac, host_w,
                  pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,
                  datacenter=dc.id, notes=notes)
-    s.notes.append(f"device data: {src_dev}")
+    s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
     return s
 
 

@@ -91,3 +91,28 @@ def test_devices_and_regions_listings(capsys):
     assert all(r["source"] and r["year"] for r in rows)
     code, out, err = run(["regions", "--search", "france", "--format", "csv"], capsys)
     assert code == 0 and "FR" in out
+
+
+def test_user_device_file(tmp_path, capsys):
+    from flopest import profiles
+    header = ("id,name,vendor,kind,release_year,peak_fp32_tflops,peak_tf32_tflops,peak_bf16_tflops,"
+              "peak_fp16_tflops,peak_fp8_tflops,peak_int8_tops,mem_bandwidth_gbps,memory_gb,tdp_w,idle_w,"
+              "embodied_kgco2e,embodied_source,mfu_class,estimated_fields,source,year\n")
+    good = tmp_path / "mine.csv"
+    good.write_text(header + "x1,ACME X1,acme,gpu,2026,50,100,200,200,,,2000,64,500,75,150,my LCA,"
+                    "gpu-datacenter-large-run,,ACME X1 datasheet,2026\n")
+    try:
+        code, out, err = run(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(good), "--devices",
+                              "8", "--device", "x1", "--mfu", "0.5", "--format", "json", "--samples", "100"], capsys)
+        assert code == 0, err
+        d = json.loads(out)
+        # 6·1e9·2e10 = 1.2e20 FLOPs / (8 × 200e12 × 0.5) = 150,000 s; × 8 / 3600 = 333.3 accelerator-hours
+        assert abs(d["accelerator_hours"]["p50"] - 1.2e20 / (200e12 * 0.5) / 3600) < 1e-6
+        assert "mine.csv" in d["assumptions"][0]["source"]
+        bad = tmp_path / "bad.csv"
+        bad.write_text(header + "x2,ACME X2,acme,gpu,2026,50,100,-200,200,,,2000,64,500,75,150,my LCA,"
+                       "gpu-datacenter-large-run,,ACME,2026\n")
+        code, out, err = run(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(bad)], capsys)
+        assert code == 2 and "bad.csv" in err and "peak_bf16_tflops" in err, err
+    finally:
+        profiles.reload()

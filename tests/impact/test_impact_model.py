@@ -99,3 +99,12 @@ def test_bad_ranges():
         Uncertain(2, 1, 3)
     with pytest.raises(Exception, match="finite"):
         Uncertain(float("nan"), 1, 2)
+
+
+def test_opt_paper_view_324_mwh():
+    # OPT-175B: 324 MWh including PUE 1.09 over 809,472 GPU-hours (= 367.2 W all-in per GPU before
+    # PUE); × 231 g/kWh = 74.8 t, within 2 % of METHOD.md's 76.3 t
+    watts = 324_000_000 / 1.09 / 809_472
+    r = simulate(scenario(power_w=watts, pue=1.09, intensity=231), accelerator_hours=809_472, samples=100)
+    assert close(r["energy_kwh"]["p50"], 324_000, rel=1e-9)
+    assert close(r["scope2"]["p50"], 76_300)
