@@ -275,7 +275,7 @@ def _s(name, required=True, choices=(), pattern=None):
 
 _SOURCE = _s("source")
 _YEAR = _Col("year", "int", True, 1990, 2100)
-_BASIS = ("published", "measured", "evidence", "derived", "estimate", "reported", "throughput")
+_BASIS = ("published", "measured", "evidence", "derived", "estimate", "reported", "throughput", "benchmark")
 
 _DEVICE_COLS = (
     _s("id", pattern=r"[a-z0-9][a-z0-9.+-]*"), _s("name"), _s("vendor", pattern=r"[a-z0-9][a-z0-9-]*"),
