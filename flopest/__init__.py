@@ -52,6 +52,15 @@ def _is_torch_module(obj) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
+def estimate(counts_or_workload=None, **kw):
+    """Time, energy, CO₂eq by scope and water with p5/p50/p95 (see flopest.impact.estimate):
+    ``flopest.estimate(counts, dataset_size=1.2e6, epochs=3, device="h100-sxm", region="FR")``,
+    ``flopest.estimate(params=7e9, tokens=2e12, device=..., n_devices=..., region=...)`` or
+    ``flopest.estimate(accelerator_hours=1.08e6, device=..., region=...)``."""
+    from .impact import estimate as _estimate
+    return _estimate(counts_or_workload, **kw)
+
+
 def spec(shape, dtype=None):
     """An example input by shape for PyTorch capture: ``flopest.spec((8, 3, 224, 224))``,
     ``flopest.spec((1, 128), "int64")``."""
@@ -59,5 +68,5 @@ def spec(shape, dtype=None):
     return _spec(shape, dtype)
 
 
-__all__ = ["count", "spec", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
+__all__ = ["count", "estimate", "spec", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
            "UnknownOperatorError", "__version__"]

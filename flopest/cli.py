@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a CSV of regions to add or override (columns of grid_intensity.csv)")
     e.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
     e.add_argument("--datacenter", help="data centre profile (default from the region's provider)")
-    e.add_argument("--precision", default="bf16", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"))
+    e.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"),
+                   help="training precision (default: bf16, else fp16, else fp32, as the device has)")
     e.add_argument("--pue", help="fix the PUE")
     e.add_argument("--intensity", metavar="G_PER_KWH", help="fix the grid intensity (g CO2eq/kWh)")
     e.add_argument("--mfu", help="fix the model FLOPs utilisation (0-1)")

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, kernel, kinds
-from .errors import InputError, UnboundDimError, did_you_mean
+from .errors import FlopestError, InputError, UnboundDimError, did_you_mean
 
 CONVENTIONS = (
     "1 multiply-add = 2 FLOPs. flops = all floating-point work, with per-element constants per "
@@ -106,7 +106,16 @@ class Counts:
                 att = tab.kind == kinds.ATTENTION
                 tab.params[att, 5] = 0
                 tab.sym[att, 5] = -1
-            self._rc = kernel.evaluate(tab, self.dims)
+            try:
+                self._rc = kernel.evaluate(tab, self.dims)
+            except FlopestError:
+                raise
+            except (ArithmeticError, TypeError, ValueError, KeyError, NameError,
+                    RecursionError) as exc:
+                # a dim expression the model declares ("n // 0", "max(n)") fails at these values
+                raise InputError(f"a symbolic dim expression of the model cannot be evaluated at "
+                                 f"{dict(self.dims)} ({type(exc).__name__}: {exc}); check the "
+                                 f"model's dim_param expressions") from None
         return self
 
     def at(self, **dims) -> "Counts":

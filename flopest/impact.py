@@ -238,12 +238,15 @@ def _datacenter_for(region_id: str) -> str:
 
 
 def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datacenter: str | None = None,
-                   precision: str = "bf16", host: str | None = None, *, mfu=None, pue=None,
+                   precision: str | None = None, host: str | None = None, *, mfu=None, pue=None,
                    intensity=None, power_w=None, lifetime_years=None) -> Scenario:
     """A Scenario from the embedded tables; each given override fixes its input."""
     from . import profiles
     from .errors import did_you_mean
     dev = profiles.device(device)
+    if precision is None:   # the device's fastest 16-bit format, else fp32
+        precision = next((p for p in ("bf16", "fp16", "tf32", "fp32")
+                          if getattr(dev, f"peak_{p}_tflops")), "fp32")
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}"
                          f"{did_you_mean(precision, PRECISIONS)}")
@@ -330,7 +333,7 @@ def _frac(name, v) -> float:
 
 
 def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region: str = "WORLD",
-             datacenter: str | None = None, precision: str = "bf16", pue=None, intensity=None,
+             datacenter: str | None = None, precision: str | None = None, pue=None, intensity=None,
              mfu=None, power_w=None, lifetime_years=None, host: str | None = None,
              accelerator_hours=None, params=None, tokens=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED, **workload_kw) -> Estimate:

@@ -241,7 +241,8 @@ def constant(node, ins, vals, attrs, p):
             dims = tuple(int(d) for d in a.t.dims)
             v = None
             n = prod(dims) if dims else 1
-            if n <= VALUE_LIMIT:
+            external = a.t.data_location == 1 or len(a.t.external_data) > 0   # never read
+            if 0 <= n <= VALUE_LIMIT and not external:
                 arr = numpy_helper.to_array(a.t).reshape(-1)
                 v = [int(x) if arr.dtype.kind in "iub" else float(x) for x in arr.tolist()]
             return [(dims, v)]
@@ -438,7 +439,8 @@ def expand(node, ins, vals, attrs, p):
         return [(None, None)]
     shp = broadcast(ins[0], tuple(vals[1]))
     v = None
-    if vals[0] is not None and len(vals[0]) == 1 and len(shp) == 1 and isinstance(shp[0], int):
+    if vals[0] is not None and len(vals[0]) == 1 and len(shp) == 1 and isinstance(shp[0], int) \
+            and 0 <= shp[0] <= VALUE_LIMIT:
         v = vals[0] * shp[0]
     return [(shp, v)]
 
@@ -496,11 +498,13 @@ def split(node, ins, vals, attrs, p):
     if sizes is None:
         d = s[ax]
         k = int(attrs.get("num_outputs", n))
+        if k <= 0:
+            return [(None, None)] * n
         if isinstance(d, int):
             chunk = -(-d // k)
-            sizes = [min(chunk, d - i * chunk) for i in range(k)]
+            sizes = [min(chunk, d - i * chunk) for i in range(min(k, n))]   # k is an attribute: bounded by the outputs
         else:
-            sizes = [exact_div(d, k)] * k
+            sizes = [exact_div(d, k)] * min(k, n)
     outs = []
     for sz in sizes[:n]:
         o = list(s)
