@@ -276,15 +276,17 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     trainable = sum(p.numel() for p in named_params.values() if p.requires_grad)
     try:
         try:
-            cap = _run(module, args, kwargs, training, loss_fn, default_dtype, fake=False)
+            cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "meta")
         except _NeedsValues:
             try:
-                cap = _run(module, args, kwargs, training, loss_fn, default_dtype, fake=True)
+                cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "fake")
             except _NeedsValues as exc:
                 if materialize:
-                    return _capture_real(module, args, kwargs, training=training, loss_fn=loss_fn,
-                                         optimizer=optimizer, checkpointing=checkpointing,
-                                         dtype=default_dtype, modes=modes)
+                    _check_materialize(module)
+                    cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "real")
+                    cap.note("run on real CPU tensors (materialize=True): the count is that of these "
+                             "input values")
+                    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
                 raise DataDependentError(
                     f"module {exc.path or '(top)'!r} needs tensor values that meta tensors do not have "
                     f"({exc.msg}); pass materialize=True (CLI --materialize) to run it on real CPU "
@@ -304,7 +306,8 @@ class _NeedsValues(Exception):
         self.msg = msg
 
 
-def _run(module, args, kwargs, training, loss_fn, default_dtype, fake: bool) -> "_Capture":
+def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "_Capture":
+    """One capture: mode "meta" (default), "fake" (FakeTensors) or "real" (CPU tensors)."""
     root_name = type(module).__name__
 
     def phase_of(cap):
@@ -324,20 +327,30 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, fake: bool) -> 
 
     names = {m: n for n, m in module.named_modules(remove_duplicate=False)}
     fake_mode = contextlib.nullcontext()
-    if fake:
+    if mode == "fake":
         from torch._subclasses.fake_tensor import FakeTensorMode
         fake_mode = FakeTensorMode()
+    elif mode == "real":   # same seed every time, and the user's RNG state left as it was
+        fake_mode = torch.random.fork_rng(devices=[])
     h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre)
     h2 = torch.nn.modules.module.register_module_forward_hook(post)
     margs = mkwargs = ()
     try:
         module.train(training)
         with fake_mode:
-            state = {n: _meta_like(p, requires_grad=training and p.requires_grad)
-                     for n, p in module.named_parameters()}
-            state.update({n: _meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
-            margs = _to_meta_inputs(tuple(args), default_dtype)
-            mkwargs = _to_meta_inputs(kwargs, default_dtype)
+            if mode == "real":
+                torch.manual_seed(0)
+                state = {n: p.detach().clone().requires_grad_(training and p.requires_grad)
+                         for n, p in module.named_parameters()}
+                state.update({n: b.detach().clone() for n, b in module.named_buffers()})
+                margs = _real_inputs(tuple(args), default_dtype)
+                mkwargs = _real_inputs(dict(kwargs), default_dtype)
+            else:
+                state = {n: _meta_like(p, requires_grad=training and p.requires_grad)
+                         for n, p in module.named_parameters()}
+                state.update({n: _meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
+                margs = _to_meta_inputs(tuple(args), default_dtype)
+                mkwargs = _to_meta_inputs(kwargs, default_dtype)
             with ModuleTracker() as tracker, _SDPA(cap), recorder:
                 cap.tracker = tracker
                 out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
@@ -380,60 +393,26 @@ class _Materialize(Exception):
 MATERIALIZE_LIMIT_BYTES = 2 * 2**30
 
 
-def _capture_real(module, args, kwargs, *, training, loss_fn, optimizer, checkpointing, dtype, modes):
-    """Run on real CPU tensors (small models whose control flow depends on data)."""
-    size = sum(p.numel() * p.element_size() for p in module.parameters())
-    if any(p.is_meta for p in module.parameters()):
-        raise InputError("materialize=True needs a model with real weights (it is on the meta device)")
-    if size > MATERIALIZE_LIMIT_BYTES:
-        raise InputError(f"materialize=True would run a {size / 2**30:.1f} GiB model on the CPU "
-                         f"(limit {MATERIALIZE_LIMIT_BYTES / 2**30:.0f} GiB); count a smaller config")
-
+def _real_inputs(x, default_dtype):
+    """Real CPU tensors for specs (random floats, zero ints) and for meta tensors."""
     def real(v):
         if isinstance(v, TensorSpec):
-            dt = _dtype(v.dtype) if isinstance(v.dtype, str) else (v.dtype or dtype)
-            if dt.is_floating_point:
-                return torch.randn(v.shape, dtype=dt)
-            return torch.zeros(v.shape, dtype=dt)
+            dt = _dtype(v.dtype) if isinstance(v.dtype, str) else (v.dtype or default_dtype)
+            return torch.randn(v.shape, dtype=dt) if dt.is_floating_point else torch.zeros(v.shape, dtype=dt)
         if isinstance(v, torch.Tensor) and v.is_meta:
             return torch.zeros(v.shape, dtype=v.dtype)
         return v
+    return tree_map(real, x)
 
-    rargs = tree_map(real, tuple(args))
-    rkwargs = tree_map(real, dict(kwargs))
-    root_name = type(module).__name__
 
-    def phase_of(cap):
-        return kinds.BACKWARD if (cap.tracker is not None and cap.tracker.is_bw) else cap.current_phase
-
-    cap = _Capture(root_name, phase_of)
-    recorder = _Recorder(cap)
-    cap.recorder = recorder
-    state = {n: p.detach().clone().requires_grad_(training and p.requires_grad)
-             for n, p in module.named_parameters()}
-    state.update({n: b.detach().clone() for n, b in module.named_buffers()})
-    try:
-        module.train(training)
-        with torch.random.fork_rng(devices=[]), ModuleTracker() as tracker, _SDPA(cap), recorder:
-            cap.tracker = tracker
-            with torch.set_grad_enabled(training):
-                out = torch.func.functional_call(module, state, rargs, rkwargs, strict=False,
-                                                 tie_weights=True)
-                if training:
-                    loss = loss_fn(out) if loss_fn is not None else _loss_of(out)
-                    loss.backward()
-    except FlopestError:
-        raise
-    except Exception as exc:
-        raise ModelRunError(f"the model raised on real CPU tensors: {type(exc).__name__}: {exc}") from None
-    finally:
-        for m, t in modes.items():
-            m.training = t
-    named = dict(module.named_parameters())
-    c = _finish(cap, sum(p.numel() for p in named.values()),
-                sum(p.numel() for p in named.values() if p.requires_grad), training, optimizer, checkpointing)
-    c.notes.insert(0, "run on real CPU tensors (materialize=True): the count is that of these input values")
-    return c
+def _check_materialize(module) -> None:
+    """materialize=True runs the model for real: it must have weights and be small."""
+    if any(p.is_meta for p in module.parameters()):
+        raise InputError("materialize=True needs a model with real weights (it is on the meta device)")
+    size = sum(p.numel() * p.element_size() for p in module.parameters())
+    if size > MATERIALIZE_LIMIT_BYTES:
+        raise InputError(f"materialize=True would run a {size / 2**30:.1f} GiB model on the CPU "
+                         f"(limit {MATERIALIZE_LIMIT_BYTES / 2**30:.0f} GiB); count a smaller config")
 
 
 def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpointing) -> Captured:
