@@ -104,3 +104,47 @@ def test_causal_sdpa_full_by_default_triangle_with_causal():
     tri = flopest.count(Attn(), q, q, q, causal=True)
     # causal (top-left): pairs = 8*9/2 = 36 per head: 2*2*36*(4+4) = 1152
     assert tri.matmul_flops == 1152
+
+
+def test_lstm_training():
+    m = nn.LSTM(input_size=8, hidden_size=16, batch_first=True)
+    t = flopest.count(m, S((2, 5, 8)), training=True)
+    # forward 30720 (test_lstm_forward). Backward: grad W_ih 2*B*T*I*4H = 2*2*5*8*64 = 10240;
+    # grad W_hh at every step 5 * 2*B*H*4H = 5*4096 = 20480; grad h for steps 2..5 (h0 needs none)
+    # 4 * 2*B*4H*H = 16384; no grad for the input -> 47104
+    assert t.matmul_flops == 30720 + 47104
+
+
+def test_multihead_attention_training():
+    E, H, L, B = 32, 4, 10, 2
+    m = nn.MultiheadAttention(E, H, batch_first=True)
+    t = flopest.count(m, S((B, L, E)), S((B, L, E)), S((B, L, E)), need_weights=False, training=True)
+    # forward: 122880 + 25600 + 40960 = 189440 (test_multihead_attention_forward)
+    # backward: q, k, v projection weights 3 * 2*B*L*E*E = 122880 (inputs need no grad);
+    # out projection weight and input 2 * 40960 = 81920; attention dV, dP, dQ, dK:
+    # 4 * 2*(B*H)*L*L*(E/H) = 4 * 12800 = 51200 -> 256000
+    assert t.matmul_flops == 189440 + 256000
+
+
+def test_shared_module_counted_per_call():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4, bias=False)
+
+        def forward(self, x):
+            return self.lin(self.lin(x))
+
+    c = flopest.count(Twice(), S((3, 4)))
+    # two calls of 2*3*4*4 = 96 each
+    assert c.matmul_flops == 192
+    assert c.breakdown("module") == [{"name": "lin", "kind": "gemm", "count": 4, "flops": 192, "bytes": 320}]
+
+
+def test_checkpointing_adds_one_forward():
+    m = nn.Sequential(nn.Linear(16, 32, bias=False), nn.ReLU(), nn.Linear(32, 4, bias=False))
+    a = flopest.count(m, S((8, 16)), training=True)
+    b = flopest.count(m, S((8, 16)), training=True, checkpointing=True)
+    # forward: 2*8*32*16 = 8192 + relu 256 + 2*8*4*32 = 2048 -> 10496, recomputed once in backward
+    assert a.forward_flops == b.forward_flops == 10496
+    assert b.backward_flops == a.backward_flops + 10496
