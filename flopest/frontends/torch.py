@@ -117,9 +117,24 @@ def _dtype(name: str):
 
 
 def _as_T(x):
+    """Tensors (also inside lists and tuples) as T(shape, itemsize) for the lowerings."""
     if isinstance(x, torch.Tensor):
         return T(tuple(int(d) for d in x.shape), x.element_size())
+    if isinstance(x, (list, tuple)):
+        return type(x)(_as_T(y) for y in x) if not hasattr(x, "_fields") else x
     return x
+
+
+def _tensors(x, out: list) -> None:
+    """The tensors of an aten call's arguments or results, in order (lists, tuples, dicts)."""
+    if isinstance(x, torch.Tensor):
+        out.append(x)
+    elif isinstance(x, (list, tuple)):
+        for y in x:
+            _tensors(y, out)
+    elif isinstance(x, dict):
+        for y in x.values():
+            _tensors(y, out)
 
 
 class _Recorder(TorchDispatchMode):
@@ -197,8 +212,15 @@ class _Capture:
         module = self.module_path()
         fn, adapter, reg, free = lookup_aten(name)
         node = f"{module or '(top)'}/{name}#{self.index}"
-        flat_in = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
-        flat_out = [a for a in tree_flatten(out)[0] if isinstance(a, torch.Tensor)]
+        if free:   # views and allocations: no sizes needed
+            self.b.add(kinds.FREE, [], elsize=4, op=name, node=node, module=module, phase=phase)
+            self.costed += 1
+            return
+        flat_in: list = []
+        _tensors(args, flat_in)
+        _tensors(kwargs, flat_in)
+        flat_out: list = []
+        _tensors(out, flat_out)
         es = flat_in[0].element_size() if flat_in else (flat_out[0].element_size() if flat_out else 4)
         eo = flat_out[0].element_size() if flat_out else es
 
@@ -206,16 +228,12 @@ class _Capture:
             self.b.add(kind, params, elsize=es, outsize=eo, op=name, node=node, module=module,
                        phase=phase, repeat=rep)
 
-        if free:
-            add(kinds.FREE, [])
-            self.costed += 1
-            return
         if fn is None:
             self.unknown[name] += 1
             return
         ctx = Ctx(op=reg, inputs=[tuple(int(d) for d in t.shape) for t in flat_in],
                   outputs=[tuple(int(d) for d in t.shape) for t in flat_out],
-                  args=tuple(tree_map(_as_T, list(args))), kwargs=tree_map(_as_T, dict(kwargs)),
+                  args=tuple(_as_T(a) for a in args), kwargs={k: _as_T(v) for k, v in kwargs.items()},
                   name=node)
         try:
             if adapter is not None:
