@@ -7,20 +7,20 @@ through the same registry as ONNX nodes (aten aliases on the ONNX-named lowering
 paths come from ``torch.utils.module_tracker.ModuleTracker``; training adds autograd's
 backward operators (tagged backward) and the optimizer step (per parameter).
 
-``F.scaled_dot_product_attention`` is caught at the Python level and counted as one fused
-attention row; its decomposition (which differs by backend) is then not recorded, so attention
-is counted once on every backend.
+``F.scaled_dot_product_attention`` is swapped, during the capture, for a stand-in that records
+one fused attention row; its decomposition (which differs by backend) is then not recorded, so
+attention is counted once on every backend.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.module_tracker import ModuleTracker
@@ -152,25 +152,49 @@ class _Recorder(TorchDispatchMode):
         return out
 
 
-class _SDPA(TorchFunctionMode):
-    """Counts F.scaled_dot_product_attention as one fused attention operator."""
+_sdpa_lock = threading.Lock()
+_sdpa_users = 0
+_sdpa_orig = None
+_tls = threading.local()
 
-    def __init__(self, cap: "_Capture"):
-        super().__init__()
-        self.cap = cap
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is F.scaled_dot_product_attention and self.cap.recorder is not None:
-            rec = self.cap.recorder
-            self.cap.record("aten.scaled_dot_product_attention", args, kwargs, None, fused=True)
-            rec.paused += 1
-            try:
-                out = func(*args, **kwargs)
-            finally:
-                rec.paused -= 1
-            return out
-        return func(*args, **kwargs)
+def _sdpa_counted(*args, **kwargs):
+    """Stands in for F.scaled_dot_product_attention during a capture: one fused attention row,
+    and its backend-dependent decomposition is not recorded. Outside a capture (another thread)
+    it is the original function."""
+    cap = getattr(_tls, "cap", None)
+    if cap is None or cap.recorder is None:
+        return _sdpa_orig(*args, **kwargs)
+    cap.record("aten.scaled_dot_product_attention", args, kwargs, None, fused=True)
+    cap.recorder.paused += 1
+    try:
+        return _sdpa_orig(*args, **kwargs)
+    finally:
+        cap.recorder.paused -= 1
+
+
+@contextlib.contextmanager
+def _SDPA(cap):
+    """Route F.scaled_dot_product_attention through `_sdpa_counted` while capturing (a module
+    attribute swapped under a lock and a user count: cheaper than a TorchFunctionMode, which
+    would see every torch call; code that imported the function by name keeps the original,
+    and its decomposition is then counted operator by operator)."""
+    global _sdpa_users, _sdpa_orig
+    with _sdpa_lock:
+        if _sdpa_users == 0:
+            _sdpa_orig = F.scaled_dot_product_attention
+            F.scaled_dot_product_attention = _sdpa_counted
+        _sdpa_users += 1
+    prev = getattr(_tls, "cap", None)
+    _tls.cap = cap
+    try:
+        yield
+    finally:
+        _tls.cap = prev
+        with _sdpa_lock:
+            _sdpa_users -= 1
+            if _sdpa_users == 0:
+                F.scaled_dot_product_attention = _sdpa_orig
 
 
 class _Capture:
