@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import re
@@ -279,22 +280,65 @@ def cmd_zoo(a) -> int:
     return 0
 
 
+INT64_MAX = 2**63 - 1
+MAX_SWEEP_POINTS = 100_000   # the product of all --sweep axes
+
+
+def _int_arg(flag: str, text: str) -> int:
+    """A non-negative int within int64 from a flag's text; InputError naming the flag."""
+    t = text.strip()
+    try:
+        v = int(t) if t.isascii() and t.isdigit() else None
+    except ValueError:   # more digits than Python converts
+        v = None
+    if v is None:
+        raise InputError(f"{flag}: value {_short(t)!r} is not a non-negative integer")
+    if v > INT64_MAX:
+        raise InputError(f"{flag}: value {_short(t)} is beyond int64 (at most {INT64_MAX:,})")
+    return v
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
 def _parse_sweeps(items) -> list:
     axes = []
+    points = 1
     for s in items:
         if "=" not in s:
-            raise InputError(f"--sweep {s!r} must look like NAME=V1,V2,..., e.g. --sweep sequence=128,256")
+            raise InputError(f"--sweep {_short(s)!r} must look like NAME=V1,V2,..., e.g. --sweep sequence=128,256")
         name, vals = s.split("=", 1)
-        values = []
-        for v in vals.split(","):
-            v = v.strip()
-            if not v.lstrip("-").isdigit() or int(v) < 0:
-                raise InputError(f"--sweep {name}: value {v!r} is not a non-negative integer")
-            values.append(int(v))
-        if not values:
-            raise InputError(f"--sweep {s!r} has no values")
-        axes.append((name.strip(), values))
+        name = name.strip()
+        if not name:
+            raise InputError(f"--sweep {_short(s)!r} has no name; write NAME=V1,V2,..., e.g. --sweep sequence=128,256")
+        if any(n == name for n, _ in axes):
+            raise InputError(f"--sweep {name!r} is given twice; give its values once, comma-separated")
+        values = [_int_arg(f"--sweep {_short(name)}", v) for v in vals.split(",")]
+        points *= len(values)
+        if points > MAX_SWEEP_POINTS:
+            raise InputError(f"--sweep makes more than {MAX_SWEEP_POINTS:,} points; sweep fewer values")
+        axes.append((name, values))
     return axes
+
+
+def _check_dims(dims: dict) -> None:
+    for k, v in dims.items():
+        if v > INT64_MAX:
+            raise InputError(f"--dim {_short(k)}={v} is beyond int64 (at most {INT64_MAX:,})")
+
+
+@contextlib.contextmanager
+def _naming(flags: str):
+    """Prefix errors raised while the model is evaluated at user dims with the flags that set
+    them (an error about a dim names --dim / --sweep)."""
+    from .errors import KernelInputError
+    try:
+        yield
+    except (InputError, KernelInputError) as exc:
+        if not flags or "--dim" in str(exc) or "--sweep" in str(exc):
+            raise
+        raise type(exc)(f"{flags}: {exc}") from None
 
 
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -304,10 +348,12 @@ def _parse_shape(text: str) -> tuple:
     parts = text.lower().replace("×", "x").split("x")
     try:
         shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"--input {text!r} is not a shape like 8x3x224x224") from None
+    except ValueError:   # not a number, or more digits than Python converts
+        raise InputError(f"--input {_short(text)!r} is not a shape like 8x3x224x224") from None
     if any(d < 0 for d in shape):
-        raise InputError(f"--input {text!r} has a negative dim")
+        raise InputError(f"--input {_short(text)!r} has a negative dim")
+    if any(d > INT64_MAX for d in shape):
+        raise InputError(f"--input {_short(text)!r} has a dim beyond int64")
     return shape
 
 
@@ -320,12 +366,17 @@ def _inputs(a):
                          f"for all, or one per input")
     args, kwargs = [], {}
     for i, item in enumerate(a.input):
-        name, _, shape = item.rpartition("=")
+        name, eq, shape = item.rpartition("=")
+        if eq and not name.strip():
+            raise InputError(f"--input {_short(item)!r} has an empty name; write NAME=SHAPE or SHAPE")
         dt = dts[0] if len(dts) == 1 else (dts[i] if dts else None)
         sp = spec(_parse_shape(shape), dt)
         if dt is not None:
             from .frontends.torch import _dtype
-            _dtype(dt)   # validate now: a bad dtype is a user error
+            try:
+                _dtype(dt)   # validate now: a bad dtype is a user error
+            except InputError as exc:
+                raise InputError(f"--input-dtype: {exc}") from None
         if name:
             kwargs[name] = sp
         else:
@@ -401,10 +452,16 @@ def cmd_count(a) -> int:
         raise InputError(f"--top {a.top} must be >= 0")
     if a.depth is not None and a.depth < 0:
         raise InputError(f"--depth {a.depth} must be >= 0")
+    if a.output is not None and not a.output.strip():
+        raise InputError("--output '' is empty; give a file name")
     dims = parse_dims(a.dim)
+    _check_dims(dims)
     sweeps = _parse_sweeps(a.sweep)
     torch_flags = a.training or a.optimizer or a.checkpointing or a.materialize or a.input or a.input_dtype
     is_file = os.path.exists(a.model) or a.model.endswith(".onnx")
+    if a.onnx and not is_zoo(a.model):
+        raise InputError(f"--onnx is for zoo:NAME models (count the export of a zoo model); "
+                         f"{_short(a.model)!r} is not one")
     if is_zoo(a.model):
         use_torch = not a.onnx
     else:
@@ -433,14 +490,18 @@ def cmd_count(a) -> int:
     if is_zoo(model):
         model, defaults = resolve(model)
         first = {**{k: v for k, v in defaults.items() if k not in first}, **first}
-    c = count(model, dims=first, strict=a.strict, causal=a.causal)
+    flags = " ".join([f"--dim {_short(d)}" for d in a.dim] + [f"--sweep {_short(s)}" for s in a.sweep])
+    with _naming(flags):
+        c = count(model, dims=first, strict=a.strict, causal=a.causal)
     if sweeps:
         points = []
         names = [n for n, _ in sweeps]
         for combo in itertools.product(*[v for _, v in sweeps]):
-            ci = c.at(**dict(zip(names, combo)))
-            points.append({"dims": dict(ci.dims), "flops": ci.flops, "matmul_flops": ci.matmul_flops,
-                           "macs": ci.macs, "bytes": ci.bytes})
+            point = dict(zip(names, combo))
+            with _naming(" ".join(f"--sweep {k}={v}" for k, v in point.items())):
+                ci = c.at(**point)
+                points.append({"dims": dict(ci.dims), "flops": ci.flops, "matmul_flops": ci.matmul_flops,
+                               "macs": ci.macs, "bytes": ci.bytes})
         d = c.to_dict()
         d["sweep"] = points
     else:
@@ -451,7 +512,7 @@ def cmd_count(a) -> int:
 
 
 def _emit(a, text, write_atomic):
-    if a.output:
+    if a.output is not None:
         write_atomic(a.output, text)
     else:
         sys.stdout.write(text)

@@ -6,6 +6,7 @@ Totals are Python ints (exact at any scale). A symbolic model is read and lowere
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -286,14 +287,23 @@ def count_onnx(model, dims=None, strict: bool = False, causal: bool = False) -> 
     return c.evaluate()
 
 
+# PyTorch captures run one at a time in a process. The capture attributes each operator to a
+# module and a phase through torch's *global* module hooks (ModuleTracker,
+# register_module_forward_pre_hook): two captures in two threads see each other's modules and
+# backward passes, which moved FLOPs between modules and phases (totals were right). The
+# capture is Python-bound under the GIL, so serialising it costs little.
+_TORCH_CAPTURE = threading.Lock()
+
+
 def count_torch(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
                 loss_fn=None, optimizer=None, checkpointing=False, materialize=False) -> Counts:
     """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it."""
     from .errors import UnknownOperatorError
     from .frontends import torch as fe
 
-    cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
-                     checkpointing=checkpointing, materialize=materialize)
+    with _TORCH_CAPTURE:   # one capture at a time: see _TORCH_CAPTURE
+        cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
+                         checkpointing=checkpointing, materialize=materialize)
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
                list(cap.notes), type(module).__name__, causal, frontend="torch")
     if strict and c.unknown_ops:

@@ -11,18 +11,26 @@ import tempfile
 from .errors import InputError, did_you_mean
 
 FORMATS = ("table", "json", "markdown", "csv")
-_PREFIX = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"),
-           (1e3, "k"))
+_PREFIX = ((1e30, "Q"), (1e27, "R"), (1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"),
+           (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
 def human(n, unit: str = "") -> str:
-    """3 significant digits with an SI prefix: 22.3 GFLOP."""
+    """3 significant digits with an SI prefix: 22.3 GFLOP (up to Q, 1e30; beyond, 1.23e+33 FLOP).
+    The prefix is chosen after rounding, so 999,999 prints as 1 M, not 1e+03 k."""
     if n is None:
         return "—"
+    try:
+        x = float(n)
+    except OverflowError:   # an int beyond float range: its power of ten
+        return f"~1e+{len(str(abs(int(n)))) - 1} {unit}".rstrip()
     for f, p in _PREFIX:
-        if abs(n) >= f:
-            return f"{n / f:.3g} {p}{unit}"
-    return f"{n:.3g} {unit}".rstrip()
+        m = float(f"{x / f:.3g}")
+        if abs(m) >= 1:
+            if abs(m) >= 1000:   # beyond the largest prefix
+                return f"{x:.3g} {unit}".rstrip()
+            return f"{m:.3g} {p}{unit}"
+    return f"{x:.3g} {unit}".rstrip()
 
 
 def check_format(fmt: str) -> str:
@@ -174,20 +182,45 @@ def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename: a
     failure or Ctrl-C never leaves a half-written file."""
     path = os.fspath(path)
+    if not str(path).strip():
+        raise InputError("--output '' is empty; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"--output {path!r}: folder {folder!r} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=".flopest-", suffix=".tmp", dir=folder)
+    if os.path.isdir(path):
+        raise InputError(f"--output {path!r} is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".flopest-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"--output {path!r}: cannot write in {folder!r} ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())   # the rename must not publish a file whose bytes are not on disk
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it 0600; a report is an ordinary file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise InputError(f"--output {path!r}: cannot write it ({exc.strerror or exc})") from None
         raise
+
+
+def _umask() -> int:
+    try:   # Linux: read it without changing it (os.umask sets it, racing other threads)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 # ----------------------------------------------------------------------------- estimates

@@ -15,7 +15,7 @@ Usage::
 ``dynamic_axes`` follows the ``torch.onnx.export(dynamo=False)`` convention
 (``{tensor_name: {axis: dim_name}}``) and covers inputs and outputs.  Dimension
 names: ``batch`` for every model, ``sequence`` for the token axis of text models
-(``decoder_sequence`` for T5's decoder inputs/outputs).
+(``decoder_sequence`` for the decoder inputs/outputs of T5 and Whisper).
 """
 
 from __future__ import annotations
@@ -127,6 +127,33 @@ _ENTRIES = [
         "transformers LlamaForCausalLM, small Llama-style config with GQA (8 heads / 2 kv heads) and RoPE",
         "Touvron et al. 2023 Llama architecture; config scaled down",
         "input_ids int64 1x128", "input_ids int64 1x16",
+        uses_transformers=True,
+    ),
+    ZooEntry(
+        "moe_decoder", "text", ("logits",),
+        "transformers MixtralForCausalLM, small mixture-of-experts config (8 experts, top-2, SwiGLU experts, "
+        "GQA 8/2 heads, RoPE); experts run through transformers' batched_mm path (top-k compute, static shapes)",
+        "Jiang et al. 2024 'Mixtral of Experts'; transformers MixtralConfig scaled down",
+        "input_ids int64 1x128", "input_ids int64 1x16",
+        uses_transformers=True,
+    ),
+    ZooEntry(
+        "diffusion_unet_block", "vision", ("output",),
+        "Stable-Diffusion-style U-Net down block, plain torch: ResNet block (GroupNorm, SiLU, 3x3 convs, "
+        "time-embedding projection) + spatial self-attention over HxW + stride-2 conv downsampler",
+        "Rombach et al. 2022 'High-Resolution Image Synthesis with Latent Diffusion Models'; "
+        "diffusers ResnetBlock2D / Attention / Downsample2D layout, SD 1.x first down block sizes",
+        "sample float32 1x320x32x32, temb float32 1x1280",
+        "sample float32 1x32x8x8, temb float32 1x64",
+    ),
+    ZooEntry(
+        "whisper_encoder_decoder", "sequence", ("last_hidden_state",),
+        "transformers WhisperModel (encoder-decoder, no LM head) with whisper-tiny sizes: d_model 384, "
+        "4+4 layers, 6 heads, ffn 1536, 80 mel bins",
+        "Radford et al. 2022 'Robust Speech Recognition via Large-Scale Weak Supervision'; "
+        "openai/whisper-tiny config.json",
+        "input_features float32 1x80x3000, decoder_input_ids int64 1x32",
+        "input_features float32 1x16x100, decoder_input_ids int64 1x8",
         uses_transformers=True,
     ),
 ]

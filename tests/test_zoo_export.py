@@ -43,6 +43,7 @@ def test_registry():
     assert ALL == sorted([
         "resnet50", "mobilenet_v2", "unet", "lstm", "einsum_attention",
         "bert_base", "gpt2", "vit_b16", "t5_small", "llama",
+        "moe_decoder", "diffusion_unet_block", "whisper_encoder_decoder",
     ])
     with pytest.raises(KeyError):
         model_zoo.get("nope")

@@ -10,6 +10,7 @@ shapes (then each re-binding re-reads the graph: said in ``Counts.notes``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
@@ -33,6 +34,7 @@ _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorPro
 _CONST_LIMIT = 1 << 16   # constant inputs up to this many elements are made available to lowerings
 
 
+@functools.lru_cache(maxsize=None)   # called twice per node: 100,000-node graphs exist
 def elem_size(dt: int) -> int:
     try:
         return max(1, int(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dt)).itemsize))
@@ -218,21 +220,51 @@ def _fix_inputs(model: onnx.ModelProto, fixed: dict) -> onnx.ModelProto:
 
 
 def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
-    """onnxruntime's tool reads every initializer's data: turn the weight-free ones into typed
-    graph inputs instead."""
+    """onnxruntime's tool reads every initializer's data, and opens the file external data
+    names (relative to the working folder): turn the weight-free initializers, and every tensor
+    whose data is external (initializers and Constant nodes, subgraphs included), into typed
+    inputs of the main graph instead (a subgraph sees the main graph's values)."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    keep = []
-    for t in m.graph.initializer:
-        n = 1
-        for d in t.dims:
-            n *= d
-        if n and not (t.raw_data or t.float_data or t.int64_data or t.int32_data or t.double_data):
-            m.graph.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
-        else:
-            keep.append(t)
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(keep)
+    main = m.graph
+    names = {vi.name for vi in main.input}
+
+    def lift(name, t):
+        if name not in names:
+            names.add(name)
+            main.input.append(onnx.helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
+
+    def visit(g):
+        keep = []
+        for t in g.initializer:
+            n = 1
+            for d in t.dims:
+                n *= d
+            if _external(t) or (n and not (t.raw_data or t.float_data or t.int64_data or t.int32_data
+                                           or t.double_data)):
+                lift(t.name, t)
+            else:
+                keep.append(t)
+        del g.initializer[:]
+        g.initializer.extend(keep)
+        nodes = []
+        for node in g.node:
+            ext = [a.t for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR
+                   and _external(a.t)]
+            if node.op_type == "Constant" and node.output and ext:
+                lift(node.output[0], ext[0])
+                continue
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    visit(a.g)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for sub in a.graphs:
+                        visit(sub)
+            nodes.append(node)
+        del g.node[:]
+        g.node.extend(nodes)
+
+    visit(main)
     return m
 
 
@@ -569,10 +601,13 @@ def _check_int64(rows, repeat) -> None:
     """OverflowError naming the value when a concrete row parameter (or repeat) is beyond
     int64: the OpTable stores int64 (costs themselves are exact at any size)."""
     for kind, params, rep in rows:
-        for v in list(params) + [rep * repeat]:
-            if not _fits(v):
+        for v in params:
+            if type(v) is int and not -_I64 <= v < _I64:
                 raise OverflowError(f"a shape parameter is {v:.3e}, beyond int64 (2**63); the "
                                     f"model's shapes are implausible")
+        r = rep * repeat
+        if type(r) is int and not -_I64 <= r < _I64:
+            raise OverflowError(f"its repeat count is {r:.3e}, beyond int64 (2**63)")
 
 
 def lower(model: onnx.ModelProto, info: ShapeInfo) -> Lowered:
@@ -617,6 +652,46 @@ def _clear_declared_dims(model: onnx.ModelProto, names: list) -> None:
                 d.ClearField("dim_param")
 
 
+MAX_EXPANDED_NODES = 1_000_000   # nodes once model-local functions are expanded at every call
+
+
+def _expanded_nodes(m: onnx.ModelProto) -> int | None:
+    """Nodes of the graph once every call of a model-local function is replaced by its body
+    (subgraphs included). Functions that call each other twice per level grow 2**depth: a
+    2 kB file can stand for a billion nodes. A function calling itself counts as one node."""
+    funcs = {(f.domain, f.name): f for f in m.functions}
+    memo: dict = {}
+
+    def fsize(key, active):
+        if key in memo:
+            return memo[key]
+        if key in active:
+            return 1
+        active.add(key)
+        total = graph_size(funcs[key].node, active)
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    def graph_size(nodes, active):
+        total = 0
+        for n in nodes:
+            key = (n.domain, n.op_type)
+            total += fsize(key, active) if key in funcs else 1
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    total += graph_size(a.g.node, active)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for g in a.graphs:
+                        total += graph_size(g.node, active)
+        return total
+
+    try:
+        return graph_size(m.graph.node, set())
+    except RecursionError:   # functions chained hundreds deep
+        return None
+
+
 def analyse(model, dims: dict | None = None):
     """Read and lower a model once. Returns (Lowered, model, stats, input dim names, mode).
 
@@ -625,6 +700,14 @@ def analyse(model, dims: dict | None = None):
     kernel), then, when every input dim is bound, both again at the concrete dims."""
     m, stats = load(model)
     if m.functions:
+        n = _expanded_nodes(m)
+        if n is None:
+            raise ModelReadError(f"{stats.get('source')!r}: its model-local functions call each other "
+                                 f"hundreds of levels deep; flopest does not expand such graphs")
+        if n > MAX_EXPANDED_NODES:
+            raise ModelReadError(f"{stats.get('source')!r}: its model-local functions call each other "
+                                 f"into {n:,} nodes (more than {MAX_EXPANDED_NODES:,}); flopest does not "
+                                 f"expand graphs that large")
         try:
             from onnx import inliner
             m = inliner.inline_local_functions(m)

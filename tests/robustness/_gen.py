@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import functools
 import signal
 import threading
 
@@ -41,6 +42,32 @@ ELEM_TYPES = st.sampled_from([TensorProto.FLOAT, TensorProto.FLOAT16, TensorProt
 INT_VALUES = st.one_of(st.integers(-3, 8), st.sampled_from([2**31 - 1, 2**62, -(2**62), 2**63 - 1]))
 
 
+# strategies are built once and reused: building them on every draw (validation included)
+# cost more than running flopest on the graph
+@functools.lru_cache(maxsize=None)
+def pick(*options):
+    return st.sampled_from(options)
+
+
+@functools.lru_cache(maxsize=None)
+def lists(elements, min_size=0, max_size=None, unique=False):
+    return st.lists(elements, min_size=min_size, max_size=max_size, unique=unique)
+
+
+@functools.lru_cache(maxsize=None)
+def ints(lo, hi):
+    return st.integers(lo, hi)
+
+
+@functools.lru_cache(maxsize=None)
+def _inputs(names):
+    return st.lists(st.one_of(pick(*names), pick("", "dangling", "o0")), max_size=5)
+
+
+BOOLS = st.booleans()
+OP_TYPES = st.one_of(pick(*ONNX_OPS), pick(*ZERO_OPS), pick(*CONTROL), pick(*ODD_OPS))
+
+
 def _dim(vi_dim, d):
     if isinstance(d, int):
         vi_dim.dim_value = d
@@ -48,11 +75,12 @@ def _dim(vi_dim, d):
         vi_dim.dim_param = d
 
 
+@functools.lru_cache(maxsize=None)
 @st.composite
 def value_info(draw, name):
     vi = onnx.ValueInfoProto()
     vi.name = name
-    kind = draw(st.sampled_from(["tensor", "tensor", "tensor", "noshape", "notype", "sequence"]))
+    kind = draw(pick(*["tensor", "tensor", "tensor", "noshape", "notype", "sequence"]))
     if kind == "notype":
         return vi
     if kind == "sequence":
@@ -63,19 +91,20 @@ def value_info(draw, name):
     if kind == "tensor":
         shape = tt.shape
         shape.SetInParent()   # rank 0 is a real (scalar) shape
-        for d in draw(st.lists(DIMS, max_size=5)):
+        for d in draw(lists(DIMS, max_size=5)):
             _dim(shape.dim.add(), d)
     return vi
 
 
+@functools.lru_cache(maxsize=None)
 @st.composite
 def initializer(draw, name):
     t = TensorProto()
     t.name = name
-    t.data_type = draw(st.sampled_from([TensorProto.INT64, TensorProto.INT64, TensorProto.FLOAT,
+    t.data_type = draw(pick(*[TensorProto.INT64, TensorProto.INT64, TensorProto.FLOAT,
                                         TensorProto.INT32, TensorProto.STRING, 999]))
-    vals = draw(st.lists(INT_VALUES, max_size=6))
-    how = draw(st.sampled_from(["match", "mismatch", "huge", "negative", "external", "empty", "raw_odd"]))
+    vals = draw(lists(INT_VALUES, max_size=6))
+    how = draw(pick(*["match", "mismatch", "huge", "negative", "external", "empty", "raw_odd"]))
     dims = {"match": [len(vals)], "mismatch": [len(vals) + 3, 2], "huge": [2**62, 2**40],
             "negative": [-3, len(vals)], "external": [len(vals)], "empty": [0, 5],
             "raw_odd": [len(vals)]}[how]
@@ -85,7 +114,7 @@ def initializer(draw, name):
     elif how == "external":
         t.data_location = TensorProto.EXTERNAL
         e = t.external_data.add()
-        e.key, e.value = "location", draw(st.sampled_from(["/dev/zero", "../../etc/passwd", "w.bin", ""]))
+        e.key, e.value = "location", draw(pick(*["/dev/zero", "../../etc/passwd", "w.bin", ""]))
     elif t.data_type == TensorProto.FLOAT:
         t.float_data.extend(float(v) for v in vals)
     elif t.data_type == TensorProto.STRING:
@@ -104,24 +133,25 @@ ATTR_NAMES = ["axis", "axes", "perm", "kernel_shape", "strides", "pads", "dilati
               "ceil_mode", "auto_pad", "output_padding", "direction", "layout", "noop_with_empty_axes"]
 
 
+@functools.lru_cache(maxsize=None)
 @st.composite
 def attribute(draw, depth):
     a = AttributeProto()
-    a.name = draw(st.sampled_from(ATTR_NAMES))
-    kind = draw(st.sampled_from(["int", "ints", "float", "floats", "string", "tensor", "graph", "none"]))
+    a.name = draw(pick(*ATTR_NAMES))
+    kind = draw(pick(*["int", "ints", "float", "floats", "string", "tensor", "graph", "none"]))
     if kind == "int":
         a.type, a.i = AttributeProto.INT, draw(INT_VALUES)
     elif kind == "ints":
         a.type = AttributeProto.INTS
-        a.ints.extend(draw(st.lists(INT_VALUES, max_size=8)))
+        a.ints.extend(draw(lists(INT_VALUES, max_size=8)))
     elif kind == "float":
-        a.type, a.f = AttributeProto.FLOAT, draw(st.sampled_from([0.0, 1.5, float("nan"), float("inf"), -1e30]))
+        a.type, a.f = AttributeProto.FLOAT, draw(pick(*[0.0, 1.5, float("nan"), float("inf"), -1e30]))
     elif kind == "floats":
         a.type = AttributeProto.FLOATS
-        a.floats.extend(draw(st.lists(st.sampled_from([0.0, 2.0, float("nan"), 1e30]), max_size=4)))
+        a.floats.extend(draw(lists(pick(*[0.0, 2.0, float("nan"), 1e30]), max_size=4)))
     elif kind == "string":
         a.type = AttributeProto.STRING
-        a.s = draw(st.sampled_from([b"", b"ij,jk->ik", b"...ij,...jk", b"->,,", b"\xff\xfe", b"NOTSET", b"SAME_UPPER"]))
+        a.s = draw(pick(*[b"", b"ij,jk->ik", b"...ij,...jk", b"->,,", b"\xff\xfe", b"NOTSET", b"SAME_UPPER"]))
     elif kind == "tensor":
         a.type = AttributeProto.TENSOR
         a.t.CopyFrom(draw(initializer("t")))
@@ -129,52 +159,52 @@ def attribute(draw, depth):
         a.type = AttributeProto.GRAPH
         a.g.CopyFrom(draw(graph(depth + 1)))
     else:   # declared type without a value, or no type at all
-        a.type = draw(st.sampled_from([AttributeProto.UNDEFINED, AttributeProto.GRAPH, AttributeProto.INTS]))
+        a.type = draw(pick(*[AttributeProto.UNDEFINED, AttributeProto.GRAPH, AttributeProto.INTS]))
     return a
 
 
+@functools.lru_cache(maxsize=None)
 @st.composite
 def node(draw, names, depth):
     n = onnx.NodeProto()
-    n.op_type = draw(st.one_of(st.sampled_from(ONNX_OPS), st.sampled_from(ZERO_OPS), st.sampled_from(CONTROL),
-                               st.sampled_from(ODD_OPS)))
-    n.domain = draw(st.sampled_from(["", "", "", "ai.onnx", "com.microsoft", "acme", "local"]))
-    n.input.extend(draw(st.lists(st.one_of(st.sampled_from(names), st.sampled_from(["", "dangling", "o0"])),
-                                 max_size=5)))
-    n.output.extend(draw(st.lists(st.sampled_from(["o0", "o1", "o2", "o3", "o4", "o5", "", "x"]),
+    n.op_type = draw(OP_TYPES)
+    n.domain = draw(pick(*["", "", "", "ai.onnx", "com.microsoft", "acme", "local"]))
+    n.input.extend(draw(_inputs(names)))
+    n.output.extend(draw(lists(pick(*["o0", "o1", "o2", "o3", "o4", "o5", "", "x"]),
                                   min_size=0, max_size=3)))
-    if draw(st.booleans()) and n.output:   # a node reading its own output
+    if draw(BOOLS) and n.output:   # a node reading its own output
         n.input.append(n.output[0])
-    if n.op_type in CONTROL and draw(st.booleans()):   # usually give it its bodies, maybe broken
+    if n.op_type in CONTROL and draw(BOOLS):   # usually give it its bodies, maybe broken
         for attr in ({"If": ["then_branch", "else_branch"], "Loop": ["body"], "Scan": ["body"]}[n.op_type]):
-            if draw(st.integers(0, 4)):
+            if draw(ints(0, 4)):
                 a = n.attribute.add()
                 a.name, a.type = attr, AttributeProto.GRAPH
                 if depth < 2:
                     a.g.CopyFrom(draw(graph(depth + 1)))
         if n.op_type == "Scan":
             a = n.attribute.add()
-            a.name, a.type, a.i = "num_scan_inputs", AttributeProto.INT, draw(st.integers(-1, 6))
-    n.attribute.extend(draw(st.lists(attribute(depth), max_size=3)))
-    n.name = draw(st.sampled_from(["", "n", "n", "\u00e9", "a/b"]))
+            a.name, a.type, a.i = "num_scan_inputs", AttributeProto.INT, draw(ints(-1, 6))
+    n.attribute.extend(draw(lists(attribute(depth), max_size=3)))
+    n.name = draw(pick(*["", "n", "n", "\u00e9", "a/b"]))
     return n
 
 
+@functools.lru_cache(maxsize=None)
 @st.composite
 def graph(draw, depth=0):
     g = onnx.GraphProto()
     g.name = "g"
-    n_in = draw(st.integers(0, 3))
+    n_in = draw(ints(0, 3))
     for i in range(n_in):
         g.input.append(draw(value_info(f"i{i}")))
-    inits = draw(st.lists(st.sampled_from(["W", "S", "K", "i0"]), max_size=3, unique=True))
+    inits = draw(lists(pick(*["W", "S", "K", "i0"]), max_size=3, unique=True))
     for name in inits:
         g.initializer.append(draw(initializer(name)))
-    names = [f"i{i}" for i in range(n_in)] + inits + ["o0", "o1", "o2", "o3"]
-    g.node.extend(draw(st.lists(node(names, depth), max_size=6 if depth == 0 else 3)))
-    for o in draw(st.lists(st.sampled_from(["o0", "o1", "o2", "o3", "zz"]), max_size=2)):
+    names = tuple([f"i{i}" for i in range(n_in)] + inits + ["o0", "o1", "o2", "o3"])
+    g.node.extend(draw(lists(node(names, depth), max_size=6 if depth == 0 else 3)))
+    for o in draw(lists(pick(*["o0", "o1", "o2", "o3", "zz"]), max_size=2)):
         g.output.append(draw(value_info(o)))
-    if draw(st.booleans()):
+    if draw(BOOLS):
         g.value_info.append(draw(value_info("o1")))
     return g
 
@@ -182,25 +212,43 @@ def graph(draw, depth=0):
 @st.composite
 def models(draw) -> onnx.ModelProto:
     m = onnx.ModelProto()
-    m.ir_version = draw(st.sampled_from([3, 7, 8, 10, 0, 99]))
+    m.ir_version = draw(pick(*[3, 7, 8, 10, 0, 99]))
     op = m.opset_import.add()
-    op.domain, op.version = "", draw(st.sampled_from([1, 7, 11, 13, 17, 18, 21, 23, 0, 99]))
-    if draw(st.booleans()):
+    op.domain, op.version = "", draw(pick(*[1, 7, 11, 13, 17, 18, 21, 23, 0, 99]))
+    if draw(BOOLS):
         o2 = m.opset_import.add()
-        o2.domain, o2.version = draw(st.sampled_from(["acme", "local", "com.microsoft"])), 1
-    if draw(st.integers(0, 9)):   # a graph, possibly empty
+        o2.domain, o2.version = draw(pick(*["acme", "local", "com.microsoft"])), 1
+    if draw(ints(0, 9)):   # a graph, possibly empty
         m.graph.CopyFrom(draw(graph()))
-    if draw(st.integers(0, 5)) == 0:   # a model-local function, maybe recursive
+    if draw(ints(0, 5)) == 0:   # a model-local function, maybe recursive
         f = m.functions.add()
-        f.name, f.domain = draw(st.sampled_from(["F", "Frobnicate"])), "local"
+        f.name, f.domain = draw(pick(*["F", "Frobnicate"])), "local"
         f.input.append("x")
         f.output.append("o0")
-        f.node.extend(draw(st.lists(node(["x", "o0"], 1), max_size=2)))
+        f.node.extend(draw(lists(node(("x", "o0"), 1), max_size=2)))
         inner = f.node.add()
         inner.op_type, inner.domain = f.name, "local"   # calls itself
         inner.input.append("x")
         inner.output.append("o0")
         f.opset_import.add().domain = ""
+    if draw(ints(0, 7)) == 0:   # functions calling the next one twice: 2**depth nodes once expanded
+        # up to 2**8 nodes (counted), or beyond the 1,000,000-node cap (refused at once); the
+        # depths between stand for graphs of 512 to 1,000,000 nodes, which take as long as
+        # any graph that large and are not what a per-case time limit is about
+        depth = draw(st.one_of(ints(1, 9), ints(21, 45)))
+        for i in range(depth):
+            f = m.functions.add()
+            f.name, f.domain = f"G{i}", "local"
+            f.input.append("x")
+            f.output.append("y")
+            f.opset_import.add().domain = ""
+            if i == depth - 1:
+                f.node.add().CopyFrom(onnx.helper.make_node("Relu", ["x"], ["y"]))
+            else:
+                f.node.add().CopyFrom(onnx.helper.make_node(f"G{i + 1}", ["x"], ["t"], domain="local"))
+                f.node.add().CopyFrom(onnx.helper.make_node(f"G{i + 1}", ["t"], ["y"], domain="local"))
+        if m.HasField("graph"):
+            m.graph.node.add().CopyFrom(onnx.helper.make_node("G0", ["i0"], ["o3"], domain="local"))
     return m
 
 
@@ -210,22 +258,22 @@ def mutated(draw, data: bytes) -> bytes:
     b = bytearray(data)
     if not b:
         return bytes(draw(st.binary(max_size=64)))
-    how = draw(st.sampled_from(["truncate", "flip", "set", "insert", "splice", "none"]))
+    how = draw(pick(*["truncate", "flip", "set", "insert", "splice", "none"]))
     if how == "truncate":
-        b = b[: draw(st.integers(0, len(b) - 1))]
+        b = b[: draw(ints(0, len(b) - 1))]
     elif how == "flip":
-        for _ in range(draw(st.integers(1, 8))):
-            i = draw(st.integers(0, len(b) - 1))
-            b[i] ^= 1 << draw(st.integers(0, 7))
+        for _ in range(draw(ints(1, 8))):
+            i = draw(ints(0, len(b) - 1))
+            b[i] ^= 1 << draw(ints(0, 7))
     elif how == "set":
-        for _ in range(draw(st.integers(1, 4))):
-            b[draw(st.integers(0, len(b) - 1))] = draw(st.integers(0, 255))
+        for _ in range(draw(ints(1, 4))):
+            b[draw(ints(0, len(b) - 1))] = draw(ints(0, 255))
     elif how == "insert":
-        i = draw(st.integers(0, len(b)))
+        i = draw(ints(0, len(b)))
         b[i:i] = draw(st.binary(min_size=1, max_size=16))
     elif how == "splice":
-        i, j = draw(st.integers(0, len(b))), draw(st.integers(0, len(b)))
-        b[i:i] = b[j:j + draw(st.integers(1, 64))]
+        i, j = draw(ints(0, len(b))), draw(ints(0, len(b)))
+        b[i:i] = b[j:j + draw(ints(1, 64))]
     return bytes(b)
 
 

@@ -1,0 +1,1 @@
+"""Zoo model `diffusion_unet_block` (see model.py / README.md)."""

@@ -1,0 +1,1 @@
+"""Zoo model `moe_decoder` (see model.py / README.md)."""

@@ -1,0 +1,1 @@
+"""Zoo model `whisper_encoder_decoder` (see model.py / README.md)."""

@@ -1,0 +1,290 @@
+"""The `flopest` command under bad input: every flag with an invalid value exits 2 with one
+line naming the flag; random flag values never produce a traceback; `--output` never leaves a
+partial or temporary file, also when rendering or writing fails or Ctrl-C arrives."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flopest.cli import main
+from flopest.errors import FlopestError
+from tests.conftest import mlp_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FACTORY = "tests.robustness.factories:mlp"
+
+
+@pytest.fixture(scope="module")
+def mlp_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cli") / "mlp.onnx"
+    onnx.save(mlp_model(), str(p))
+    return str(p)
+
+
+def run(argv):
+    """(exit code, stdout, stderr) of flopest.cli.main, in process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def leftovers(folder) -> list:
+    return sorted(n for n in os.listdir(folder) if n.startswith(".flopest-") or n.endswith(".tmp"))
+
+
+# ------------------------------------------------------------------ every flag, one bad value
+# (argv after `count MODEL`, or a whole argv for `zoo` / top level; the text the message names)
+ONNX_BAD = [
+    (["--dim"], "--dim"),
+    (["--dim", "batch"], "--dim"),
+    (["--dim", "=8"], "--dim"),
+    (["--dim", "batch=-1"], "--dim"),
+    (["--dim", "batch=2.5"], "--dim"),
+    (["--dim", "batch=x"], "--dim"),
+    (["--dim", "batch=" + "9" * 5000], "--dim"),
+    (["--dim", "batch=99999999999999999999"], "--dim"),
+    (["--dim", "bath=8"], "--dim"),
+    (["--dim", "batch=4611686018427387904"], "--dim"),      # 2**62: batch·64 overflows int64
+    (["--sweep", "batch"], "--sweep"),
+    (["--sweep", "=1,2"], "--sweep"),
+    (["--sweep", "batch="], "--sweep"),
+    (["--sweep", "batch=1,,2"], "--sweep"),
+    (["--sweep", "batch=1,-2"], "--sweep"),
+    (["--sweep", "batch=²"], "--sweep"),
+    (["--sweep", "batch=" + "9" * 5000], "--sweep"),
+    (["--sweep", "batch=99999999999999999999"], "--sweep"),
+    (["--sweep", "nope=1,2"], "--sweep"),
+    (["--sweep", "batch=1", "--sweep", "batch=2"], "--sweep"),
+    (["--sweep", "batch=" + ",".join(["1"] * 400), "--sweep", "x=" + ",".join(["1"] * 400)], "--sweep"),
+    (["--dim", "batch=1", "--by"], "--by"),
+    (["--dim", "batch=1", "--by", "layer"], "--by"),
+    (["--dim", "batch=1", "--depth"], "--depth"),
+    (["--dim", "batch=1", "--depth", "x"], "--depth"),
+    (["--dim", "batch=1", "--depth", "-1"], "--depth"),
+    (["--dim", "batch=1", "--format"], "--format"),
+    (["--dim", "batch=1", "--format", "yaml"], "--format"),
+    (["--dim", "batch=1", "--top"], "--top"),
+    (["--dim", "batch=1", "--top", "x"], "--top"),
+    (["--dim", "batch=1", "--top", "-3"], "--top"),
+    (["--dim", "batch=1", "--output"], "--output"),
+    (["--dim", "batch=1", "--output", ""], "--output"),
+    (["--dim", "batch=1", "--output", "{tmp}/nodir/x.json"], "--output"),
+    (["--dim", "batch=1", "--output", "{tmp}"], "--output"),
+    (["--dim", "batch=1", "--input", "8x16"], "--input"),
+    (["--dim", "batch=1", "--input-dtype", "int64"], "--input-dtype"),
+    (["--dim", "batch=1", "--training"], "--training"),
+    (["--dim", "batch=1", "--optimizer", "adam"], "--optimizer"),
+    (["--dim", "batch=1", "--optimizer", "rmsprop"], "--optimizer"),
+    (["--dim", "batch=1", "--checkpointing"], "--checkpointing"),
+    (["--dim", "batch=1", "--materialize"], "--materialize"),
+    (["--dim", "batch=1", "--onnx"], "--onnx"),
+    (["--dim", "batch=1", "--strict=yes"], "--strict"),
+    (["--dim", "batch=1", "--causal=1"], "--causal"),
+    (["--dim", "batch=1", "--debug=1"], "--debug"),
+    (["--dim", "batch=1", "--bogus"], "--bogus"),
+]
+TORCH_BAD = [
+    (["--input", "x"], "--input"),
+    (["--input", ""], "--input"),
+    (["--input", "8xx16"], "--input"),
+    (["--input", "8x-16"], "--input"),
+    (["--input", "=8x16"], "--input"),
+    (["--input", "99999999999999999999x16"], "--input"),
+    (["--input", "a=8x16", "--input", "8x16"], "--input"),
+    (["--input", "8x16", "--input-dtype", "float7"], "--input-dtype"),
+    (["--input", "8x16", "--input-dtype", "int64", "--input-dtype", "int64"], "--input-dtype"),
+    (["--input", "8x16", "--optimizer", "adam"], "--optimizer"),
+    (["--input", "8x16", "--checkpointing"], "--checkpointing"),
+    (["--input", "8x16", "--training", "--optimizer", "nope"], "--optimizer"),
+    (["--input", "8x16", "--dim", "batch=1"], "--dim"),
+    (["--input", "8x16", "--sweep", "batch=1,2"], "--sweep"),
+    (["--input", "8x16", "--onnx"], "--onnx"),
+    (["--input", "8x16", "--by", "layer"], "--by"),
+    (["--input", "8x16", "--depth", "-2"], "--depth"),
+    (["--input", "8x16", "--format", "xml"], "--format"),
+    (["--input", "8x16", "--top", "-1"], "--top"),
+    (["--input", "8x16", "--training=1"], "--training"),
+    (["--input", "8x16", "--materialize=1"], "--materialize"),
+]
+TOP_BAD = [
+    (["zoo", "--debug=1"], "--debug"),
+    (["zoo", "--bogus"], "--bogus"),
+    (["zoo", "extra"], "extra"),
+    (["--bogus"], "--bogus"),
+    (["--debug=1", "zoo"], "--debug"),
+    (["nosuchcommand"], "nosuchcommand"),
+    (["count"], "MODEL"),
+    (["count", "zoo:nope"], "nope"),
+]
+
+
+def _check_bad(argv, needle, tmp_path):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = run(argv)
+    assert code == 2, (argv, code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, (argv, err)
+    assert needle in lines[0], (argv, err)
+    assert "Traceback" not in err and lines[0].startswith("flopest")
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("extra,needle", ONNX_BAD, ids=[" ".join(a)[:40] for a, _ in ONNX_BAD])
+def test_count_onnx_flag_with_invalid_value(extra, needle, mlp_file, tmp_path):
+    _check_bad(["count", mlp_file] + extra + ["--output", str(tmp_path / "never.json")]
+               if "--output" not in extra else ["count", mlp_file] + extra, needle, tmp_path)
+    assert not (tmp_path / "never.json").exists()
+
+
+@pytest.mark.parametrize("extra,needle", TORCH_BAD, ids=[" ".join(a)[:40] for a, _ in TORCH_BAD])
+def test_count_torch_flag_with_invalid_value(extra, needle, tmp_path):
+    _check_bad(["count", FACTORY] + extra + ["--output", str(tmp_path / "never.json")], needle, tmp_path)
+    assert not (tmp_path / "never.json").exists()
+
+
+@pytest.mark.parametrize("argv,needle", TOP_BAD, ids=[" ".join(a)[:40] for a, _ in TOP_BAD])
+def test_zoo_and_top_level_flags_with_invalid_value(argv, needle, tmp_path):
+    _check_bad(argv, needle, tmp_path)
+
+
+def test_the_table_covers_every_count_and_zoo_flag():
+    from flopest.cli import build_parser
+    p = build_parser()
+    sub = next(a for a in p._actions if a.dest == "command").choices
+    tested = " ".join(" ".join(a) for a, _ in ONNX_BAD + TORCH_BAD + TOP_BAD)
+    for cmd in ("count", "zoo"):
+        for action in sub[cmd]._actions:
+            for flag in action.option_strings:
+                if flag in ("-h", "--help", "-o"):
+                    continue
+                assert flag in tested, f"flopest {cmd} {flag} has no invalid-value case"
+
+
+# ------------------------------------------------------------------ random flag values
+TEXT = st.one_of(st.text(max_size=12), st.sampled_from(
+    ["batch=8", "batch=1,2", "batch=0", "8x16", "1x2x3", "json", "csv", "op", "module", "3", "-1", "0",
+     "batch=", "=", ",", "x", "batch=1e3", "batch= 4 ", "input_ids=1x8", "\x00", "é=1", "--dim", "-"]))
+FLAGS = st.sampled_from(["--dim", "--sweep", "--format", "--by", "--top", "--depth", "--input", "--input-dtype"])
+
+
+@settings(max_examples=int(os.environ.get("FLOPEST_FUZZ_EXAMPLES", "100")), deadline=None, derandomize=True,
+          database=None, suppress_health_check=list(HealthCheck))
+@given(model=st.sampled_from(["onnx", "torch"]), flags=st.lists(st.tuples(FLAGS, TEXT), max_size=4),
+       switches=st.lists(st.sampled_from(["--strict", "--causal", "--training", "--by=op"]), max_size=2))
+def test_fuzz_cli_flags_exit_0_or_2(mlp_file, model, flags, switches):
+    argv = ["count", mlp_file if model == "onnx" else FACTORY]
+    for f, v in flags:
+        argv += [f, v]
+    argv += switches
+    try:
+        code, out, err = run(argv)
+    except SystemExit as exc:     # argparse's exit goes through main; nothing else may exit
+        raise AssertionError(f"SystemExit({exc.code}) escaped main for {argv}") from None
+    assert code in (0, 2), (argv, code, err)
+    assert "Traceback" not in err, (argv, err)
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1, (argv, err)
+    else:
+        assert out
+
+
+# ------------------------------------------------------------------ --output is atomic
+def _count_json(mlp_file, dest, *extra):
+    return run(["count", mlp_file, "--dim", "batch=8", "--format", "json", "--output", str(dest), *extra])
+
+
+def test_failure_while_rendering_leaves_no_file(mlp_file, tmp_path, monkeypatch):
+    import flopest.report as report
+
+    def broken(*a, **k):
+        raise FlopestError("renderer failed on purpose")
+
+    monkeypatch.setattr(report, "to_json", broken)
+    code, out, err = _count_json(mlp_file, tmp_path / "out.json")
+    assert code == 2 and "renderer failed" in err
+    assert os.listdir(tmp_path) == []
+
+    def crash(*a, **k):   # not a FlopestError: the exception propagates, still no file
+        raise RuntimeError("crash in a renderer")
+
+    monkeypatch.setattr(report, "to_json", crash)
+    with pytest.raises(RuntimeError):
+        _count_json(mlp_file, tmp_path / "out.json")
+    assert os.listdir(tmp_path) == []
+
+
+def test_failure_while_writing_leaves_the_old_file_and_no_temp(mlp_file, tmp_path, monkeypatch):
+    import flopest.report as report
+    dest = tmp_path / "out.json"
+    dest.write_text("previous result\n")
+    real_fsync = os.fsync
+
+    def half_written(fd):   # the temp file holds a part of the text when the disk fails
+        os.write(fd, b"{ partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report.os, "fsync", half_written)
+    code, out, err = _count_json(mlp_file, dest)
+    assert code == 2 and "--output" in err and "No space left" in err, err
+    assert dest.read_text() == "previous result\n"
+    assert leftovers(tmp_path) == [] and os.listdir(tmp_path) == ["out.json"]
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report.os, "fsync", interrupted)
+    code, out, err = _count_json(mlp_file, dest)
+    assert code == 130 and err.strip() == "flopest: interrupted"
+    assert dest.read_text() == "previous result\n" and leftovers(tmp_path) == []
+
+    monkeypatch.setattr(report.os, "fsync", real_fsync)
+    code, out, err = _count_json(mlp_file, dest)
+    assert code == 0 and json.loads(dest.read_text())["flops"] > 0 and leftovers(tmp_path) == []
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert dest.stat().st_mode & 0o777 == 0o666 & ~mask   # an ordinary file, not mkstemp's 0600
+
+
+def test_output_into_unwritable_or_odd_places(mlp_file, tmp_path):
+    for dest in (tmp_path, "/proc/flopest-test.json", tmp_path / "missing" / "x.json", ""):
+        code, out, err = _count_json(mlp_file, dest)
+        assert code == 2 and "--output" in err and len(err.strip().splitlines()) == 1, (dest, err)
+    assert leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------ Ctrl-C during a capture
+def test_ctrl_c_during_capture_exits_130_and_writes_nothing(tmp_path):
+    marker = tmp_path / "in_forward"
+    dest = tmp_path / "f.json"
+    env = dict(os.environ, FLOPEST_TEST_MARKER=str(marker), PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, "-m", "flopest", "count", "tests.robustness.factories:sleepy",
+                          "--format", "json", "--output", str(dest)], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():       # the model is now sleeping in forward, mid-capture
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline, "the capture never reached forward"
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, (p.returncode, err)
+    assert "Traceback" not in err and err.strip() == "flopest: interrupted", err
+    assert not dest.exists()
+    assert sorted(os.listdir(tmp_path)) == ["in_forward"]
