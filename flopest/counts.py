@@ -34,9 +34,16 @@ def parse_dims(dims) -> dict:
     out: dict = {}
     if dims is None:
         return out
+    if isinstance(dims, str):   # one "name=value"
+        dims = [dims]
+    if not isinstance(dims, dict) and not isinstance(dims, (list, tuple, set, frozenset)):
+        raise InputError(f"dims must be a dict such as {{'batch': 8}} or a list of 'NAME=VALUE' "
+                         f"strings, got {type(dims).__name__}")
     items = dims.items() if isinstance(dims, dict) else [_split(d) for d in dims]
     for k, v in items:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        if isinstance(v, bool):
+            raise InputError(f"dim {k!r} must be a non-negative integer, got {v!r} (e.g. --dim {k}=8)")
+        if not isinstance(v, (int, np.integer)):
             try:
                 fv = float(v)
                 if not fv.is_integer():

@@ -49,7 +49,12 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
         m = strip_model(model)
         _check_text(m, "<ModelProto>")
         return m, {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
-    path = os.fspath(model)
+    try:
+        path = os.fspath(model)
+    except TypeError:
+        raise InputError(f"cannot count a {type(model).__name__}: give a path to an .onnx file, an "
+                         f"onnx.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
+                         f"inputs") from None
     if not os.path.exists(path):
         raise ModelReadError(f"model file {path!r} does not exist")
     if os.path.isdir(path):
@@ -653,12 +658,46 @@ def _clear_declared_dims(model: onnx.ModelProto, names: list) -> None:
 
 
 MAX_EXPANDED_NODES = 1_000_000   # nodes once model-local functions are expanded at every call
+# and, above MAX_AMPLIFIED_FROM nodes, at most this many expanded nodes per node in the file: a
+# transformer exported with one function per layer expands ~100×; functions calling the next
+# one twice per level ("billion laughs") expand 2**depth / depth× from a few kB
+MAX_AMPLIFICATION = 500
+MAX_AMPLIFIED_FROM = 50_000
+
+
+def _check_expansion(m: onnx.ModelProto, source) -> None:
+    """ModelReadError when model-local functions expand into a graph too large to walk, or
+    much larger than the file (see MAX_EXPANDED_NODES, MAX_AMPLIFICATION)."""
+    n = _expanded_nodes(m)
+    if n is None:
+        raise ModelReadError(f"{source!r}: its model-local functions call each other hundreds of "
+                             f"levels deep; flopest does not expand such graphs")
+    stored = _stored_nodes(m)
+    if n > MAX_EXPANDED_NODES or (n > MAX_AMPLIFIED_FROM and n > MAX_AMPLIFICATION * stored):
+        raise ModelReadError(f"{source!r}: its model-local functions call each other into {n:,} nodes "
+                             f"from {stored:,} in the file; flopest expands at most "
+                             f"{MAX_EXPANDED_NODES:,} nodes, and at most {MAX_AMPLIFICATION}× the file's")
+
+
+def _stored_nodes(m: onnx.ModelProto) -> int:
+    def size(nodes):
+        total = 0
+        for n in nodes:
+            total += 1
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    total += size(a.g.node)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    total += sum(size(g.node) for g in a.graphs)
+        return total
+    return size(m.graph.node) + sum(size(f.node) for f in m.functions)
 
 
 def _expanded_nodes(m: onnx.ModelProto) -> int | None:
     """Nodes of the graph once every call of a model-local function is replaced by its body
-    (subgraphs included). Functions that call each other twice per level grow 2**depth: a
-    2 kB file can stand for a billion nodes. A function calling itself counts as one node."""
+    (subgraphs included); None when the calls nest too deep to follow. Functions that call
+    each other twice per level grow 2**depth: a 3 kB file can stand for 2**39 nodes. A
+    function calling itself counts as one node."""
     funcs = {(f.domain, f.name): f for f in m.functions}
     memo: dict = {}
 
@@ -700,14 +739,7 @@ def analyse(model, dims: dict | None = None):
     kernel), then, when every input dim is bound, both again at the concrete dims."""
     m, stats = load(model)
     if m.functions:
-        n = _expanded_nodes(m)
-        if n is None:
-            raise ModelReadError(f"{stats.get('source')!r}: its model-local functions call each other "
-                                 f"hundreds of levels deep; flopest does not expand such graphs")
-        if n > MAX_EXPANDED_NODES:
-            raise ModelReadError(f"{stats.get('source')!r}: its model-local functions call each other "
-                                 f"into {n:,} nodes (more than {MAX_EXPANDED_NODES:,}); flopest does not "
-                                 f"expand graphs that large")
+        _check_expansion(m, stats.get("source"))
         try:
             from onnx import inliner
             m = inliner.inline_local_functions(m)

@@ -23,7 +23,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def chain_model(n: int, d: int = 16, batch="batch"):
     """x(batch, d) → n nodes: Add(b), MatMul(W: d×d), Relu, Add, MatMul, ... (one chain)."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes = []

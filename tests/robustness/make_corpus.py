@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnx
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from flopest.cli import main
 from flopest.errors import FlopestError
 from tests.conftest import mlp_model
+from tests.robustness._gen import time_limit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FACTORY = "tests.robustness.factories:mlp"
@@ -190,7 +191,8 @@ def test_fuzz_cli_flags_exit_0_or_2(mlp_file, model, flags, switches):
         argv += [f, v]
     argv += switches
     try:
-        code, out, err = run(argv)
+        with time_limit(10):
+            code, out, err = run(argv)
     except SystemExit as exc:     # argparse's exit goes through main; nothing else may exit
         raise AssertionError(f"SystemExit({exc.code}) escaped main for {argv}") from None
     assert code in (0, 2), (argv, code, err)

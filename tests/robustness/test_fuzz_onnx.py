@@ -99,6 +99,7 @@ EXPECT = {
     "fuzz_bytes_utf8_op_type": ModelReadError, "empty_graph": ModelReadError,
     # model-local functions expanding to 2**39 nodes, or chained 600 deep: refused at once
     "functions_expand_to_2pow39_nodes": ModelReadError, "functions_chained_600_deep": ModelReadError,
+    "fuzz_atheris_functions_expand_2pow18": ModelReadError,
 }
 UNCOSTED = {   # counted, with this operator listed in unknown_ops (and the reason in notes)
     "if_no_branches": "If", "if_missing_else": "If", "if_branch_attr_is_int": "If", "loop_no_body": "Loop",
@@ -214,3 +215,23 @@ def test_modelproto_with_invalid_utf8_is_refused():
     m.ParseFromString(open(os.path.join(CORPUS_DIR, "utf8_invalid_op_type.onnx"), "rb").read())
     with pytest.raises(ModelReadError, match="UTF-8"):
         flopest.count(m)
+
+
+ODD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                       st.text(max_size=8), st.binary(max_size=8), st.lists(st.integers(0, 3), max_size=2))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 500, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(model=st.one_of(ODD_VALUES, st.sampled_from(["", "zoo:", "zoo:nope", "x.onnx", "/", "a\x00b"])),
+       dims=st.one_of(ODD_VALUES, st.dictionaries(st.one_of(st.text(max_size=6), st.integers()), ODD_VALUES,
+                                                  max_size=3), st.lists(st.text(max_size=10), max_size=3)))
+def test_fuzz_api_arguments(model, dims):
+    """flopest.count(model, dims=...) with arguments of any type: a FlopestError, never a
+    TypeError from deep inside. A valid model with odd dims too."""
+    for m in (model, os.path.join(CORPUS_DIR, "cycle.onnx"), mlp_model()):
+        with time_limit(LIMIT_S):
+            try:
+                flopest.count(m, dims=dims).to_dict()
+            except FlopestError:
+                pass
