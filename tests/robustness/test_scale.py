@@ -22,7 +22,7 @@ T = 2048
 # ------------------------------------------------------------------ one trillion parameters
 @pytest.fixture(scope="module")
 def torch_ready():
-    pytest.importorskip("transformers")   # CI installs the torch extra; this never skips there
+    import transformers  # noqa: F401  (CI installs the torch extra)
     import torch  # noqa: F401
 
 
