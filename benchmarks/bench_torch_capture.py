@@ -344,7 +344,7 @@ def main(argv=None) -> int:
             raw = json.load(f)
         results = {tuple(k.split("|")): v for k, v in raw.items()}
         models = [m for m in models if any(k[0] == m for k in results)]
-        print(render(models, tools, results, a.repeat, float("nan")))
+        print(render(models, tools, results, a.repeat, None))
         return 0
 
     results: dict = {}
@@ -415,7 +415,7 @@ def render(models, tools, results, repeat, wall) -> str:
             vers.append(f"{mod} {version(mod)}")
         except Exception:   # noqa: BLE001
             pass
-    out.append(f"## PyTorch capture: flopest vs other FLOP counters\n")
+    out.append("## PyTorch capture: flopest vs other FLOP counters\n")
     out.append(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs; "
                f"{', '.join(vers)}. Median of {repeat} runs after one warm-up, each tool in a fresh "
                f"process; peak RSS = `ru_maxrss` of that process (+ growth over the model build). "
@@ -425,10 +425,11 @@ def render(models, tools, results, repeat, wall) -> str:
                f"(model_zoo/<name>/expected.json; the 7B's closed form), or of FlopCounterMode's where "
                f"there is none. "
                f"Zoo models: other tools on CPU tensors with real weights; {LLAMA7B} "
-               f"(Llama-2-7B shape, input_ids 1×4096): every tool on meta tensors. Total wall {wall:.0f} s; "
-               f"CPU time = the process's `time.process_time()` (less sensitive to other load); "
-               f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) at the end "
-               f"(other processes on the machine make the times noisy).\n")
+               f"(Llama-2-7B shape, input_ids 1×4096): every tool on meta tensors. CPU time = the process's "
+               f"`time.process_time()` (less sensitive to other load on the machine)"
+               + (f". Total wall {wall:.0f} s; load average "
+                  f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) at the end.\n"
+                  if wall is not None else " (rendered from a saved --json).\n"))
 
     # ---- overview: ratios ----
     out.append("### Forward FLOPs ÷ flopest `matmul_flops`\n")
@@ -589,12 +590,17 @@ WHY = {
                     "right only because on meta SDPA decomposes into bmm.",
     "thop": "module hooks only: transformers' `Conv1D` (GPT-2) counts 0, so gpt2 is its LM head "
             "alone (0.31); functional matmuls (attention's torch.matmul / einsum / SDPA) count 0 "
-            "(every transformer 0.96–0.98, 7B 0.86); `ConvTranspose2d` counted with the conv "
+            "(bert / vit / t5 / llama 0.96–0.98; whisper 0.66 and the diffusion block 0.79, where "
+            "attention over 1500 / 1024 positions is a large share; 7B 0.86); MoE experts "
+            "(transformers' experts module, `torch.bmm` on gathered weights) count 0 (moe_decoder "
+            "0.59); `ConvTranspose2d` counted with the conv "
             "formula on its output, stride² too high (one stride-2 layer: 4×; unet 1.14); "
             "BatchNorm and activations added (mobilenet_v2 1.09).",
     "calflops": "FLOPs = 2×MACs for linear / matmul / conv plus its own element-wise counts "
                 "(mobilenet_v2 1.02 while its 2×MACs is exact); `F.scaled_dot_product_attention` not "
-                "patched: SDPA counts 0 (7B 0.86); LSTM and einsum: FLOPs counted but MACs 0; "
+                "patched: SDPA counts 0 (7B 0.86); its `torch.bmm` patch is commented out (0.3.2), "
+                "so MoE experts run as bmm count 0 (moe_decoder 0.61); LSTM and einsum: FLOPs "
+                "counted but MACs 0; "
                 "training is its forward × 3 rule, not a backward trace.",
 }
 
