@@ -17,7 +17,6 @@ its range. Offsets are never subtracted.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,18 +26,12 @@ from .errors import InputError
 
 DEFAULT_SAMPLES = 100_000
 DEFAULT_SEED = 20261122
-_lock = threading.Lock()
-_mc = None
 
 
 def _kernel():
-    global _mc
-    if _mc is None:
-        with _lock:
-            if _mc is None:
-                import importlib
-                _mc = importlib.import_module(".kernel._mc", "flopest")
-    return _mc
+    """The Monte-Carlo kernel (kernel/_mc.py), loaded once by flopest.kernel.load."""
+    from .kernel import load
+    return load("_mc")
 
 
 @dataclass(frozen=True)

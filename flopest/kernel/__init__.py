@@ -14,18 +14,25 @@ from .. import dims
 from ..errors import KernelInputError, UnboundDimError
 
 _lock = threading.Lock()
-_mod = None
+_loaded: dict = {}
+
+
+def load(name: str):
+    """Import a Numba kernel module of this package (`_jit`, `_mc`) once per process, under a
+    lock: its first import compiles the kernels or loads them from the cache."""
+    mod = _loaded.get(name)
+    if mod is None:
+        with _lock:
+            mod = _loaded.get(name)
+            if mod is None:
+                import importlib
+                mod = _loaded[name] = importlib.import_module(f".kernel.{name}", "flopest")
+    return mod
 
 
 def _kernels():
-    """Import (and on first use compile or load from cache) the Numba kernels, once per process."""
-    global _mod
-    if _mod is None:
-        with _lock:
-            if _mod is None:
-                import importlib
-                _mod = importlib.import_module(".kernel._jit", "flopest")
-    return _mod
+    """The cost kernels (kernel/_jit.py)."""
+    return load("_jit")
 
 
 @dataclass
