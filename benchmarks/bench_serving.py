@@ -1,0 +1,113 @@
+"""Decode tokens/s predicted by flopest's roofline against the pure bandwidth bound.
+
+    python benchmarks/bench_serving.py [--runs 3] [--prompt 512] [--output 256] [--models gpt2,llama-7b,llama-70b]
+
+Three model sizes (GPT-2 124 M from the zoo; Llama-2-7B and Llama-2-70B shapes, built on meta
+tensors from the sizes of Meta's published configs) × three devices (L4, A100-SXM4-80GB, H100 SXM)
+× two batch sizes. Each model is captured once (prefill + 4 decode steps on meta tensors, KV cache
+included) and the capture time is the median of ``--runs`` runs; the serving figures come from the
+one captured cost.
+
+- **bound**: the pure bandwidth bound of decoding, batch × k × bandwidth / weight bytes: every step
+  reads the weights once and nothing else, at 100 % of the datasheet bandwidth (k devices hold one
+  replica when the model does not fit on one).
+- **roofline**: flopest's step time at 100 % efficiency, max(FLOPs / peak, (weights + KV cache) /
+  bandwidth), summed over the decode steps: the KV cache read grows with the position and the batch.
+- **flopest p50 [p5–p95]**: the same with the efficiency priors (MBU for memory-bound steps, the
+  device's MFU prior for compute-bound ones), as `flopest serve` reports `decode_tokens_per_s`.
+
+Figures are per replica (all k devices), bf16 weights and KV cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np
+
+DEVICES = ("l4", "a100-sxm4-80gb", "h100-sxm")
+BATCHES = (1, 32)
+
+# Llama-2 sizes: meta-llama/Llama-2-7b-hf and Llama-2-70b-hf config.json (hidden, intermediate, layers,
+# heads, KV heads, vocab 32,000, 4,096 positions); Touvron et al. 2023, "Llama 2" (arXiv:2307.09288), Table 1
+LLAMA = {"llama-7b": (4096, 11008, 32, 32, 32), "llama-70b": (8192, 28672, 80, 64, 8)}
+
+
+def build(name):
+    import torch
+    if name == "gpt2":
+        import model_zoo
+        return model_zoo.get("gpt2", size="full")[0].model
+    from transformers import LlamaConfig, LlamaForCausalLM
+    d, ff, layers, heads, kv = LLAMA[name]
+    cfg = LlamaConfig(hidden_size=d, intermediate_size=ff, num_hidden_layers=layers, num_attention_heads=heads,
+                      num_key_value_heads=kv, vocab_size=32000, max_position_embeddings=4096,
+                      tie_word_embeddings=False, attn_implementation="eager")
+    with torch.device("meta"):     # no weights: the capture only needs shapes
+        return LlamaForCausalLM(cfg).to(torch.bfloat16).eval()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="timed captures per model (median)")
+    ap.add_argument("--prompt", type=int, default=512)
+    ap.add_argument("--output", type=int, default=256)
+    ap.add_argument("--models", default="gpt2,llama-7b,llama-70b")
+    ap.add_argument("--samples", type=int, default=20_000)
+    a = ap.parse_args(argv)
+
+    from flopest import profiles
+    from flopest.serving import (
+        BYTES_PER_ELEMENT,
+        generation_cost_torch,
+        roofline,
+        serve,
+    )
+
+    rows = []
+    for name in a.models.split(","):
+        model = build(name)
+        times = []
+        for _ in range(a.runs):
+            t0 = time.perf_counter()
+            cost = generation_cost_torch(model, a.prompt, a.output)
+            times.append(time.perf_counter() - t0)
+        t_cap = statistics.median(times)
+        for dev_id in DEVICES:
+            dev = profiles.device(dev_id)
+            for b in BATCHES:
+                rl = roofline(cost, dev_id, b, "bf16")
+                k = rl.devices_per_replica
+                bound = b * k * dev.mem_bandwidth_bytes_per_s / (cost.matmul_params * BYTES_PER_ELEMENT["bf16"])
+                _, t_dec = rl.times(np.array([1.0]), np.array([1.0]))
+                steps = a.output - 1
+                roof = b * steps / t_dec[0]
+                compute_steps = int((rl.decode_compute_s > rl.decode_memory_s).sum())
+                e = serve(cost, prompt_tokens=a.prompt, output_tokens=a.output, requests_per_day=1000, days=1,
+                          device=dev_id, batch=b, precision="bf16", samples=a.samples)
+                q = e.to_dict()["decode_tokens_per_s"]       # per device: × k for the replica
+                rows.append((name, f"{cost.params / 1e9:.3g} B", dev_id, b, k, bound, roof, roof / bound,
+                             q["p50"] * k, q["p5"] * k, q["p95"] * k,
+                             "compute" if compute_steps == steps else ("memory" if compute_steps == 0 else "mixed"),
+                             t_cap))
+    print(f"decode tokens/s per replica, prompt {a.prompt} + {a.output} output tokens, bf16; capture time: median "
+          f"of {a.runs} runs\n")
+    print("| model | params | device | batch | devices/replica | bound tokens/s | roofline tokens/s | roofline / "
+          "bound | flopest p50 [p5–p95] | decode steps | capture s |")
+    print("|---|--:|---|--:|--:|--:|--:|--:|--:|---|--:|")
+    for (name, params, dev, b, k, bound, roof, ratio, p50, p5, p95, kind, t) in rows:
+        print(f"| {name} | {params} | {dev} | {b} | {k} | {bound:,.0f} | {roof:,.0f} | {ratio:.2f} | "
+              f"{p50:,.0f} [{p5:,.0f}–{p95:,.0f}] | {kind}-bound | {t:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

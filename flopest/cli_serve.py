@@ -1,0 +1,321 @@
+"""`flopest serve`: parsing and printing only (the model is flopest.serving)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import re
+
+from .errors import InputError
+
+EPILOG = """examples:
+  flopest serve zoo:gpt2 --prompt-tokens 500 --output-tokens 300 --requests-per-day 1M --device h100-sxm --region US --batch 16
+  flopest serve model_with_past.onnx --prompt-tokens 500 --output-tokens 300 --users 13M --requests-per-user 15 --months 1
+  flopest serve zoo:resnet50 --requests-per-day 10M --batch 32 --device l4 --region FR
+  flopest serve --params 7B --layers 32 --d-model 4096 --context 4096 --prompt-tokens 1000 --output-tokens 200 --requests-per-day 100k --max-latency 5s
+  flopest serve --wh-per-request 3.96 --requests-per-day 195M --days 30 --pue 1.1 --intensity 390 --servers 3617 --server-embodied-kg 4900 --lifetime-years 6
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    s = subparsers.add_parser(
+        "serve", help="per-request cost, latency, devices, energy and CO2eq of serving a model, with ranges",
+        description="Serve a model: the per-request cost read off its graph (a forward pass per example, or "
+        "prefill + decode steps with a KV cache for a generative model), the roofline latency and tokens/s on "
+        "a device at a batch size, the fleet that carries the load, and the energy, CO2eq by scope and water "
+        "over the duration, with p5/p50/p95 ranges. Without a model: --params N (2·N FLOPs per token) or "
+        "--wh-per-request (a measured energy per request).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("model", metavar="MODEL", nargs="?",
+                   help="zoo:NAME, package.module:factory (a transformers causal LM for generation, else any "
+                   "module with example inputs), or an .onnx file (a decoder taking past key/values for "
+                   "generation)")
+    w = s.add_argument_group("requests")
+    w.add_argument("--prompt-tokens", metavar="N", help="tokens in the prompt (generation), or the sequence "
+                   "length of one forward pass")
+    w.add_argument("--output-tokens", metavar="N", help="tokens generated per request (decode steps with a KV "
+                   "cache); omit for one forward pass per request (classification, vision)")
+    w.add_argument("--requests-per-day", metavar="N", help="load, e.g. 1M")
+    w.add_argument("--requests-per-hour", metavar="N")
+    w.add_argument("--requests", metavar="N", help="total requests over the duration")
+    w.add_argument("--users", metavar="N", help="daily users (with --requests-per-user)")
+    w.add_argument("--requests-per-user", metavar="N", help="requests per user per day")
+    w.add_argument("--days", metavar="N", help="duration of the deployment in days")
+    w.add_argument("--months", metavar="N", help="duration in months of 730 h (default 12)")
+    f = s.add_argument_group("fleet")
+    f.add_argument("--device", default="h100-sxm", help="device id (flopest devices lists them)")
+    f.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"),
+                   help="serving precision: peak and bytes per weight (default: bf16, else fp16, else fp32)")
+    f.add_argument("--batch", metavar="N", help="sequences per batch (default 1, or the largest meeting "
+                   "--max-latency)")
+    f.add_argument("--max-latency", metavar="T", help="target latency per request, e.g. 200ms, 2s")
+    f.add_argument("--utilisation", default="1", metavar="F",
+                   help="target average fleet utilisation, (0, 1]; 1 = the smallest fleet for the average load")
+    f.add_argument("--devices", metavar="N", help="a fixed fleet of N devices instead of the computed one")
+    f.add_argument("--servers", metavar="N", help="a fixed fleet of N servers (of the device's host)")
+    f.add_argument("--server-embodied-kg", metavar="KG", help="embodied emissions per server, GPUs included")
+    f.add_argument("--mbu", metavar="F", help="fix the memory-bandwidth utilisation of decoding (0-1)")
+    f.add_argument("--mfu", metavar="F", help="fix the compute utilisation (0-1)")
+    f.add_argument("--power-w", help="all-in average draw per device, host share included (W)")
+    n = s.add_argument_group("without a graph")
+    n.add_argument("--wh-per-request", metavar="WH", help="measured IT energy per request (before PUE)")
+    n.add_argument("--params", metavar="N", help="parameters of a language model, e.g. 7B (2·N FLOPs per token)")
+    n.add_argument("--layers", metavar="N", help="with --params: layers (attention and KV cache)")
+    n.add_argument("--d-model", metavar="N", help="with --params: hidden size")
+    n.add_argument("--kv-dim", metavar="N", help="with --params: KV heads × head dim (default --d-model)")
+    n.add_argument("--context", metavar="N", help="the model's context length, checked against prompt + output")
+    o = s.add_argument_group("ONNX decoders")
+    o.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="other symbolic dims")
+    o.add_argument("--seq-dim", metavar="NAME", help="the dim of the new tokens (default: input_ids' second)")
+    o.add_argument("--past-dim", metavar="NAME", help="the dim of the KV-cache length (default: found in the "
+                   "past key/value inputs)")
+    i = s.add_argument_group("impact")
+    i.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
+    i.add_argument("--datacenter", help="data centre profile (default from the region's provider)")
+    i.add_argument("--pue", help="fix the PUE")
+    i.add_argument("--intensity", metavar="G_PER_KWH", help="fix the grid intensity (g CO2eq/kWh)")
+    i.add_argument("--lifetime-years", help="fix the hardware lifetime")
+    i.add_argument("--training", metavar="FILE.json|KG", help="a training estimate (flopest estimate --format "
+                   "json) or its kg CO2eq: adds the days of serving that emit as much (break-even)")
+    i.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
+    i.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
+    s.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+    s.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
+    s.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    return s
+
+
+_DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|s|min|h)?\s*$", re.IGNORECASE)
+
+
+def parse_seconds(text, flag: str = "--max-latency") -> float:
+    """'200ms' → 0.2, '2s' → 2, '1.5' → 1.5 s, '1min' → 60; InputError names the flag."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise InputError(f"{flag} {text!r} is not a duration: write e.g. 200ms, 2s or 1min")
+    v = float(m.group(1)) * {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}[(m.group(2) or "s").lower()]
+    if not v > 0:
+        raise InputError(f"{flag} must be a positive duration, got {text!r} (e.g. {flag} 200ms)")
+    return v
+
+
+def cmd_serve(a) -> int:
+    from .cli import _FACTORY, _num_arg, _torch_model
+    from .counts import parse_dims
+    from .report import write_atomic
+    from .serving import serve
+    from .zoo import is_zoo
+
+    if a.output is not None and not a.output.strip():
+        raise InputError("--output '' is empty; give a file name")
+    samples = _num_arg("--samples", a.samples, True)
+    if samples < 1 or samples > 10**8:
+        raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
+    kw = dict(prompt_tokens=a.prompt_tokens, output_tokens=a.output_tokens, requests_per_day=a.requests_per_day,
+              requests_per_hour=a.requests_per_hour, requests=a.requests, users=a.users,
+              requests_per_user=a.requests_per_user, days=a.days, months=a.months, device=a.device,
+              n_devices=a.devices, servers=a.servers, batch=a.batch,
+              max_latency_s=parse_seconds(a.max_latency) if a.max_latency is not None else None,
+              utilisation=a.utilisation, region=a.region, datacenter=a.datacenter, precision=a.precision,
+              pue=_num_arg("--pue", a.pue), intensity=_num_arg("--intensity", a.intensity), mfu=a.mfu, mbu=a.mbu,
+              power_w=_num_arg("--power-w", a.power_w), lifetime_years=_num_arg("--lifetime-years", a.lifetime_years),
+              server_embodied_kg=a.server_embodied_kg, wh_per_request=a.wh_per_request, params=a.params,
+              layers=a.layers, d_model=a.d_model, kv_dim=a.kv_dim, context=a.context, training=a.training,
+              seq_dim=a.seq_dim, past_dim=a.past_dim, samples=samples, seed=_num_arg("--seed", a.seed, True))
+    for flag in ("--prompt-tokens", "--output-tokens"):   # zero or negative: named before any model is read
+        v = getattr(a, flag[2:].replace("-", "_"))
+        if v is not None:
+            from .serving import _pos_int
+            _pos_int(flag, v)
+    from . import profiles
+    from .errors import FlopestError
+    for flag, v, what in (("--device", a.device, "device"), ("--region", a.region, "region"),
+                          ("--datacenter", a.datacenter, "datacenter")):
+        if v is not None:   # the id exists in the data, else an error naming the flag
+            try:
+                getattr(profiles, what)(v)
+            except FlopestError as exc:
+                raise InputError(f"{flag}: {exc}") from None
+    for flag, v in (("--wh-per-request", a.wh_per_request), ("--params", a.params)):
+        if v is not None and a.model is not None:   # before reading the model
+            raise InputError(f"{flag} replaces the MODEL: give one of them")
+    args, kwargs, model = (), {}, a.model
+    dims = {}
+    for d in a.dim:
+        try:
+            dims.update(parse_dims([d]))
+        except InputError as exc:
+            raise InputError(f"--dim {d!r}: {exc}") from None
+    for flag, v in (("--dim", " ".join(a.dim) or None), ("--seq-dim", a.seq_dim), ("--past-dim", a.past_dim)):
+        if v is not None and (model is None or not str(model).endswith(".onnx")):
+            raise InputError(f"{flag} {v!r} names a dim of an ONNX decoder: give an .onnx MODEL")
+    if model is not None:
+        is_file = os.path.exists(model) or model.endswith(".onnx")
+        if not is_file and (is_zoo(model) or _FACTORY.match(model)):
+            ns = argparse.Namespace(model=model, input=[], input_dtype=[])
+            if is_zoo(model) or a.output_tokens is None:
+                model, args, kwargs = _torch_model(ns)
+            else:
+                from .cli import _load_factory
+                made = _load_factory(model)
+                model = made[0] if isinstance(made, tuple) else made
+        elif not os.path.exists(model):
+            raise InputError(f"MODEL {model!r}: no such file (an .onnx file, zoo:NAME or package.module:factory)")
+        kw["dims"] = dims
+    est = serve(model, *args, **kwargs, **kw)
+    d = est.to_dict()
+    if a.model and d.get("model") and d["model"] != a.model:
+        d["model"] = f"{a.model} ({d['model']})"
+    text = render_serving(d, a.format)
+    if a.output is not None:
+        write_atomic(a.output, text)
+    else:
+        import sys
+        sys.stdout.write(text)
+    return 0
+
+
+# ----------------------------------------------------------------------------- rendering
+_ROWS = (("latency_s", "latency per request", "s"), ("ttft_s", "time to first token", "s"),
+         ("tokens_per_s", "output tokens/s per device", "/s"), ("examples_per_s", "examples/s per device", "/s"),
+         ("devices_needed", "devices", ""),
+         ("utilisation", "device utilisation", "%"),
+         ("accelerator_hours", "accelerator-hours", "h"), ("energy_kwh", "energy", "kWh"),
+         ("energy_kwh_per_month", "energy per month", "kWh"),
+         ("co2eq_kg", "CO₂eq (scope 2 + 3)", "kg"), ("scope2", "  scope 2 (electricity, location-based)", "kg"),
+         ("scope3", "  scope 3 (embodied share)", "kg"), ("co2eq_kg_per_month", "CO₂eq per month", "kg"),
+         ("co2eq_kg_per_year", "CO₂eq per year", "kg"), ("energy_wh_per_request", "energy per request", "Wh"),
+         ("co2eq_g_per_request", "CO₂eq per request", "g"), ("water_l", "water", "L"),
+         ("breakeven_days", "days to emit the training footprint", "days"))
+
+
+def _get(d, key):
+    if key in ("scope2", "scope3"):
+        return d["co2eq_kg_by_scope"][key]
+    return d.get(key)
+
+
+def _num(x: float, unit: str) -> str:
+    if unit == "kg" and x >= 1000:
+        return f"{x / 1000:,.3g} t"
+    if unit == "kWh":
+        for f, u in ((1e6, "GWh"), (1e3, "MWh")):
+            if x >= f:
+                return f"{x / f:,.3g} {u}"
+    if unit == "s":
+        if x >= 86400:
+            return f"{x / 86400:,.3g} days"
+        if x >= 3600:
+            return f"{x / 3600:,.3g} h"
+        if x < 1:
+            return f"{x * 1000:,.3g} ms"
+    if unit == "%":
+        return f"{x * 100:.3g} %"
+    if unit == "/s":
+        return f"{x:,.3g}/s"
+    if unit == "":
+        return f"{x:,}" if isinstance(x, int) else f"{x:,.3g}"
+    return f"{x:,.3g} {unit}"
+
+
+def range_rows(d: dict):
+    for key, label, unit in _ROWS:
+        v = _get(d, key)
+        if v is not None:
+            yield (label, *(_num(v[q], unit) for q in ("p5", "p50", "p95")))
+
+
+def _head(d: dict) -> str:
+    from .report import human
+    if d["mode"] == "energy-per-request":
+        return (f"{d['wh_per_request_it']:g} Wh per request (IT) · {human(d['requests_per_day'])} requests/day · "
+                f"{d['duration_days']:,.4g} days")
+    tok = (f"{d['prompt_tokens']:,} + {d['output_tokens']:,} tokens" if d["mode"] == "generate"
+           else "one forward pass")
+    return (f"{d['model']} · {d['device']} {d['precision']} · batch {d['batch']}"
+            f"{' × ' + str(d['devices_per_replica']) + ' devices per replica' if d['devices_per_replica'] > 1 else ''}"
+            f" · {tok} · {human(d['requests_per_day'])} requests/day · {d['duration_days']:,.4g} days")
+
+
+def count_rows(d: dict):
+    """Per-request counted figures (exact)."""
+    from .report import human
+    if d["mode"] == "generate":
+        for k, unit, label in (("flops_per_request", "FLOP", "FLOPs"),
+                               ("bytes_per_request", "B", f"bytes moved (weights / {d['batch']} + KV cache)"),
+                               ("graph_bytes_per_request", "B", "graph bytes (unfused, batch 1)")):
+            if k == "graph_bytes_per_request" and d.get("frontend") == "params":
+                continue   # no graph
+            for ph in ("prefill", "decode"):
+                v = d[k][ph]
+                yield (f"{label}, {ph}", f"{int(v):,}", human(v, unit))
+        yield ("decode FLOPs per token (first / last step)",
+               f"{d['decode_flops_per_token']['first']:,} / {d['decode_flops_per_token']['last']:,}", "")
+        yield ("weights read per decode step", f"{int(d['weight_bytes']):,}", human(d["weight_bytes"], "B"))
+        yield ("KV cache per token", f"{int(d['kv_cache_bytes_per_token']):,}", human(d["kv_cache_bytes_per_token"],
+                                                                                      "B"))
+    elif d["mode"] == "forward":
+        v = d["flops_per_request"]["forward"]
+        yield ("flops per request", f"{v:,.0f}", human(v, "FLOP"))
+        v = d["graph_bytes_per_request"]["forward"]
+        yield ("graph bytes per request", f"{v:,.0f}", human(v, "B"))
+
+
+def render_serving(d: dict, fmt: str) -> str:
+    from .report import _fmt_value, check_format, to_json
+    check_format(fmt)
+    if fmt == "json":
+        return to_json(d)
+    assumptions = [(x["name"], _fmt_value(x["value"]), x["unit"], x["source"]) for x in d["assumptions"]]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["measure", "p5", "p50", "p95"])
+        for key, _, _ in _ROWS:
+            v = _get(d, key)
+            if v is not None:
+                name = f"co2eq_kg_{key}" if key in ("scope2", "scope3") else key
+                w.writerow([name, v["p5"], v["p50"], v["p95"]])
+        for k in ("flops_per_request", "bytes_per_request", "graph_bytes_per_request"):
+            for ph, v in (d.get(k) or {}).items():
+                w.writerow([f"{k}_{ph}", v, v, v])
+        return buf.getvalue()
+    if fmt == "markdown":
+        from tabulate import tabulate
+        out = [_head(d)]
+        cr = list(count_rows(d))
+        if cr:
+            out.append(tabulate(cr, headers=["per request", "exact", "≈"], tablefmt="github",
+                                colalign=("left", "right", "right")))
+        out.append(tabulate(list(range_rows(d)), headers=["", "p5", "p50", "p95"], tablefmt="github",
+                            colalign=("left", "right", "right", "right")))
+        out.append(tabulate(assumptions, headers=["assumption", "value", "unit", "source"], tablefmt="github"))
+        out.append("\n".join(f"note: {n}" for n in d.get("notes", [])))
+        out.append(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
+        return "\n\n".join(x for x in out if x) + "\n"
+    from rich.console import Console
+    from rich.table import Table
+
+    from .report import _term_width, assumption_table, range_table
+    buf = io.StringIO()
+    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    con.print(_head(d))
+    cr = list(count_rows(d))
+    if cr:
+        t = Table(title="per request")
+        t.add_column("measure")
+        t.add_column("exact", justify="right")
+        t.add_column("≈", justify="right")
+        for r in cr:
+            t.add_row(*r)
+        con.print(t)
+    con.print(range_table("flopest serve (p5 – p50 – p95)", range_rows(d)))
+    con.print(assumption_table(assumptions))
+    for n in d.get("notes", []):
+        con.print(f"note: {n}")
+    con.print(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
+    return buf.getvalue()
+
+
