@@ -61,6 +61,41 @@ def estimate(counts_or_workload=None, **kw):
     return _estimate(counts_or_workload, **kw)
 
 
+def serve(model=None, *example_args, **kw):
+    """Per-request cost, latency, devices, energy and CO₂eq of serving a model, with p5/p50/p95 (see
+    flopest.serving.serve): ``flopest.serve(model, prompt_tokens=500, output_tokens=300,
+    requests_per_day=1e6, device="h100-sxm", region="US", batch=16)`` for a transformers causal LM
+    (prefill + decode with a KV cache) or an ONNX decoder with past key/values; a module with its
+    example inputs, or an ONNX classifier, without output_tokens (one forward per request);
+    ``flopest.serve(wh_per_request=3.96, requests_per_day=195e6, days=30, ...)`` without a model.
+    Returns a ServingEstimate: ``.to_dict()``, ``.metrics()``."""
+    from .serving import serve as _serve
+    return _serve(model, *example_args, **kw)
+
+
+def check(result, *, at: str = "p95", budgets=(), **limits):
+    """Check an estimate against budgets; raise :class:`BudgetExceeded` when over any:
+    ``flopest.check(est, co2eq_kg=50, energy_kwh="200kWh")`` (see flopest.budget.check)."""
+    from .budget import check as _check
+    return _check(result, at=at, budgets=budgets, **limits)
+
+
+def guard(model, *example_args, dataset_size, **kw):
+    """Count `model` for training, estimate the plan and check its budgets before training starts:
+    ``flopest.guard(model, flopest.spec((32, 3, 224, 224)), dataset_size=1.28e6, epochs=90,
+    device="a100-sxm4-80gb", region="FR", co2eq_kg=500)``. Returns the Estimate or raises
+    :class:`BudgetExceeded` (see flopest.budget.guard)."""
+    from .budget import guard as _guard
+    return _guard(model, *example_args, dataset_size=dataset_size, **kw)
+
+
+def __getattr__(name):   # flopest.BudgetExceeded without importing the budget module eagerly
+    if name in ("BudgetExceeded", "CheckResult"):
+        from . import budget
+        return getattr(budget, name)
+    raise AttributeError(f"module 'flopest' has no attribute {name!r}")
+
+
 def spec(shape, dtype=None):
     """An example input by shape for PyTorch capture: ``flopest.spec((8, 3, 224, 224))``,
     ``flopest.spec((1, 128), "int64")``."""
@@ -68,5 +103,5 @@ def spec(shape, dtype=None):
     return _spec(shape, dtype)
 
 
-__all__ = ["count", "estimate", "spec", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
+__all__ = ["count", "estimate", "serve", "check", "guard", "spec", "BudgetExceeded", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
            "UnknownOperatorError", "__version__"]

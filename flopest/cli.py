@@ -10,6 +10,7 @@ import re
 import sys
 
 from . import __version__
+from .cli_serve import add_parser as _serve_parser, cmd_serve  # flopest serve
 from .errors import FlopestError, InputError
 
 EPILOG_COUNT = """examples:
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count causal attention operators over the unmasked pairs only "
                    "(default: every query-key pair)")
     c.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
+    c.add_argument("--plot", metavar="FILE.png|.svg", help="also draw the breakdown (--by) or, with one "
+                   "--sweep, FLOPs against the swept dim (needs the plot extra)")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     c.add_argument("--debug", action="store_true", help="show a traceback on errors")
     e = sub.add_parser("estimate", help="time, energy, CO2eq and water of a training plan, with ranges",
                        description="Estimate the time, energy, CO2eq by scope and water of a training "
@@ -89,6 +93,45 @@ def build_parser() -> argparse.ArgumentParser:
                        "package.module:factory) with --dataset-size; --params and --tokens (6·N·D); or "
                        "--accelerator-hours (a posteriori).",
                        epilog=EPILOG_ESTIMATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _plan_args(e)
+    k = sub.add_parser("check", help="exit 1 when a training plan is over its budgets (CI gate)",
+                       description="Estimate a training plan (same options as `estimate`) and compare it "
+                       "with budgets at p95 (--at to choose): exit 0 within every budget, 1 over any, 2 on "
+                       "bad input. Prints a one-line verdict, then the report. The plan and the budgets "
+                       "can come from [tool.flopest] in pyproject.toml or from flopest.toml (found in the "
+                       "current folder or its parents; --config FILE to name one); flags override them.",
+                       epilog=EPILOG_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter)
+    k.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+                   help="a limit, repeatable: co2eq=50kg, energy=200kWh, hours=1000 (accelerator-hours), "
+                        "time=3d, water=5m3, scope2=, scope3=; serving: latency=200ms, co2eq-per-month=2t")
+    k.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
+                   help="the quantile compared with the budgets (default p95: within budget with 95 %% "
+                        "confidence under the priors)")
+    k.add_argument("--config", metavar="FILE", help="pyproject.toml or flopest.toml to read (default: the "
+                   "nearest one in the current folder or its parents)")
+    k.add_argument("--no-config", action="store_true", help="ignore pyproject.toml and flopest.toml")
+    _plan_args(k)
+    m = sub.add_parser("compare", help="the same plan across devices and regions, sorted by CO2eq",
+                       description="Estimate one training plan (same options as `estimate`) on every "
+                       "device × region given, sorted by CO2eq at p50, with the saving against the first "
+                       "choice (the first device in the first region).",
+                       epilog=EPILOG_COMPARE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _plan_args(m, compare=True)
+    for name, what in (("devices", "devices"), ("regions", "regions")):
+        ls = sub.add_parser(name, help=f"list the embedded {what} with their sources and years")
+        ls.add_argument("--search", metavar="TEXT", help="only rows whose id or name contains TEXT")
+        ls.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+        ls.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    z = sub.add_parser("zoo", help="list the zoo models usable as zoo:NAME",
+                       description="List the reference models of the zoo (random init, nothing "
+                       "downloaded); count one with `flopest count zoo:NAME`.")
+    z.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    _serve_parser(sub)
+    return p
+
+
+def _plan_args(e, compare: bool = False) -> None:
+    """The options of a training plan, shared by estimate, check and compare."""
     e.add_argument("model", metavar="MODEL", nargs="?", help="an .onnx file, zoo:NAME or package.module:factory")
     e.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="ONNX symbolic dim values")
     e.add_argument("--input", action="append", default=[], metavar="[NAME=]SHAPE",
@@ -114,13 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--d-model", metavar="N")
     e.add_argument("--seq-len", metavar="N")
     e.add_argument("--accelerator-hours", metavar="H", help="a posteriori: accelerator-hours used, e.g. 1.08M")
-    e.add_argument("--device", required=False, default="h100-sxm", help="device id (flopest devices lists them)")
+    if compare:
+        e.add_argument("--device", default="h100-sxm", metavar="ID[,ID...]",
+                       help="device ids, comma-separated (flopest devices lists them)")
+        e.add_argument("--region", default="WORLD", metavar="ID[,ID...]",
+                       help="regions, comma-separated: ISO country codes, WORLD, aws:/gcp:/azure: regions")
+    else:
+        e.add_argument("--device", default="h100-sxm", help="device id (flopest devices lists them)")
     e.add_argument("--devices", action="append", default=[], metavar="N|FILE.csv",
                    help="number of devices; or a CSV of devices to add or override (columns of "
                    "flopest/data/devices.csv), repeatable with a count")
     e.add_argument("--regions", metavar="FILE.csv",
                    help="a CSV of regions to add or override (columns of grid_intensity.csv)")
-    e.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
+    if not compare:
+        e.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
     e.add_argument("--datacenter", help="data centre profile (default from the region's provider)")
     e.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"),
                    help="training precision (default: bf16, else fp16, else fp32, as the device has)")
@@ -133,23 +183,38 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
     e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
     e.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
+    e.add_argument("--plot", metavar="FILE.png|.svg", help="also draw a chart (needs the plot extra)")
+    e.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     e.add_argument("--debug", action="store_true", help="show a traceback on errors")
-    for name, what in (("devices", "devices"), ("regions", "regions")):
-        ls = sub.add_parser(name, help=f"list the embedded {what} with their sources and years")
-        ls.add_argument("--search", metavar="TEXT", help="only rows whose id or name contains TEXT")
-        ls.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
-        ls.add_argument("--debug", action="store_true", help="show a traceback on errors")
-    z = sub.add_parser("zoo", help="list the zoo models usable as zoo:NAME",
-                       description="List the reference models of the zoo (random init, nothing "
-                       "downloaded); count one with `flopest count zoo:NAME`.")
-    z.add_argument("--debug", action="store_true", help="show a traceback on errors")
-    return p
 
 
 EPILOG_ESTIMATE = """examples:
   flopest estimate --params 7B --tokens 2T --device h100-sxm --devices 256 --region FR
   flopest estimate zoo:resnet50 --dataset-size 1.28M --epochs 90 --device a100-sxm4-80gb --devices 8 --region US
   flopest estimate --accelerator-hours 3.552M --device v100-sxm2 --power-w 330 --pue 1.1 --intensity 429
+"""
+
+EPILOG_CHECK = """examples:
+  flopest check --params 7B --tokens 2T --device h100-sxm --devices 256 --region FR --budget co2eq=50t
+  flopest check zoo:resnet50 --dataset-size 1.28M --epochs 90 --budget energy=5MWh --budget hours=2000 --at p50
+  flopest check                            # plan and budgets from [tool.flopest] in pyproject.toml
+
+pyproject.toml:
+  [tool.flopest]
+  model = "zoo:resnet50"          # or params = "7B" and tokens = "2T"
+  dataset-size = "1.28M"
+  epochs = 90
+  device = "a100-sxm4-80gb"
+  devices = 8
+  region = "FR"
+  [tool.flopest.budget]
+  co2eq = "500kg"
+  energy = "2MWh"
+"""
+
+EPILOG_COMPARE = """examples:
+  flopest compare --params 7B --tokens 2T --devices 256 --device a100-sxm4-80gb,h100-sxm --region FR,US,DE,aws:us-east-1
+  flopest compare zoo:bert_base --dataset-size 10M --epochs 3 --device h100-sxm,l40s --region SE,PL --format markdown
 """
 
 
@@ -186,71 +251,207 @@ def _user_data(a) -> None:
         profiles.load_user_regions(reg)
 
 
-def cmd_estimate(a) -> int:
-    from . import count
-    from .impact import estimate
-    _user_data(a)
-    from .report import render_estimate, write_atomic
-    from .workload import trial_count
-    samples = _num_arg("--samples", a.samples, True)
-    if samples < 1 or samples > 10**8:
-        raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
-    common = dict(device=a.device, n_devices=_num_arg("--devices", a.devices, True), region=a.region,
-                  datacenter=a.datacenter, precision=a.precision,
-                  pue=_num_arg("--pue", a.pue), intensity=_num_arg("--intensity", a.intensity),
-                  mfu=_num_arg("--mfu", a.mfu), power_w=_num_arg("--power-w", a.power_w),
-                  lifetime_years=_num_arg("--lifetime-years", a.lifetime_years),
-                  samples=samples, seed=_num_arg("--seed", a.seed, True))
-    if common["n_devices"] < 1:
-        raise InputError(f"--devices must be >= 1, got {a.devices!r}")
-    grid = {}
-    for g in a.grid:
-        k, _, v = g.partition("=")
-        if not k or not v:
-            raise InputError(f"--grid {g!r} must look like NAME=COUNT, e.g. --grid lr=4")
-        grid[k] = _num_arg(f"--grid {k}", v, True)
-    trials = trial_count(a.search, grid or None, _num_arg("--trials", a.trials, True))
-    frac = _num_arg("--early-stopping", a.early_stopping)
-    if a.accelerator_hours is not None:
-        if a.model or a.params:
-            raise InputError("--accelerator-hours replaces the model and --params: give one of them")
-        est = estimate(accelerator_hours=_num_arg("--accelerator-hours", a.accelerator_hours), **common)
-    elif a.params is not None or a.tokens is not None:
-        if a.params is None or a.tokens is None:
-            raise InputError("the 6·N·D path needs both --params and --tokens")
-        est = estimate(params=_num_arg("--params", a.params), tokens=_num_arg("--tokens", a.tokens),
-                       layers=_num_arg("--layers", a.layers, True), d_model=_num_arg("--d-model", a.d_model, True),
-                       seq_len=_num_arg("--seq-len", a.seq_len, True), trials=trials, trial_fraction=frac,
-                       **common)
-    elif a.model:
-        if a.dataset_size is None:
-            raise InputError("a model needs --dataset-size (training examples), e.g. --dataset-size 1.2M")
+class _Plan:
+    """A training plan read from the estimate/check/compare options: the model is counted once,
+    then `estimate(device, region)` runs the impact model for any device and region."""
+
+    def __init__(self, a):
+        from .workload import trial_count
+        _user_data(a)
+        _plot_target(a)
+        self.a = a
+        samples = _num_arg("--samples", a.samples, True)
+        if samples < 1 or samples > 10**8:
+            raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
+        self.common = dict(n_devices=_num_arg("--devices", a.devices, True), datacenter=a.datacenter,
+                           precision=a.precision, pue=_num_arg("--pue", a.pue),
+                           intensity=_num_arg("--intensity", a.intensity), mfu=_num_arg("--mfu", a.mfu),
+                           power_w=_num_arg("--power-w", a.power_w),
+                           lifetime_years=_num_arg("--lifetime-years", a.lifetime_years),
+                           samples=samples, seed=_num_arg("--seed", a.seed, True))
+        if self.common["n_devices"] < 1:
+            raise InputError(f"--devices must be >= 1, got {a.devices!r}")
+        grid = {}
+        for g in a.grid:
+            k, _, v = g.partition("=")
+            if not k or not v:
+                raise InputError(f"--grid {g!r} must look like NAME=COUNT, e.g. --grid lr=4")
+            grid[k] = _num_arg(f"--grid {k}", v, True)
+        self.trials = trial_count(a.search, grid or None, _num_arg("--trials", a.trials, True))
+        self.frac = _num_arg("--early-stopping", a.early_stopping)
+        if not (0 < self.frac <= 1):
+            raise InputError(f"--early-stopping {a.early_stopping!r} must be a fraction in (0, 1] "
+                             f"(the average share of a trial run before it stops)")
+        if not a.model:
+            for flag, v in (("--dim", a.dim), ("--input", a.input), ("--input-dtype", a.input_dtype),
+                            ("--examples-per-pass", a.examples_per_pass)):
+                if v:
+                    raise InputError(f"{flag} {v[0] if isinstance(v, list) else v!r} applies to a MODEL; "
+                                     f"none is given")
+        if not getattr(a, "compare", False):
+            _known("--device", a.device, "device")
+            _known("--region", a.region, "region")
+        if a.datacenter is not None:
+            _known("--datacenter", a.datacenter, "datacenter")
+        self.kw = {}
+        self.counts = None
+        if a.accelerator_hours is not None:
+            if a.model or a.params:
+                raise InputError("--accelerator-hours replaces the model and --params: give one of them")
+            self.kw = dict(accelerator_hours=_num_arg("--accelerator-hours", a.accelerator_hours))
+        elif a.params is not None or a.tokens is not None:
+            if a.params is None or a.tokens is None:
+                raise InputError("the 6·N·D path needs both --params and --tokens")
+            if a.model:
+                raise InputError(f"give a MODEL ({a.model!r}) or --params/--tokens, not both")
+            self.kw = dict(params=_num_arg("--params", a.params), tokens=_num_arg("--tokens", a.tokens),
+                           layers=_num_arg("--layers", a.layers, True),
+                           d_model=_num_arg("--d-model", a.d_model, True),
+                           seq_len=_num_arg("--seq-len", a.seq_len, True), trials=self.trials,
+                           trial_fraction=self.frac)
+        elif a.model:
+            if a.dataset_size is None:
+                raise InputError("a model needs --dataset-size (training examples), e.g. --dataset-size 1.2M")
+            wl = dict(dataset_size=_num_arg("--dataset-size", a.dataset_size),
+                      epochs=_num_arg("--epochs", a.epochs, True),
+                      batch_size=_num_arg("--batch-size", a.batch_size, True),
+                      eval_size=_num_arg("--eval-size", a.eval_size, True), trials=self.trials,
+                      trial_fraction=self.frac)
+            self.counts, per_pass = self._count(a)
+            if a.examples_per_pass is not None:
+                per_pass = _num_arg("--examples-per-pass", a.examples_per_pass, True)
+            self.kw = dict(wl, capture_examples=int(per_pass))
+        else:
+            raise InputError("give a MODEL (with --dataset-size), --params and --tokens, or --accelerator-hours")
+
+    def _count(self, a):
+        from . import count
         from .counts import parse_dims
-        from .zoo import is_zoo, resolve
+        from .zoo import is_zoo
         is_file = os.path.exists(a.model) or a.model.endswith(".onnx")
         torch_model = not is_file and (is_zoo(a.model) or bool(_FACTORY.match(a.model)))
-        if torch_model:
-            ns = argparse.Namespace(model=a.model, input=a.input, input_dtype=a.input_dtype)
-            module, args, kwargs = _torch_model(ns)
-            c = count(module, *args, training=True, optimizer=a.optimizer, **kwargs)
-            first = next(iter(list(args) + list(kwargs.values())), None)
-            per_pass = getattr(first, "shape", (1,))[0] if first is not None else 1
-        else:
-            dims = parse_dims(a.dim)
-            c = count(a.model, dims=dims)
-            per_pass = dims.get("batch", 1)
-        if a.examples_per_pass is not None:
-            per_pass = _num_arg("--examples-per-pass", a.examples_per_pass, True)
-        est = estimate(c, dataset_size=_num_arg("--dataset-size", a.dataset_size), 
-                       epochs=_num_arg("--epochs", a.epochs, True), capture_examples=int(per_pass),
-                       batch_size=_num_arg("--batch-size", a.batch_size, True),
-                       eval_size=_num_arg("--eval-size", a.eval_size, True), trials=trials,
-                       trial_fraction=frac, **common)
-    else:
-        raise InputError("give a MODEL (with --dataset-size), --params and --tokens, or --accelerator-hours")
-    text = render_estimate(est.to_dict(), a.format)
+        with _progress(a, f"counting {a.model}"):
+            if torch_model:
+                if a.dim:
+                    raise InputError(f"--dim {a.dim[0]!r} is for ONNX models; a PyTorch model takes --input")
+                ns = argparse.Namespace(model=a.model, input=a.input, input_dtype=a.input_dtype)
+                module, args, kwargs = _torch_model(ns)
+                c = count(module, *args, training=True, optimizer=a.optimizer, **kwargs)
+                first = next(iter(list(args) + list(kwargs.values())), None)
+                per_pass = getattr(first, "shape", (1,))[0] if first is not None else 1
+            else:
+                dims = parse_dims(a.dim)
+                c = count(a.model, dims=dims)
+                per_pass = dims.get("batch", 1)
+        return c, per_pass
+
+    def estimate(self, device: str, region: str):
+        from .impact import estimate
+        return estimate(self.counts, device=device, region=region, **self.common, **self.kw)
+
+
+def _known(flag: str, value: str, what: str) -> None:
+    """The id exists in the data (device, region, datacenter), else an error naming the flag."""
+    from . import profiles
+    try:
+        getattr(profiles, what)(value)
+    except FlopestError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+
+
+def cmd_estimate(a) -> int:
+    from .report import render_estimate, write_atomic
+    plan = _Plan(a)
+    est = plan.estimate(a.device, a.region)
+    d = est.to_dict()
+    text = render_estimate(d, a.format)
+    _plot(a, lambda path: __import__("flopest.plots", fromlist=["x"]).plot_scopes(d, path))
     _emit(a, text, write_atomic)
     return 0
+
+
+def cmd_check(a) -> int:
+    from .budget import evaluate, parse_budget
+    from .report import render_check, write_atomic
+    budgets = list({b.name: b for b in map(parse_budget, a.budget)}.values())   # the last one per name wins
+    plan = _Plan(a)
+    est = plan.estimate(a.device, a.region)
+    res = evaluate(est, budgets, a.at)
+    d = est.to_dict()
+    d["check"] = res.to_dict()
+    _plot(a, lambda path: __import__("flopest.plots", fromlist=["x"]).plot_scopes(d, path))
+    _emit(a, render_check(d, a.format), write_atomic)
+    if a.output is not None or a.format == "json":   # the verdict on stderr too, for CI logs
+        print(f"flopest: {res.verdict()}", file=sys.stderr)
+    return 0 if res.ok else 1
+
+
+def _list_arg(flag: str, text: str) -> list:
+    items = [t.strip() for t in str(text).split(",")]
+    if not all(items):
+        raise InputError(f"{flag} {text!r} has an empty item; give comma-separated ids, e.g. {flag} a,b")
+    return list(dict.fromkeys(items))
+
+
+def cmd_compare(a) -> int:
+    from .report import render_compare, write_atomic
+    devices = _list_arg("--device", a.device)
+    regions = _list_arg("--region", a.region)
+    for d in devices:       # unknown ids fail before the model is counted
+        _known("--device", d, "device")
+    for r in regions:
+        _known("--region", r, "region")
+    a.compare = True
+    plan = _Plan(a)
+    rows = []
+    combos = [(d, r) for d in devices for r in regions]
+    with _progress(a, "estimating", total=len(combos)) as step:
+        for d, r in combos:
+            est = plan.estimate(d, r)
+            rows.append({"device": est.scenario.device, "region": est.scenario.region, **est.to_dict()})
+            step()
+    first = rows[0]
+    for r in rows:
+        r["saving_vs_first"] = {q: 1.0 - r["co2eq_kg"][q] / first["co2eq_kg"][q] if first["co2eq_kg"][q] else 0.0
+                                for q in ("p50",)}
+        r["label"] = f"{r['device']} @ {r['region']}"
+    rows.sort(key=lambda r: r["co2eq_kg"]["p50"])
+    d = {"first_choice": first["label"], "rows": rows, "data_version": first["data_version"],
+         "version": first["version"], "flops": first["flops"]}
+    _plot(a, lambda path: __import__("flopest.plots", fromlist=["x"]).plot_compare(rows, path, metric="co2eq_kg"))
+    _emit(a, render_compare(d, a.format), write_atomic)
+    return 0
+
+
+def _plot_target(a) -> None:
+    """A bad --plot name fails before any work is done."""
+    if getattr(a, "plot", None) is not None:
+        from .plots import _target
+        _target(a.plot)
+
+
+def _plot(a, draw) -> None:
+    """--plot FILE: drawn before the report is written, so a bad file name loses nothing."""
+    if getattr(a, "plot", None):
+        draw(a.plot)
+
+
+@contextlib.contextmanager
+def _progress(a, label: str, total: int | None = None):
+    """A spinner (or a bar when `total` is known) on stderr while work runs; off when stderr is
+    not a terminal or with --quiet. Yields a `step()` to call after each unit of work."""
+    if getattr(a, "quiet", False) or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    cols = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total:
+        cols += [BarColumn(), MofNCompleteColumn()]
+    cols.append(TimeElapsedColumn())
+    with Progress(*cols, console=Console(stderr=True), transient=True) as p:
+        task = p.add_task(label, total=total)
+        yield lambda: p.advance(task)
 
 
 def cmd_list(a) -> int:
@@ -261,7 +462,7 @@ def cmd_list(a) -> int:
         q = a.search.lower()
         rows = [r for r in rows if q in r.id.lower() or q in r.name.lower()]
         if not rows:
-            raise InputError(f"no {a.command} match {a.search!r} (flopest {a.command} lists all)")
+            raise InputError(f"--search {a.search!r}: no {a.command} match (flopest {a.command} lists all)")
     sys.stdout.write(render_listing(a.command, rows, a.format))
     return 0
 
@@ -454,6 +655,7 @@ def cmd_count(a) -> int:
         raise InputError(f"--depth {a.depth} must be >= 0")
     if a.output is not None and not a.output.strip():
         raise InputError("--output '' is empty; give a file name")
+    _plot_target(a)
     dims = parse_dims(a.dim)
     _check_dims(dims)
     sweeps = _parse_sweeps(a.sweep)
@@ -473,10 +675,12 @@ def cmd_count(a) -> int:
         if (a.optimizer or a.checkpointing) and not a.training:
             raise InputError("--optimizer and --checkpointing need --training")
         module, args, kwargs = _torch_model(a)
-        c = count(module, *args, strict=a.strict, causal=a.causal, training=a.training,
-                  optimizer=a.optimizer, checkpointing=a.checkpointing, materialize=a.materialize,
-                  **kwargs)
+        with _progress(a, f"capturing {_short(a.model)}"):
+            c = count(module, *args, strict=a.strict, causal=a.causal, training=a.training,
+                      optimizer=a.optimizer, checkpointing=a.checkpointing, materialize=a.materialize,
+                      **kwargs)
         d = c.to_dict(by=a.by, depth=a.depth)
+        _plot_count(a, c)
         text = render(d, a.format, top=a.top or None)
         _emit(a, text, write_atomic)
         return 0
@@ -496,19 +700,37 @@ def cmd_count(a) -> int:
     if sweeps:
         points = []
         names = [n for n, _ in sweeps]
-        for combo in itertools.product(*[v for _, v in sweeps]):
-            point = dict(zip(names, combo))
-            with _naming(" ".join(f"--sweep {k}={v}" for k, v in point.items())):
-                ci = c.at(**point)
-                points.append({"dims": dict(ci.dims), "flops": ci.flops, "matmul_flops": ci.matmul_flops,
-                               "macs": ci.macs, "bytes": ci.bytes})
+        combos = list(itertools.product(*[v for _, v in sweeps]))
+        with _progress(a, "sweeping", total=len(combos) if len(combos) >= 1000 else None) as step:
+            for combo in combos:
+                point = dict(zip(names, combo))
+                with _naming(" ".join(f"--sweep {k}={v}" for k, v in point.items())):
+                    ci = c.at(**point)
+                    points.append({"dims": dict(ci.dims), "flops": ci.flops, "matmul_flops": ci.matmul_flops,
+                                   "macs": ci.macs, "bytes": ci.bytes})
+                step()
         d = c.to_dict()
         d["sweep"] = points
+        if a.plot:
+            if len(sweeps) != 1:
+                raise InputError(f"--plot {a.plot!r} with --sweep draws one swept dim; {len(sweeps)} are given")
+            from .plots import plot_sweep
+            plot_sweep([p["dims"][names[0]] for p in points],
+                       {"flops": [p["flops"] for p in points], "matmul_flops": [p["matmul_flops"] for p in points]},
+                       a.plot, xlabel=names[0], ylabel="FLOPs", metric="flops")
     else:
         d = c.to_dict(by=a.by, depth=a.depth)
+        _plot_count(a, c)
     text = render(d, a.format, top=a.top or None)
     _emit(a, text, write_atomic)
     return 0
+
+
+def _plot_count(a, c) -> None:
+    if a.plot:
+        from .plots import plot_breakdown
+        plot_breakdown(c.breakdown(by=a.by, depth=a.depth), a.plot, by=a.by, top=a.top or 15,
+                       unknown_ops=dict(c.unknown_ops))
 
 
 def _emit(a, text, write_atomic):
@@ -516,6 +738,23 @@ def _emit(a, text, write_atomic):
         write_atomic(a.output, text)
     else:
         sys.stdout.write(text)
+
+
+def _with_config(parser, args, argv):
+    """Re-parse `check` with the plan and budgets of the nearest config as defaults."""
+    from . import config
+    path = args.config or config.find()
+    if not path:
+        return args
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    check = sub.choices["check"]
+    check.set_defaults(**config.defaults_for(check, path))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # a config value the parser rejects (already printed)
+        raise InputError(f"config {path!r} gives a value the command line rejects (see above)") from exc
+    args.config_path = path
+    return args
 
 
 def main(argv=None) -> int:
@@ -529,8 +768,11 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"count": cmd_count, "zoo": cmd_zoo, "estimate": cmd_estimate, "devices": cmd_list,
-                "regions": cmd_list}[args.command](args)
+        if args.command == "check" and not args.no_config:
+            args = _with_config(parser, args, argv)
+        return {"count": cmd_count, "zoo": cmd_zoo, "estimate": cmd_estimate, "check": cmd_check,
+                "compare": cmd_compare, "devices": cmd_list, "regions": cmd_list,
+                "serve": cmd_serve}[args.command](args)
     except FlopestError as exc:
         if debug:
             raise

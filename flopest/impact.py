@@ -163,6 +163,7 @@ class Estimate:
     workload: object = None
     data_version: str = ""
     notes: list = field(default_factory=list)
+    top: list = field(default_factory=list)   # largest modules (PyTorch) or operators (ONNX) per pass
 
     @property
     def energy_kwh(self) -> dict:
@@ -206,7 +207,52 @@ class Estimate:
         }
         if self.workload is not None:
             d["workload"] = self.workload.to_dict()
+        if self.top:
+            d["top"] = [dict(r) for r in self.top]
+        d["equivalences"] = equivalences(self.co2eq_kg["p50"], self.energy_kwh["p50"])
         return d
+
+    def metrics(self) -> dict:
+        """{metric: {p5, p50, p95}}: the figures a budget can bound (flopest.check)."""
+        return {"co2eq_kg": self.co2eq_kg, "energy_kwh": self.energy_kwh,
+                "accelerator_hours": self.accelerator_hours, "time_s": self.time_s, "water_l": self.water_l,
+                "co2eq_kg_scope2": self.result["scope2"], "co2eq_kg_scope3": self.result["scope3"]}
+
+    def to_markdown(self) -> str:
+        from .report import render_estimate
+        return render_estimate(self.to_dict(), "markdown")
+
+    def _repr_html_(self) -> str:
+        from .report import estimate_html
+        return estimate_html(self.to_dict())
+
+    def __repr__(self) -> str:
+        c, e = self.co2eq_kg, self.energy_kwh
+        return (f"<flopest Estimate {self.scenario.device} × {self.scenario.n_devices} in {self.scenario.region}: "
+                f"CO2eq {c['p50']:,.4g} kg (p5 {c['p5']:,.4g} – p95 {c['p95']:,.4g}), "
+                f"energy {e['p50']:,.4g} kWh>")
+
+
+# equivalence id -> (what the figure compared is, how to turn it into a count)
+_EQUIV = (("car_km", "co2", lambda v, kg: kg * 1000 / v, "km by car"),
+          ("flight_paris_new_york_round_trip", "co2", lambda v, kg: kg / v, "Paris–New York round trips by plane"),
+          ("household_electricity_fr", "kwh", lambda v, kwh: kwh / v, "years of a French household's electricity"),
+          ("household_electricity_us", "kwh", lambda v, kwh: kwh / v, "years of a US household's electricity"),
+          ("smartphone_charge", "kwh", lambda v, kwh: kwh / v, "smartphone charges"))
+
+
+def equivalences(co2eq_kg: float, energy_kwh: float) -> list:
+    """Everyday equivalents of the p50 figures, each with its source (flopest/data/equivalences.csv)."""
+    from . import profiles
+    table = profiles.equivalences()
+    out = []
+    for eid, basis, fn, label in _EQUIV:
+        e = table.get(eid)
+        if e is None or not e.value:
+            continue
+        amount = fn(float(e.value), co2eq_kg if basis == "co2" else energy_kwh)
+        out.append({"id": eid, "amount": amount, "what": label, "source": f"{e.source} ({e.year})"})
+    return out
 
 
 # ----------------------------------------------------------------------------- from the data
@@ -289,7 +335,10 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     hosts = [h for h in profiles.hosts() if h.accelerator == dev.id]
     h = profiles.host(host) if host else (hosts[0] if hosts else profiles.host("generic-8gpu"))
     if lifetime_years is not None:
-        lt = Uncertain.fixed(float(lifetime_years), "years", "given by the user")
+        lv = float(lifetime_years)
+        if not (0.0 < lv <= 50.0):   # NaN fails too
+            raise InputError(f"--lifetime-years must be above 0 and at most 50, got {lifetime_years!r}")
+        lt = Uncertain.fixed(lv, "years", "given by the user")
     else:
         lt = _u(h.lifetime_min_years, h.lifetime_years, h.lifetime_years, "years",
                 f"hosts.csv [{h.id}] ({h.lifetime_source})")
@@ -363,4 +412,23 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     notes = list(wl.notes) if wl else []
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
-    return Estimate(flops, res, s, wl, profiles.DATA_VERSION, notes)
+    top = _top_rows(counts_or_workload) if wl is not None and not isinstance(counts_or_workload, Workload) else []
+    return Estimate(flops, res, s, wl, profiles.DATA_VERSION, notes, top)
+
+
+def _top_rows(counts, n: int = 10) -> list:
+    """The n largest modules (a PyTorch capture) or operators (ONNX) of one counted pass."""
+    if not hasattr(counts, "breakdown"):
+        return []
+    mods = getattr(getattr(counts, "table", None), "modules", None)
+    by = "module" if mods and any(mods) else "op"
+    if by == "module":   # the shallowest depth that splits the model into at least 5 parts
+        for depth in range(1, 9):
+            rows = counts.breakdown(by="module", depth=depth)
+            if len(rows) >= 5:
+                break
+    else:
+        rows = counts.breakdown(by="op")
+    total = counts.flops or 1
+    return [{"by": by, "name": r["name"], "flops": r["flops"], "share": r["flops"] / total}
+            for r in rows[:n] if r.get("flops") is not None]

@@ -178,24 +178,28 @@ def render(d: dict, fmt: str, top: int | None = 20) -> str:
     return to_table(d, top)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename: a
-    failure or Ctrl-C never leaves a half-written file."""
+def write_atomic(path: str, content, flag: str = "--output") -> None:
+    """Write `content` (text, or a callable given the open binary file) to `path` through a
+    temporary file in the same folder and a rename: a failure or Ctrl-C never leaves a
+    half-written file. Errors name `flag` (the option the path came from)."""
     path = os.fspath(path)
     if not str(path).strip():
-        raise InputError("--output '' is empty; give a file name")
+        raise InputError(f"{flag} '' is empty; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise InputError(f"--output {path!r}: folder {folder!r} does not exist; create it first")
+        raise InputError(f"{flag} {path!r}: folder {folder!r} does not exist; create it first")
     if os.path.isdir(path):
-        raise InputError(f"--output {path!r} is a folder; give a file name")
+        raise InputError(f"{flag} {path!r} is a folder; give a file name")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".flopest-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise InputError(f"--output {path!r}: cannot write in {folder!r} ({exc.strerror or exc})") from None
+        raise InputError(f"{flag} {path!r}: cannot write in {folder!r} ({exc.strerror or exc})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())   # the rename must not publish a file whose bytes are not on disk
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it 0600; a report is an ordinary file
@@ -206,7 +210,7 @@ def write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise InputError(f"--output {path!r}: cannot write it ({exc.strerror or exc})") from None
+            raise InputError(f"{flag} {path!r}: cannot write it ({exc.strerror or exc})") from None
         raise
 
 
@@ -240,6 +244,10 @@ def _num(x: float, unit: str) -> str:
         return f"{x / 1e6:,.3g} GWh"
     if unit == "kWh" and x >= 1e3:
         return f"{x / 1e3:,.3g} MWh"
+    if unit == "L" and x >= 1e3:
+        return f"{x / 1e3:,.3g} m3"
+    if unit == "s" and x < 1:
+        return f"{x * 1e3:,.3g} ms"
     if unit == "s" and x >= 86400:
         return f"{x / 86400:,.3g} days"
     if unit == "s" and x >= 3600:
@@ -273,8 +281,14 @@ def render_estimate(d: dict, fmt: str) -> str:
         return buf.getvalue()
     if fmt == "markdown":
         from tabulate import tabulate
-        out = [head, tabulate(list(estimate_rows(d)), headers=["", "p5", "p50", "p95"], tablefmt="github"),
-               tabulate(assumptions, headers=["assumption", "value", "unit", "source"], tablefmt="github")]
+        out = [head, tabulate(list(estimate_rows(d)), headers=["", "p5", "p50", "p95"], tablefmt="github")]
+        if d.get("top"):
+            out.append(tabulate(list(top_rows(d)), headers=[f"largest {d['top'][0]['by']}s (one pass)", "FLOPs",
+                                                              "share"], tablefmt="github"))
+        out.append(tabulate(assumptions, headers=["assumption", "value", "unit", "source"], tablefmt="github"))
+        if d.get("equivalences"):
+            out.append(tabulate(list(equivalence_rows(d)), headers=["CO₂eq / energy at p50 is about", "source"],
+                                tablefmt="github"))
         out.append("\n".join(f"note: {n}" for n in d.get("notes", [])))
         out.append(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
         return "\n\n".join(x for x in out if x) + "\n"
@@ -283,22 +297,138 @@ def render_estimate(d: dict, fmt: str) -> str:
     buf = io.StringIO()
     con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
     con.print(head)
-    t = Table(title="flopest estimate (p5 – p50 – p95)")
+    con.print(range_table("flopest estimate (p5 – p50 – p95)", estimate_rows(d)))
+    if d.get("top"):
+        tt = Table(title=f"largest {d['top'][0]['by']}s (FLOPs of one counted pass)")
+        for c, j in (("name", "left"), ("FLOPs", "right"), ("share", "right")):
+            tt.add_column(c, justify=j, overflow="fold")
+        for r in top_rows(d):
+            tt.add_row(*r)
+        con.print(tt)
+    con.print(assumption_table(assumptions, shorten=True))
+    con.print("(sources shortened; --format markdown or json gives them in full)")
+    if d.get("equivalences"):
+        con.print("at p50, about: " + "; ".join(r[0] for r in equivalence_rows(d)) + " (sources in --format json)")
+    for n in d.get("notes", []):
+        con.print(f"note: {n}")
+    con.print(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
+    return buf.getvalue()
+
+
+def range_table(title: str, rows):
+    """A rich table of (label, p5, p50, p95) rows."""
+    from rich.table import Table
+    t = Table(title=title)
     t.add_column("")
     for c in ("p5", "p50", "p95"):
         t.add_column(c, justify="right")
-    for r in estimate_rows(d):
+    for r in rows:
         t.add_row(*r)
-    con.print(t)
+    return t
+
+
+def assumption_table(assumptions, shorten: bool = False):
+    """A rich table of (assumption, value, unit, source) rows; `shorten` cuts long sources."""
+    from rich.table import Table
     a = Table(title="assumptions")
     for c in ("assumption", "value", "unit", "source"):
         a.add_column(c, overflow="fold")
     for r in assumptions:
-        a.add_row(*[str(x) for x in r])
-    con.print(a)
-    for n in d.get("notes", []):
-        con.print(f"note: {n}")
-    con.print(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
+        a.add_row(*[str(x) for x in r[:3]], _short_source(str(r[3])) if shorten else str(r[3]))
+    return a
+
+
+def _short_source(s: str, n: int = 90) -> str:
+    return s if len(s) <= n else s[: n - 1].rstrip() + "…"
+
+
+def top_rows(d: dict):
+    for r in d.get("top", []):
+        yield r["name"], human(r["flops"], "FLOP"), f"{r['share']:.1%}"
+
+
+def equivalence_rows(d: dict):
+    for e in d.get("equivalences", []):
+        yield f"{e['amount']:,.3g} {e['what']}", e["source"]
+
+
+def estimate_html(d: dict) -> str:
+    """An HTML table for notebooks (Estimate._repr_html_)."""
+    import html
+    rows = "".join("<tr><th style='text-align:left'>{}</th>{}</tr>".format(
+        html.escape(r[0].strip()), "".join(f"<td style='text-align:right'>{html.escape(x)}</td>" for x in r[1:]))
+        for r in estimate_rows(d))
+    assume = "".join(f"<tr><td>{html.escape(a['name'])}</td><td>{html.escape(_fmt_value(a['value']))} "
+                     f"{html.escape(a['unit'])}</td><td>{html.escape(str(a['source']))}</td></tr>"
+                     for a in d["assumptions"])
+    head = f"{d['flops']:,} FLOPs" if d.get("flops") else "a posteriori (hours given)"
+    return (f"<div><b>flopest estimate</b> — {html.escape(head)}<table><tr><th></th><th>p5</th><th>p50</th>"
+            f"<th>p95</th></tr>{rows}</table><details><summary>assumptions</summary><table>{assume}</table>"
+            f"</details><small>data {html.escape(d['data_version'])}, flopest {html.escape(d['version'])}"
+            f"</small></div>")
+
+
+def render_check(d: dict, fmt: str) -> str:
+    """The verdict line, the budgets, then the estimate report (JSON: the estimate + "check")."""
+    check_format(fmt)
+    if fmt == "json":
+        return to_json(d)
+    c = d["check"]
+    rows = [(b["budget"], _num(b["limit"], b["unit"]), _num(b["value"], b["unit"]), b["at"],
+             f"{b['ratio']:.0%}", "ok" if b["ok"] else "OVER") for b in c["budgets"]]
+    head = ["budget", "limit", "estimate", "at", "of budget", "verdict"]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["budget", "metric", "unit", "limit", "at", "value", "ratio", "ok"])
+        for b in c["budgets"]:
+            w.writerow([b["budget"], b["metric"], b["unit"], b["limit"], b["at"], b["value"], b["ratio"], b["ok"]])
+        return buf.getvalue()
+    from tabulate import tabulate
+    table = tabulate(rows, headers=head, tablefmt="github" if fmt == "markdown" else "simple")
+    verdict = f"**{c['verdict']}**" if fmt == "markdown" else c["verdict"]
+    return f"{verdict}\n\n{table}\n\n" + render_estimate(d, fmt)
+
+
+def render_compare(d: dict, fmt: str) -> str:
+    """One row per device × region, sorted by CO2eq p50, with the saving against the first choice."""
+    check_format(fmt)
+    if fmt == "json":
+        return to_json(d)
+    head = ["device", "region", "time p50", "energy p50", "CO₂eq p5", "CO₂eq p50", "CO₂eq p95",
+            "vs first choice"]
+    rows = []
+    for r in d["rows"]:
+        s = r["saving_vs_first"]["p50"]
+        vs = "first choice" if r["label"] == d["first_choice"] else (f"−{s:.0%}" if s >= 0 else f"+{-s:.0%}")
+        rows.append([r["device"], r["region"], _num(r["time_s"]["p50"], "s"), _num(r["energy_kwh"]["p50"], "kWh"),
+                     *_rng(r["co2eq_kg"], "kg"), vs])
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["device", "region", "time_s_p50", "energy_kwh_p50", "co2eq_kg_p5", "co2eq_kg_p50",
+                    "co2eq_kg_p95", "saving_vs_first_p50"])
+        for r in d["rows"]:
+            w.writerow([r["device"], r["region"], r["time_s"]["p50"], r["energy_kwh"]["p50"], r["co2eq_kg"]["p5"],
+                        r["co2eq_kg"]["p50"], r["co2eq_kg"]["p95"], r["saving_vs_first"]["p50"]])
+        return buf.getvalue()
+    what = f"{d['flops']:,} FLOPs" if d.get("flops") else "a posteriori (hours given)"
+    foot = (f"Sorted by CO₂eq at p50; saving against {d['first_choice']} (the first choice). Plan: {what}. "
+            f"Same seed for every row. data {d['data_version']}, flopest {d['version']}")
+    from tabulate import tabulate
+    if fmt == "markdown":
+        return tabulate(rows, headers=head, tablefmt="github") + "\n\n" + foot + "\n"
+    from rich.console import Console
+    from rich.table import Table
+    buf = io.StringIO()
+    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    t = Table(title="flopest compare (sorted by CO₂eq p50)")
+    for i, c in enumerate(head):
+        t.add_column(c, justify="left" if i < 2 else "right")
+    for r in rows:
+        t.add_row(*r)
+    con.print(t)
+    con.print(foot)
     return buf.getvalue()
 
 

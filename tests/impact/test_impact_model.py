@@ -108,3 +108,12 @@ def test_opt_paper_view_324_mwh():
     r = simulate(scenario(power_w=watts, pue=1.09, intensity=231), accelerator_hours=809_472, samples=100)
     assert close(r["energy_kwh"]["p50"], 324_000, rel=1e-9)
     assert close(r["scope2"]["p50"], 76_300)
+
+
+@pytest.mark.parametrize("years", [0, -1, float("nan"), 51])
+def test_lifetime_must_be_positive(years):
+    # a lifetime of 0 divided the embodied share by zero inside the kernel; now a clear InputError
+    from flopest.errors import InputError
+    from flopest.impact import build_scenario
+    with pytest.raises(InputError, match="--lifetime-years"):
+        build_scenario("h100-sxm", lifetime_years=years)

@@ -119,6 +119,8 @@ TORCH_BAD = [
     (["--input", "8x16", "--top", "-1"], "--top"),
     (["--input", "8x16", "--training=1"], "--training"),
     (["--input", "8x16", "--materialize=1"], "--materialize"),
+    (["--input", "8x16", "--plot", "{tmp}/chart.bmp"], "--plot"),
+    (["--input", "8x16", "--quiet=1"], "--quiet"),
 ]
 TOP_BAD = [
     (["zoo", "--debug=1"], "--debug"),

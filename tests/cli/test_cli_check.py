@@ -1,0 +1,240 @@
+"""`flopest check` (exit 0/1/2, budgets from pyproject.toml), `flopest compare`, and the
+budget API (flopest.check, BudgetExceeded, guard), run as subprocesses where the issue asks."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import flopest
+from flopest.budget import BudgetExceeded, parse_budget, parse_value
+from flopest.errors import InputError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# GPT-3's a-posteriori figures (METHOD.md §5): every input fixed, so p5 = p50 = p95 and the
+# budget arithmetic below is exact: 3.552e6 h × 0.33 kW × 1.1 = 1,289,376 kWh; × 0.429 kg/kWh
+# = 553,142 kg of scope 2 (scope 3: embodied share, not fixed).
+GPT3 = ["--accelerator-hours", "3.552M", "--device", "v100-sxm2", "--power-w", "330", "--pue", "1.1",
+        "--intensity", "429", "--samples", "2000"]
+GPT3_KWH = 3.552e6 * 0.33 * 1.1
+
+
+def cli(args, cwd=None, **kw):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "flopest", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=120, **kw)
+
+
+# ------------------------------------------------------------------------------------- exit codes
+def test_within_budget_exits_0(tmp_path):
+    r = cli(["check", *GPT3, "--budget", "energy=1.3GWh", "--budget", "scope2=560t"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("within budget:"), first
+    assert "energy 1.29 GWh <= 1.3 GWh at p95" in first    # 1,289,376 kWh printed as 1.29 GWh
+
+
+def test_over_budget_exits_1(tmp_path):
+    r = cli(["check", *GPT3, "--budget", "energy=1.28GWh"], cwd=tmp_path)     # 1.289 GWh > 1.28 GWh
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines()[0].startswith("OVER BUDGET: energy 1.29 GWh > 1.28 GWh at p95")
+
+
+def test_bad_budget_exits_2(tmp_path):
+    r = cli(["check", *GPT3, "--budget", "carbon=5kg"], cwd=tmp_path)
+    assert r.returncode == 2
+    assert "carbon" in r.stderr and "co2eq" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_quantile_choice_changes_the_verdict(tmp_path):
+    # 7B × 200B tokens on 64 H100s in FR: CO2 p50 and p95 differ (MFU, power, PUE ranges);
+    # a budget between them passes at p50 and fails at p95.
+    args = ["check", "--params", "7B", "--tokens", "200B", "--devices", "64", "--region", "FR",
+            "--samples", "5000", "--format", "json"]
+    est = json.loads(cli(args + ["--budget", "co2eq=1e9"], cwd=tmp_path).stdout)
+    p50, p95 = est["co2eq_kg"]["p50"], est["co2eq_kg"]["p95"]
+    assert p50 < p95
+    mid = f"co2eq={(p50 + p95) / 2}kg"
+    assert cli(args + ["--budget", mid, "--at", "p50"], cwd=tmp_path).returncode == 0
+    assert cli(args + ["--budget", mid], cwd=tmp_path).returncode == 1
+
+
+# ------------------------------------------------------------------------------------ JSON = API
+def test_json_equals_api_to_dict(tmp_path):
+    r = cli(["check", *GPT3, "--budget", "co2eq=700t", "--format", "json"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    est = flopest.estimate(accelerator_hours=3.552e6, device="v100-sxm2", power_w=330, pue=1.1, intensity=429,
+                           samples=2000)
+    api = est.to_dict()
+    api["check"] = flopest.check(est, co2eq_kg=700_000).to_dict()
+    assert d == json.loads(json.dumps(api))
+    assert abs(d["energy_kwh"]["p50"] - GPT3_KWH) < 1e-6 * GPT3_KWH
+
+
+def test_markdown_output(tmp_path):
+    r = cli(["check", *GPT3, "--budget", "energy=1GWh", "--format", "markdown"], cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("**OVER BUDGET: energy")
+    assert "| budget   | limit   |" in r.stdout and "| energy " in r.stdout
+    assert "| assumption" in r.stdout
+
+
+def test_output_written_atomically(tmp_path):
+    out = tmp_path / "report.json"
+    r = cli(["check", *GPT3, "--budget", "energy=2GWh", "--format", "json", "--output", str(out)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["check"]["ok"] is True
+    assert "within budget" in r.stderr           # the verdict still reaches the CI log
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_killed_run_leaves_no_file(tmp_path):
+    # a run killed while it counts a model (torch capture) must leave no report behind
+    out = tmp_path / "report.json"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, "-m", "flopest", "check", "zoo:gpt2", "--dataset-size", "1M",
+                          "--budget", "co2eq=1t", "--format", "json", "--output", str(out)],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3.0)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    assert p.returncode == -signal.SIGKILL
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------- configuration
+def test_budgets_and_plan_from_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.flopest]\naccelerator-hours = "3.552M"\ndevice = "v100-sxm2"\n'
+        'power-w = 330\npue = 1.1\nintensity = 429\nsamples = 2000\n\n[tool.flopest.budget]\n'
+        'energy = "1.28GWh"\nscope2 = "600t"\n')
+    sub = tmp_path / "src" / "pkg"
+    sub.mkdir(parents=True)
+    r = cli(["check", "--format", "json"], cwd=sub)          # found from a sub-folder
+    assert r.returncode == 1, r.stderr
+    c = json.loads(r.stdout)["check"]
+    assert {b["budget"]: b["ok"] for b in c["budgets"]} == {"energy": False, "scope2": True}
+    # a flag overrides the file's budget of the same name
+    r = cli(["check", "--budget", "energy=2GWh"], cwd=sub)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # --no-config ignores it: no plan left
+    r = cli(["check", "--no-config", "--budget", "energy=2GWh"], cwd=sub)
+    assert r.returncode == 2 and "give a MODEL" in r.stderr
+
+
+def test_flopest_toml_and_bad_key(tmp_path):
+    (tmp_path / "flopest.toml").write_text('params = "1B"\ntokens = "20B"\nregion = "FR"\nsamples = 2000\n'
+                                           'budget = ["co2eq=10t"]\n')
+    assert cli(["check"], cwd=tmp_path).returncode == 0
+    (tmp_path / "flopest.toml").write_text('params = "1B"\ntokenz = "20B"\nbudget = ["co2eq=10t"]\n')
+    r = cli(["check"], cwd=tmp_path)
+    assert r.returncode == 2
+    assert "tokenz" in r.stderr and "tokens" in r.stderr and "flopest.toml" in r.stderr
+
+
+def test_unrelated_pyproject_is_ignored(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    r = cli(["check", "--budget", "co2eq=1t"], cwd=tmp_path)
+    assert r.returncode == 2 and "give a MODEL" in r.stderr
+
+
+# ------------------------------------------------------------------------------------- compare
+def test_compare_sorted_with_savings(tmp_path):
+    r = cli(["compare", "--params", "1B", "--tokens", "20B", "--device", "a100-sxm4-80gb,h100-sxm",
+             "--region", "PL,FR", "--samples", "3000", "--format", "json"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    rows = d["rows"]
+    assert len(rows) == 4 and d["first_choice"] == "a100-sxm4-80gb @ PL"
+    p50 = [x["co2eq_kg"]["p50"] for x in rows]
+    assert p50 == sorted(p50)
+    first = next(x for x in rows if x["label"] == d["first_choice"])
+    for x in rows:   # saving = 1 − CO2 / CO2 of the first choice, recomputed here
+        assert x["saving_vs_first"]["p50"] == pytest.approx(1 - x["co2eq_kg"]["p50"] / first["co2eq_kg"]["p50"])
+    # each row is the same estimate as a single `estimate` run
+    single = json.loads(cli(["estimate", "--params", "1B", "--tokens", "20B", "--device", "h100-sxm", "--region",
+                             "FR", "--samples", "3000", "--format", "json"], cwd=tmp_path).stdout)
+    row = next(x for x in rows if x["label"] == "h100-sxm @ FR")
+    assert row["co2eq_kg"] == single["co2eq_kg"]
+    md = cli(["compare", "--params", "1B", "--tokens", "20B", "--device", "h100-sxm", "--region", "PL,FR",
+              "--samples", "2000", "--format", "markdown"], cwd=tmp_path).stdout
+    assert md.index("| h100-sxm | FR") < md.index("| h100-sxm | PL")
+
+
+def test_compare_unknown_device_suggests(tmp_path):
+    r = cli(["compare", "--params", "1B", "--tokens", "20B", "--device", "h100-sxm,a100-sxm4-80g"], cwd=tmp_path)
+    assert r.returncode == 2 and "a100-sxm4-80g" in r.stderr and "a100-sxm4-80gb" in r.stderr
+
+
+# --------------------------------------------------------------------------------- API and units
+@pytest.mark.parametrize("text,family,expected", [
+    ("50kg", "mass", 50.0), ("2t", "mass", 2000.0), ("500 g", "mass", 0.5), ("1.5", "mass", 1.5),
+    ("200kWh", "energy", 200.0), ("1.2MWh", "energy", 1200.0), ("3GWh", "energy", 3e6), ("800Wh", "energy", 0.8),
+    ("5m3", "volume", 5000.0), ("250L", "volume", 250.0),
+    ("200ms", "time", 0.2), ("3d", "time", 259200.0), ("2h", "time", 7200.0),
+    ("1000", "hours", 1000.0), ("1.2M", "hours", 1.2e6), ("2d", "hours", 48.0),
+])
+def test_units(text, family, expected):
+    assert parse_value(text, family, "x") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("co2eq", "NAME=VALUE"), ("co2eq=", "NAME=VALUE"), ("co2=5kg", "co2eq"), ("co2eq=5kwh", "'kwh'"),
+    ("energy=-3kWh", "non-negative"), ("water=nan", "not a number"), ("hours=abc", "not a number"),
+])
+def test_bad_budgets(text, needle):
+    with pytest.raises(InputError) as e:
+        parse_budget(text)
+    assert needle in str(e.value)
+
+
+def test_check_api_raises_with_figures():
+    est = flopest.estimate(accelerator_hours=3.552e6, device="v100-sxm2", power_w=330, pue=1.1, intensity=429,
+                           samples=2000)
+    ok = flopest.check(est, energy_kwh="1.3GWh")
+    assert ok and ok.rows[0].value == pytest.approx(GPT3_KWH)
+    with pytest.raises(flopest.BudgetExceeded) as e:
+        flopest.check(est, energy_kwh=1_280_000, co2eq_kg_scope2=600_000)
+    fig = {f["budget"]: f for f in e.value.figures}
+    assert fig["energy"]["ok"] is False and fig["energy"]["value"] == pytest.approx(GPT3_KWH)
+    assert fig["scope2"]["ok"] is True
+    assert fig["scope2"]["value"] == pytest.approx(GPT3_KWH * 0.429)
+    assert isinstance(e.value, flopest.FlopestError)
+    with pytest.raises(InputError, match="latency"):
+        flopest.check(est, latency_s=0.2)     # a serving budget on a training estimate
+    with pytest.raises(InputError, match="co2_kg"):
+        flopest.check(est, co2_kg=5)
+
+
+def test_guard_counts_and_checks():
+    import torch
+    model = torch.nn.Linear(16, 4)
+    kw = dict(dataset_size=8000, epochs=1, device="t4", precision="fp16", region="FR", samples=2000)
+    est = flopest.guard(model, flopest.spec((8, 16)), co2eq_kg=1.0, **kw)
+    # per batch of 8: forward addmm 2·8·16·4 + bias 8·4 = 1,056; backward grad W 2·4·8·16 = 1,024 and
+    # grad b (sum over the batch) 32 (the input needs no gradient); Adam 14 FLOPs × 68 params = 952.
+    # 8,000 examples / batch 8 = 1,000 steps → 1,000 × (1,056 + 1,056 + 952) = 3,064,000
+    assert est.flops == 1000 * (1056 + 1056 + 952)
+    with pytest.raises(flopest.BudgetExceeded):
+        flopest.guard(model, flopest.spec((8, 16)), co2eq_kg=1e-12, **kw)
+    with pytest.raises(InputError, match="budget"):
+        flopest.guard(model, flopest.spec((8, 16)), **kw)
+
+
+def test_estimate_markdown_and_html():
+    est = flopest.estimate(params=1e9, tokens=2e10, device="a100-sxm4-80gb", region="FR", samples=2000)
+    md = est.to_markdown()
+    assert "| time" in md and "| assumption" in md and "data " in md
+    html = est._repr_html_()
+    assert html.startswith("<div>") and "<table>" in html and "CO₂eq" in html
+    eq = {e["id"]: e for e in est.to_dict()["equivalences"]}
+    # car: CO2 p50 (kg) × 1000 / 248.5 g per km (equivalences.csv, US EPA)
+    assert eq["car_km"]["amount"] == pytest.approx(est.co2eq_kg["p50"] * 1000 / 248.5)
