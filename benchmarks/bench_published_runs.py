@@ -23,9 +23,10 @@ model against someone else's assumption, not against a measurement (Patterson's 
 and BLOOM's LCA are the exceptions). Nothing is dropped silently: runs that cannot be
 predicted are listed with the reason.
 
-    python benchmarks/bench_published_runs.py [--runs PATH] [--samples 20000] [--seed N]
+    python benchmarks/bench_published_runs.py [--runs PATH] [--samples 20000] [--seed N] [--readme]
 
-Prints Markdown. Not a test.
+Prints Markdown. Not a test. ``--readme`` also writes the summary table (``HEADER``) into
+README.md between the ``published_runs`` markers.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ import re
 import statistics
 import sys
 
-from flopest import impact, profiles
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+from flopest import impact, profiles  # after the sys.path line: the checkout first
+
+COMMAND = "python benchmarks/bench_published_runs.py --readme"
+MARKERS = ("<!-- published_runs:begin -->", "<!-- published_runs:end -->")
+HEADER = ("| | runs | median error, flopest p50 | median error, back-of-envelope | "
+          "reported value inside flopest p5–p95 |")
 RUNS_CANDIDATES = (
     os.path.join(ROOT, "shared", "reference", "published_runs.json"),
     os.path.join(os.path.dirname(ROOT), "shared", "reference", "published_runs.json"),
@@ -141,6 +148,8 @@ def main(argv=None):
     ap.add_argument("--runs", default=None, help="published_runs.json (default: shared/reference/)")
     ap.add_argument("--samples", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--readme", action="store_true",
+                    help="also write the summary table into README.md between the published_runs markers")
     a = ap.parse_args(argv)
     path = a.runs or next((p for p in RUNS_CANDIDATES if os.path.exists(p)), None)
     if not path or not os.path.exists(path):
@@ -285,16 +294,23 @@ def main(argv=None):
     p()
 
     # ---------------------------------------------------------------- summary
-    def summ(sel, key_f, key_b, key_in):
+    def stats(sel, key_f, key_b, key_in):
+        """(n, median |log10 ratio| flopest p50, the same for BoE, n inside p5..p95), or None."""
         xs = [x for x in sel if x.get(key_f) is not None]
         if not xs:
-            return "none"
+            return None
         mf = statistics.median(abs(x[key_f]) for x in xs)
         mb = statistics.median(abs(x[key_b]) for x in xs)
-        ins = sum(1 for x in xs if x[key_in])
-        return (f"n={len(xs)}: median |log10 ratio| flopest p50 {mf:.2f} (×{10 ** mf:.2f}), "
-                f"BoE {mb:.2f} (×{10 ** mb:.2f}); inside flopest p5..p95 {ins}/{len(xs)} "
-                f"({100 * ins / len(xs):.0f} %)")
+        return len(xs), mf, mb, sum(1 for x in xs if x[key_in])
+
+    def summ(sel, key_f, key_b, key_in):
+        st = stats(sel, key_f, key_b, key_in)
+        if st is None:
+            return "none"
+        n, mf, mb, ins = st
+        return (f"n={n}: median |log10 ratio| flopest p50 {mf:.2f} (×{10 ** mf:.2f}), "
+                f"BoE {mb:.2f} (×{10 ** mb:.2f}); inside flopest p5..p95 {ins}/{n} "
+                f"({100 * ins / n:.0f} %)")
 
     seen, distinct = set(), []
     for x in predicted:
@@ -316,6 +332,24 @@ def main(argv=None):
     p("MFU-evidence overlap (†): " + ("; ".join(
         f"{x['name']} ↔ {', '.join(e.id for e in x['evid'])}" for x in predicted if x["evid"]) or "none"))
     p()
+    if a.readme:
+        families = sorted({_key(x["name"]).capitalize() for x in non_ev})
+        rows = [("accelerator-hours, distinct runs", stats(distinct, "h_lr", "h_boe_lr", "h_in")),
+                (f"accelerator-hours, runs not used as MFU evidence ({', '.join(families)})",
+                 stats(non_ev, "h_lr", "h_boe_lr", "h_in")),
+                ("CO₂eq, reported figures", stats(predicted, "c_lr", "c_boe_lr", "c_in")),
+                ("CO₂eq, reported figures not used as MFU evidence",
+                 stats([x for x in predicted if not x["evid"]], "c_lr", "c_boe_lr", "c_in"))]
+        block = [f"Regenerate: `{COMMAND}` (it also prints the per-run tables).", "",
+                 HEADER, "|---|--:|--:|--:|--:|"]
+        for label, st in rows:
+            if st is not None:    # a selection with no run is left out
+                n, mf, mb, ins = st
+                block.append(f"| {label} | {n} | ×{10 ** mf:.2f} | ×{10 ** mb:.2f} | {ins}/{n} |")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from compare_counters import write_readme_block
+        write_readme_block(MARKERS, "\n".join(block) + "\n", path=os.path.join(ROOT, "README.md"))
+        print(f"wrote README.md between {MARKERS[0]} and {MARKERS[1]}", file=sys.stderr)
 
     # ---------------------------------------------------------------- not predicted
     p("## Not predicted\n")

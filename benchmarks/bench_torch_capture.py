@@ -265,13 +265,19 @@ def _child(spec: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 
 def run_job(tool, model, mode, repeat) -> dict:
-    spec = json.dumps({"tool": tool, "model": model, "mode": mode, "repeat": repeat})
+    return run_child(__file__, {"tool": tool, "model": model, "mode": mode, "repeat": repeat})
+
+
+def run_child(script, spec: dict, timeout_s: int = TIMEOUT_S) -> dict:
+    """Run `python SCRIPT --child SPEC` in a fresh interpreter; the dict it prints after MARK
+    ({"error": ...} when it dies or runs past timeout_s)."""
+    spec = json.dumps(spec)
     env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false")
     try:
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", spec], cwd=ROOT,
-                           capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
+        p = subprocess.run([sys.executable, os.path.abspath(script), "--child", spec], cwd=ROOT,
+                           capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        return {"error": f"skipped: > {TIMEOUT_S // 60} min"}
+        return {"error": f"skipped: > {timeout_s // 60} min"}
     for line in p.stdout.splitlines():
         if line.startswith(MARK):
             return json.loads(line[len(MARK):])
