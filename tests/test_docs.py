@@ -1,0 +1,208 @@
+"""The documentation cannot go stale silently: docs/methodology.md must list the priors of
+flopest/data/ and the constants of the code, and docs/cli.md must equal what the parser
+generates (`python -m flopest._clidoc`)."""
+
+import argparse
+import difflib
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from flopest import profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+METHODOLOGY = ROOT / "docs" / "methodology.md"
+CLI_DOC = ROOT / "docs" / "cli.md"
+FIX_METHODOLOGY = "update the table in docs/methodology.md (section 9) to match flopest/data/"
+
+
+# ----------------------------------------------------------------------------- methodology
+def _tables(text: str) -> list:
+    """Markdown tables as (header cells, rows of cells); `\\|` inside a cell is kept."""
+    tables, cur = [], []
+    for line in text.splitlines() + [""]:
+        s = line.strip()
+        if s.startswith("|"):
+            cur.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", s.strip("|"))])
+            continue
+        if len(cur) >= 2 and set("".join(cur[1])) <= set("-: "):
+            tables.append((cur[0], cur[2:]))
+        cur = []
+    return tables
+
+
+def _table(first_header: str) -> tuple:
+    """(header, {first cell without backticks: row}) of the table whose first column is
+    `first_header`."""
+    found = [t for t in _tables(METHODOLOGY.read_text(encoding="utf-8")) if t[0][0] == first_header]
+    assert len(found) == 1, (f"docs/methodology.md should have one table whose first column is "
+                             f"{first_header!r}, found {len(found)}")
+    header, rows = found[0]
+    return header, {r[0].strip("`"): r for r in rows}
+
+
+def _number(cell: str):
+    """A cell's number (thousands separators allowed), None for — or empty."""
+    c = cell.strip().strip("`")
+    if c in ("—", "-", "–", ""):
+        return None
+    return float(c.replace(",", ""))
+
+
+def _check_rows(first_header: str, records, key: str, columns: dict) -> None:
+    """Every record has a row keyed by `key` whose `columns` (doc header -> record attribute)
+    hold the record's values, and the table lists no other id."""
+    header, rows = _table(first_header)
+    ids = [getattr(r, key) for r in records]
+    missing = [i for i in ids if i not in rows]
+    extra = [i for i in rows if i not in ids]
+    assert not missing and not extra, (f"table {first_header!r}: rows missing {missing}, rows not in "
+                                       f"the data {extra}; {FIX_METHODOLOGY}")
+    for r in records:
+        row = rows[getattr(r, key)]
+        for col, attr in columns.items():
+            want = getattr(r, attr)
+            cell = row[header.index(col)]
+            got = _number(cell)
+            same = (want is None and got is None) or (
+                want is not None and got is not None and math.isclose(got, want, rel_tol=1e-9))
+            assert same, (f"docs/methodology.md, table {first_header!r}, row {getattr(r, key)!r}, "
+                          f"column {col!r}: the page says {cell!r}, {r.origin or 'the data'} says "
+                          f"{want!r}; {FIX_METHODOLOGY}")
+
+
+def test_methodology_lists_every_prior():
+    profiles.reload()
+    p3 = {"p5": "p5", "p50": "p50", "p95": "p95"}
+    _check_rows("MFU class", profiles.mfu_priors(), "mfu_class", p3)
+    _check_rows("power kind", profiles.power_priors(), "kind", p3)
+    _check_rows("data centre", profiles.datacenters(), "id",
+                {"p5": "pue_p5", "p50": "pue_p50", "p95": "pue_p95", "WUE (L/kWh)": "wue_l_per_kwh"})
+
+
+def test_methodology_lists_hosts_evidence_and_water():
+    profiles.reload()
+    header, rows = _table("host")
+    ids = [h.id for h in profiles.hosts()]
+    assert sorted(rows) == sorted(ids), f"hosts: the page lists {sorted(rows)}, hosts.csv {ids}; {FIX_METHODOLOGY}"
+    for h in profiles.hosts():
+        row = rows[h.id]
+        lifetime = row[header.index("lifetime, min–default (years)")]
+        assert lifetime == f"{h.lifetime_min_years:g}–{h.lifetime_years:g}", \
+            f"hosts row {h.id!r}: lifetime {lifetime!r}; {FIX_METHODOLOGY}"
+        assert _number(row[header.index("embodied (kg CO₂eq)")]) == h.embodied_kgco2e, \
+            f"hosts row {h.id!r}: embodied; {FIX_METHODOLOGY}"
+        assert _number(row[header.index("per server")]) == h.accelerators_per_server, \
+            f"hosts row {h.id!r}: accelerators per server; {FIX_METHODOLOGY}"
+    header, rows = _table("run")
+    mfus = sorted(float(r[header.index("MFU")]) for r in rows.values())
+    assert mfus == sorted(e.mfu for e in profiles.mfu_evidence()), \
+        f"the MFU evidence table differs from mfu_evidence.csv; {FIX_METHODOLOGY}"
+    _check_rows("region", profiles.water_factors(), "region", {"L/kWh": "water_l_per_kwh"})
+
+
+def test_methodology_states_code_defaults():
+    from flopest import impact, kinds
+    from flopest.kernel import _jit, _mc
+    header, rows = _table("constant")
+    value = {k: r[header.index("value")] for k, r in rows.items()}
+    expected = {
+        "Monte-Carlo samples": f"{impact.DEFAULT_SAMPLES:,}",
+        "Monte-Carlo seed": str(impact.DEFAULT_SEED),
+        "standard normal 95th percentile": repr(_mc.Z95),
+        "utilisation over the lifetime": f"{impact.LIFETIME_UTILISATION.p50:g}",
+        "embodied p95 / p50": f"{impact.EMBODIED_SPREAD:g}",
+        "roofline factor": f"{impact.Scenario.__dataclass_fields__['roofline'].default_factory().p50:g}",
+        "softmax FLOPs per element": str(kinds.SOFTMAX_FLOPS_PER_ELEM),
+        "attention FLOPs per score besides the matmuls": str(kinds.ATTN_EXTRA_FLOPS_PER_SCORE),
+        "normalisation FLOPs per group": str(kinds.NORM_FLOPS_PER_GROUP),
+        "bytes per index element": str(_jit.INDEX_BYTES),
+    }
+    for name, want in expected.items():
+        assert value.get(name) == want, (f"docs/methodology.md section 9.7, {name!r}: the page says "
+                                         f"{value.get(name)!r}, the code {want!r}")
+    header, rows = _table("kind")
+    assert sorted(rows) == sorted(n.upper() for n in kinds.NAMES), \
+        "docs/methodology.md section 3 must have one row per cost kind of flopest/kinds.py"
+
+
+@pytest.mark.torch
+def test_methodology_lists_the_optimizers():
+    from flopest.frontends.torch import OPTIMIZERS
+    header, rows = _table("optimizer")
+    assert sorted(rows) == sorted(OPTIMIZERS), "docs/methodology.md: the optimizer table is stale"
+    for name, (flops, reads, writes, _) in OPTIMIZERS.items():
+        row = rows[name]
+        got = [int(row[header.index(c)]) for c in ("FLOPs", "elements read", "elements written")]
+        assert got == [flops, reads, writes], f"docs/methodology.md: optimizer {name!r} is stale"
+
+
+# ----------------------------------------------------------------------------- CLI reference
+def test_cli_reference_is_current():
+    from flopest import _clidoc
+    fix = "run `python -m flopest._clidoc` to regenerate docs/cli.md, and commit it"
+    assert CLI_DOC.is_file(), f"docs/cli.md is missing: {fix}"
+    want = _clidoc.render()
+    have = CLI_DOC.read_text(encoding="utf-8")
+    if want != have:
+        diff = "".join(list(difflib.unified_diff(have.splitlines(True), want.splitlines(True),
+                                                 "docs/cli.md", "generated"))[:40])
+        pytest.fail(f"docs/cli.md is stale: {fix}\n{diff}", pytrace=False)
+
+
+def test_cli_reference_ignores_the_terminal(monkeypatch):
+    from flopest import _clidoc
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = _clidoc.render()
+    monkeypatch.setenv("COLUMNS", "30")
+    assert _clidoc.render() == wide
+
+
+def test_cli_reference_has_every_subcommand_and_option():
+    from flopest import _clidoc
+    from flopest.cli import build_parser
+    text = _clidoc.render()
+    for path, parser in _clidoc._commands(build_parser(), "flopest"):
+        assert f"\n## {path}\n" in text, f"no section for {path!r}"
+        for a in parser._actions:
+            if a.help is argparse.SUPPRESS or isinstance(a, argparse._SubParsersAction):
+                continue
+            for opt in a.option_strings:
+                assert f"`{opt}`" in text, f"{path} {opt} is not in docs/cli.md"
+
+
+def test_cli_reference_generic_parser():
+    """Nested subcommands, aliases, choices, defaults, mutually exclusive flags."""
+    from flopest import _clidoc
+    p = argparse.ArgumentParser(prog="tool", description="A tool.")
+    sub = p.add_subparsers(dest="cmd", metavar="CMD")
+    a = sub.add_parser("alpha", aliases=["a"], help="the first | command")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--fast", action="store_true", help="go fast")
+    g.add_argument("--slow", action="store_true", help="go slow")
+    a.add_argument("--level", type=int, choices=(1, 2, 3), default=2, help="level (default %(default)s)")
+    nested = a.add_subparsers(dest="sub", metavar="SUB").add_parser("deep", help="nested")
+    nested.add_argument("--x", metavar="X", required=True)
+    text = _clidoc.render(p)
+    assert "## tool alpha\n" in text and "## tool alpha deep\n" in text
+    assert "(alias `a`)" in text and "the first \\| command" in text
+    assert "[--fast | --slow]" in text and "not with `--slow`" in text
+    assert "one of `1`, `2`, `3`" in text and "level (default 2)" in text
+    assert "usage: tool alpha deep [-h] --x X" in text
+    assert text.count("## tool alpha\n") == 1       # the alias is not a second section
+
+
+def test_clidoc_check_and_write(tmp_path, capsys):
+    from flopest import _clidoc
+    out = tmp_path / "cli.md"
+    assert _clidoc.main(["--check", "--output", str(out)]) == 1          # missing
+    assert "python -m flopest._clidoc" in capsys.readouterr().err
+    assert _clidoc.main(["--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == _clidoc.render()
+    assert _clidoc.main(["--check", "--output", str(out)]) == 0
+    out.write_text("old\n", encoding="utf-8")
+    assert _clidoc.main(["--check", "--output", str(out)]) == 1          # stale
+    assert [p.name for p in tmp_path.iterdir()] == ["cli.md"]            # no temp file left
