@@ -477,7 +477,7 @@ def cmd_zoo(a) -> int:
         t.add_column(col)
     for name, e in zoo.MODELS.items():
         t.add_row(name, e.kind, e.description, e.full_input)
-    Console(width=140, color_system=None).print(t)
+    Console(width=140, color_system=None, markup=False).print(t)
     return 0
 
 

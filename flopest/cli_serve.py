@@ -295,12 +295,11 @@ def render_serving(d: dict, fmt: str) -> str:
         out.append("\n".join(f"note: {n}" for n in d.get("notes", [])))
         out.append(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
         return "\n\n".join(x for x in out if x) + "\n"
-    from rich.console import Console
     from rich.table import Table
 
-    from .report import _term_width, assumption_table, range_table
+    from .report import _console, assumption_table, range_table
     buf = io.StringIO()
-    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    con = _console(buf)
     con.print(_head(d))
     cr = list(count_rows(d))
     if cr:

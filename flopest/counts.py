@@ -186,6 +186,31 @@ class Counts:
     def version(self) -> str:
         return __version__
 
+    def roofline_factor(self, peak_flops: float, bandwidth: float, byte_scale: float = 1.0) -> float:
+        """Σ over nodes of max(FLOPs / peak, bytes × byte_scale / bandwidth), divided by
+        Σ FLOPs / peak: how much longer the counted pass takes than if every node were
+        compute-bound (1 = GEMM-bound). A node's rows (a lowering's parts) form one kernel.
+        peak in FLOP/s, bandwidth in bytes/s; byte_scale rescales bytes to another element size."""
+        if not (peak_flops > 0 and bandwidth > 0 and byte_scale > 0):
+            raise InputError(f"roofline needs a positive peak, bandwidth and byte scale, got "
+                             f"{peak_flops!r}, {bandwidth!r}, {byte_scale!r}")
+        self.evaluate()
+        t, rc = self.table, self._rc
+        m = rc.active
+        if not m.any():
+            return 1.0
+        f = rc.flops.astype(np.float64)
+        b = rc.bytes.astype(np.float64)
+        for i, v in rc.big.items():   # rows beyond int64, kept exactly apart
+            f[i], b[i] = float(v[0]), float(v[2])
+        node = t.node[m].astype(np.int64)
+        nf = np.bincount(node, weights=f[m])
+        nb = np.bincount(node, weights=b[m])
+        compute = nf.sum() / peak_flops
+        if compute <= 0:
+            return 1.0
+        return max(1.0, float(np.maximum(nf / peak_flops, nb * byte_scale / bandwidth).sum() / compute))
+
     def breakdown(self, by: str = "op", depth: int | None = None) -> list:
         """Rows {name, kind, count, flops, bytes}, largest FLOPs first; unknown ops last
         with flops and bytes None. by="module" with `depth` folds module paths deeper than

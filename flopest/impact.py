@@ -408,12 +408,38 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         flops = wl.flops
     s = build_scenario(device, n_devices, region, datacenter, precision, host, mfu=mfu, pue=pue,
                        intensity=intensity, power_w=power_w, lifetime_years=lifetime_years)
-    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
     notes = list(wl.notes) if wl else []
+    graph = wl is not None and not isinstance(counts_or_workload, Workload) and counts_or_workload is not None
+    if graph and hasattr(counts_or_workload, "roofline_factor"):
+        s.roofline = _roofline(counts_or_workload, s, profiles.device(device))
+        cap = wl.factors.get("batch_size")
+        per = workload_kw.get("capture_examples", 1)
+        if s.roofline.p50 > 1.05 and cap and cap != per:
+            notes.append(f"the roofline factor is read off the counted pass of {per} example(s); training "
+                         f"batches hold {cap}: count at the training batch for a tighter time")
+    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
-    top = _top_rows(counts_or_workload) if wl is not None and not isinstance(counts_or_workload, Workload) else []
+    top = _top_rows(counts_or_workload) if graph else []
     return Estimate(flops, res, s, wl, profiles.DATA_VERSION, notes, top)
+
+
+ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+
+
+def _roofline(counts, s: Scenario, dev) -> Uncertain:
+    """The per-operator roofline factor of the counted pass on this device (Counts.roofline_factor):
+    p95 with the bytes as counted (the graph's dtypes, fp32 for most captures), p5 with every
+    tensor at the precision's element size, p50 their geometric mean (mixed precision keeps
+    some tensors, such as master weights and optimizer states, in fp32)."""
+    bw = dev.mem_bandwidth_bytes_per_s
+    hi = counts.roofline_factor(s.peak_flops, bw)
+    lo = counts.roofline_factor(s.peak_flops, bw, ELEMENT_BYTES[s.precision] / 4)
+    lo = min(lo, hi)
+    src = (f"per-operator roofline of the counted graph: Σ max(FLOPs/peak, bytes/bandwidth) / Σ FLOPs/peak "
+           f"at {s.peak_flops:.3g} FLOP/s and {bw:.3g} B/s (devices.csv); p5 with tensors at "
+           f"{s.precision}, p95 as counted")
+    return Uncertain(lo, math.sqrt(lo * hi), hi, "", src)
 
 
 def _top_rows(counts, n: int = 10) -> list:
@@ -422,13 +448,13 @@ def _top_rows(counts, n: int = 10) -> list:
         return []
     mods = getattr(getattr(counts, "table", None), "modules", None)
     by = "module" if mods and any(mods) else "op"
-    if by == "module":   # the shallowest depth that splits the model into at least 5 parts
+    total = counts.flops or 1
+    if by == "module":   # the shallowest depth with at least 5 parts, none holding half the FLOPs
         for depth in range(1, 9):
             rows = counts.breakdown(by="module", depth=depth)
-            if len(rows) >= 5:
+            if len(rows) >= 5 and max((r.get("flops") or 0) for r in rows) <= total / 2:
                 break
     else:
         rows = counts.breakdown(by="op")
-    total = counts.flops or 1
     return [{"by": by, "name": r["name"], "flops": r["flops"], "share": r["flops"] / total}
-            for r in rows[:n] if r.get("flops") is not None]
+            for r in rows if r.get("flops")][:n]   # zero-FLOP rows (views, "(top)") say nothing here

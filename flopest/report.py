@@ -121,11 +121,10 @@ def to_csv(d: dict) -> str:
 
 def to_table(d: dict, top: int | None = 20, title: str = "") -> str:
     """Terminal rendering with rich (no colour when not a TTY)."""
-    from rich.console import Console
     from rich.table import Table
 
     buf = io.StringIO()
-    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    con = _console(buf)
     if "sweep" in d:
         keys = list(d["sweep"][0]["dims"]) if d["sweep"] else []
         t = Table(title=title or "flopest count — sweep")
@@ -292,10 +291,9 @@ def render_estimate(d: dict, fmt: str) -> str:
         out.append("\n".join(f"note: {n}" for n in d.get("notes", [])))
         out.append(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
         return "\n\n".join(x for x in out if x) + "\n"
-    from rich.console import Console
     from rich.table import Table
     buf = io.StringIO()
-    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    con = _console(buf)
     con.print(head)
     con.print(range_table("flopest estimate (p5 – p50 – p95)", estimate_rows(d)))
     if d.get("top"):
@@ -313,6 +311,14 @@ def render_estimate(d: dict, fmt: str) -> str:
         con.print(f"note: {n}")
     con.print(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
     return buf.getvalue()
+
+
+def _console(buf, least: int = 100, most: int = 160):
+    """A plain-text rich console into `buf`, as wide as the terminal within [least, most]. Markup
+    is off: data text such as a source's "[gpu-hopper]" must print as written, not as a style."""
+    from rich.console import Console
+    return Console(file=buf, width=max(least, min(most, _term_width())), color_system=None,
+                   highlight=False, markup=False)
 
 
 def range_table(title: str, rows):
@@ -418,10 +424,9 @@ def render_compare(d: dict, fmt: str) -> str:
     from tabulate import tabulate
     if fmt == "markdown":
         return tabulate(rows, headers=head, tablefmt="github") + "\n\n" + foot + "\n"
-    from rich.console import Console
     from rich.table import Table
     buf = io.StringIO()
-    con = Console(file=buf, width=max(100, min(160, _term_width())), color_system=None, highlight=False)
+    con = _console(buf)
     t = Table(title="flopest compare (sorted by CO₂eq p50)")
     for i, c in enumerate(head):
         t.add_column(c, justify="left" if i < 2 else "right")
@@ -463,10 +468,9 @@ def render_listing(what: str, rows, fmt: str) -> str:
     if fmt == "markdown":
         from tabulate import tabulate
         return tabulate(data, headers=cols, tablefmt="github") + "\n"
-    from rich.console import Console
     from rich.table import Table
     buf = io.StringIO()
-    con = Console(file=buf, width=max(120, min(200, _term_width())), color_system=None, highlight=False)
+    con = _console(buf, 120, 200)
     t = Table(title=f"flopest {what} ({len(data)})")
     for c in cols:
         t.add_column(c, overflow="fold")

@@ -114,7 +114,7 @@ def test_methodology_states_code_defaults():
         "standard normal 95th percentile": repr(_mc.Z95),
         "utilisation over the lifetime": f"{impact.LIFETIME_UTILISATION.p50:g}",
         "embodied p95 / p50": f"{impact.EMBODIED_SPREAD:g}",
-        "roofline factor": f"{impact.Scenario.__dataclass_fields__['roofline'].default_factory().p50:g}",
+        "roofline factor without a graph": f"{impact.Scenario.__dataclass_fields__['roofline'].default_factory().p50:g}",
         "softmax FLOPs per element": str(kinds.SOFTMAX_FLOPS_PER_ELEM),
         "attention FLOPs per score besides the matmuls": str(kinds.ATTN_EXTRA_FLOPS_PER_SCORE),
         "normalisation FLOPs per group": str(kinds.NORM_FLOPS_PER_GROUP),

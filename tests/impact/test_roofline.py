@@ -1,0 +1,81 @@
+"""The per-operator roofline factor: Σ_nodes max(FLOPs/peak, bytes/bandwidth) / Σ_nodes FLOPs/peak,
+checked against the same sum written out here from the per-node breakdown, and its effect on time."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import flopest
+from flopest import profiles
+
+PEAK, BW = 100e12, 2e12   # a made-up device: ridge point 50 FLOP/byte
+
+
+def by_hand(counts, peak, bw, scale=1.0):
+    rows = counts.breakdown(by="node")
+    compute = sum(r["flops"] for r in rows) / peak
+    return max(1.0, sum(max(r["flops"] / peak, r["bytes"] * scale / bw) for r in rows) / compute)
+
+
+def test_single_gemm_memory_bound_at_batch_1():
+    c = flopest.count(nn.Linear(1024, 1024, bias=False), torch.zeros(1, 1024))
+    # one node: 2·1024·1024 FLOPs; bytes = input 1024 + weight 1024² + output 1024 floats × 4 B
+    f, b = 2 * 1024 * 1024, 4 * (1024 + 1024 * 1024 + 1024)
+    assert c.flops == f and c.bytes == b
+    assert c.roofline_factor(PEAK, BW) == pytest.approx((b / BW) / (f / PEAK), rel=1e-12)   # ≈ 100
+    assert c.roofline_factor(PEAK, BW, 0.5) == pytest.approx((b / 2 / BW) / (f / PEAK), rel=1e-12)
+
+
+def test_large_gemm_is_compute_bound():
+    c = flopest.count(nn.Linear(4096, 4096, bias=False), torch.zeros(4096, 4096))
+    # 2·4096³ FLOPs over 3·4096² floats: 683 FLOP/B, far above the ridge (50): factor 1
+    assert c.roofline_factor(PEAK, BW) == 1.0
+
+
+def test_sum_over_nodes_matches_breakdown():
+    m = nn.Sequential(nn.Linear(256, 256), nn.GELU(), nn.LayerNorm(256), nn.Linear(256, 10))
+    c = flopest.count(m, torch.zeros(64, 256), training=True, optimizer="adamw")
+    for scale in (1.0, 0.5):
+        assert c.roofline_factor(PEAK, BW, scale) == pytest.approx(by_hand(c, PEAK, BW, scale), rel=1e-9)
+
+
+def test_bad_arguments():
+    c = flopest.count(nn.Linear(4, 4), torch.zeros(1, 4))
+    from flopest.errors import InputError
+    with pytest.raises(InputError, match="positive"):
+        c.roofline_factor(0, BW)
+
+
+def test_estimate_time_uses_the_factor():
+    m = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512))
+    c = flopest.count(m, torch.zeros(4, 512), training=True)
+    dev = profiles.device("a100-sxm4-40gb")
+    peak, bw = dev.peak_fp32_tflops * 1e12, dev.mem_bandwidth_bytes_per_s
+    e = flopest.estimate(c, dataset_size=4000, capture_examples=4, device="a100-sxm4-40gb", precision="fp32",
+                         mfu=0.5, samples=2000)
+    factor = by_hand(c, peak, bw)
+    assert factor > 2   # small batches of a small MLP: memory-bound
+    d = e.to_dict()
+    roof = next(a for a in d["assumptions"] if a["name"].startswith("roofline"))
+    assert roof["value"] == pytest.approx(factor, rel=1e-9)   # fp32: nothing to rescale, a fixed value
+    # time = FLOPs × factor / (peak × MFU), every input fixed
+    assert d["time_s"]["p50"] == pytest.approx(e.flops * factor / (peak * 0.5), rel=1e-6)
+
+
+def test_bf16_gives_a_range_between_the_two_byte_sizes():
+    c = flopest.count(nn.Linear(1024, 1024), torch.zeros(2, 1024))
+    dev = profiles.device("h100-sxm")
+    e = flopest.estimate(c, dataset_size=100, capture_examples=2, device="h100-sxm", precision="bf16", samples=500)
+    roof = next(a for a in e.to_dict()["assumptions"] if a["name"].startswith("roofline"))["value"]
+    peak, bw = dev.peak_bf16_tflops * 1e12, dev.mem_bandwidth_bytes_per_s
+    hi, lo = by_hand(c, peak, bw), by_hand(c, peak, bw, 0.5)
+    assert roof["p5"] == pytest.approx(lo) and roof["p95"] == pytest.approx(hi)
+    assert roof["p50"] == pytest.approx(math.sqrt(lo * hi))
+
+
+def test_params_path_keeps_factor_one():
+    e = flopest.estimate(params=1e9, tokens=2e10, device="h100-sxm", samples=200)
+    roof = next(a for a in e.to_dict()["assumptions"] if a["name"].startswith("roofline"))
+    assert roof["value"] == 1
