@@ -22,7 +22,7 @@ QUANTILES = ("p5", "p50", "p95")
 
 # unit family -> {unit: factor to the base unit}
 UNITS = {
-    "mass": ({"g": 1e-3, "kg": 1.0, "t": 1e3, "kt": 1e6, "mt": 1e9}, "kg"),
+    "mass": ({"mg": 1e-6, "g": 1e-3, "kg": 1.0, "t": 1e3, "kt": 1e6, "mt": 1e9}, "kg"),
     "energy": ({"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "gwh": 1e6, "twh": 1e9}, "kWh"),
     "hours": ({"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0, "days": 24.0, "y": 8766.0}, "h"),
     "time": ({"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "days": 86400.0}, "s"),

@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "with budgets at p95 (--at to choose): exit 0 within every budget, 1 over any, 2 on "
                        "bad input. Prints a one-line verdict, then the report. The plan and the budgets "
                        "can come from [tool.flopest] in pyproject.toml or from flopest.toml (found in the "
-                       "current folder or its parents; --config FILE to name one); flags override them.",
+                       "current folder or its parents; --config FILE to name one); flags override them. "
+                       "Serving budgets (latency, co2eq-per-month, ...): `flopest check serve MODEL ... "
+                       "--budget latency=200ms`, with the options of `flopest serve`.",
                        epilog=EPILOG_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
                    help="a limit, repeatable: co2eq=50kg, energy=200kWh, hours=1000 (accelerator-hours), "
@@ -198,6 +200,7 @@ EPILOG_CHECK = """examples:
   flopest check --params 7B --tokens 2T --device h100-sxm --devices 256 --region FR --budget co2eq=50t
   flopest check zoo:resnet50 --dataset-size 1.28M --epochs 90 --budget energy=5MWh --budget hours=2000 --at p50
   flopest check                            # plan and budgets from [tool.flopest] in pyproject.toml
+  flopest check serve zoo:gpt2 --prompt-tokens 500 --output-tokens 300 --requests-per-day 1M --budget latency=200ms
 
 pyproject.toml:
   [tool.flopest]
@@ -759,8 +762,14 @@ def _with_config(parser, args, argv):
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    serve_check = argv[:2] == ["check", "serve"]   # `flopest check serve ...` = serve with its budgets
+    if serve_check:
+        argv = argv[1:]
     try:
         args = parser.parse_args(argv)
+        if serve_check:
+            args.check = True
     except SystemExit as exc:  # usage errors (exit 2), --help and --version (exit 0)
         return int(exc.code or 0)
     debug = getattr(args, "debug", False) or os.environ.get("FLOPEST_DEBUG") == "1"

@@ -81,6 +81,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "json) or its kg CO2eq: adds the days of serving that emit as much (break-even)")
     i.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     i.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
+    b = s.add_argument_group("budget check (also written `flopest check serve ...`)")
+    b.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+                   help="a limit, repeatable; with one, serve is a check: exit 0 within every budget, 1 over "
+                        "any. latency=200ms, co2eq-per-month=2t, co2eq-per-year=, energy-per-month=, co2eq=, "
+                        "energy=, water=, scope2=, scope3=")
+    b.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
+                   help="the quantile compared with the budgets (default p95)")
     s.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
     s.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
     s.add_argument("--debug", action="store_true", help="show a traceback on errors")
@@ -110,6 +117,10 @@ def cmd_serve(a) -> int:
 
     if a.output is not None and not a.output.strip():
         raise InputError("--output '' is empty; give a file name")
+    from .budget import parse_budget
+    budgets = list({b.name: b for b in map(parse_budget, a.budget)}.values())   # the last one per name wins
+    if getattr(a, "check", False) and not budgets:
+        raise InputError("flopest check serve needs at least one --budget, e.g. --budget latency=200ms")
     samples = _num_arg("--samples", a.samples, True)
     if samples < 1 or samples > 10**8:
         raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
@@ -168,13 +179,25 @@ def cmd_serve(a) -> int:
     d = est.to_dict()
     if a.model and d.get("model") and d["model"] != a.model:
         d["model"] = f"{a.model} ({d['model']})"
+    import sys
+    res = None
+    if budgets:
+        from .budget import evaluate
+        from .report import check_table
+        res = evaluate(est, budgets, a.at)
+        d["check"] = res.to_dict()
     text = render_serving(d, a.format)
+    if res is not None and a.format in ("table", "markdown"):
+        text = check_table(d["check"], a.format) + text
+    elif res is not None and a.format == "csv":
+        text = check_table(d["check"], "csv")
     if a.output is not None:
         write_atomic(a.output, text)
     else:
-        import sys
         sys.stdout.write(text)
-    return 0
+    if res is not None and (a.output is not None or a.format == "json"):   # the verdict on stderr, for CI logs
+        print(f"flopest: {res.verdict()}", file=sys.stderr)
+    return 0 if res is None or res.ok else 1
 
 
 # ----------------------------------------------------------------------------- rendering

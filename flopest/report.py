@@ -379,10 +379,13 @@ def render_check(d: dict, fmt: str) -> str:
     check_format(fmt)
     if fmt == "json":
         return to_json(d)
-    c = d["check"]
-    rows = [(b["budget"], _num(b["limit"], b["unit"]), _num(b["value"], b["unit"]), b["at"],
-             f"{b['ratio']:.0%}", "ok" if b["ok"] else "OVER") for b in c["budgets"]]
-    head = ["budget", "limit", "estimate", "at", "of budget", "verdict"]
+    if fmt == "csv":
+        return check_table(d["check"], fmt)
+    return check_table(d["check"], fmt) + render_estimate(d, fmt)
+
+
+def check_table(c: dict, fmt: str) -> str:
+    """The verdict line and one row per budget (csv: the rows only)."""
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -390,10 +393,13 @@ def render_check(d: dict, fmt: str) -> str:
         for b in c["budgets"]:
             w.writerow([b["budget"], b["metric"], b["unit"], b["limit"], b["at"], b["value"], b["ratio"], b["ok"]])
         return buf.getvalue()
+    rows = [(b["budget"], _num(b["limit"], b["unit"]), _num(b["value"], b["unit"]), b["at"],
+             f"{b['ratio']:.0%}", "ok" if b["ok"] else "OVER") for b in c["budgets"]]
+    head = ["budget", "limit", "estimate", "at", "of budget", "verdict"]
     from tabulate import tabulate
     table = tabulate(rows, headers=head, tablefmt="github" if fmt == "markdown" else "simple")
     verdict = f"**{c['verdict']}**" if fmt == "markdown" else c["verdict"]
-    return f"{verdict}\n\n{table}\n\n" + render_estimate(d, fmt)
+    return f"{verdict}\n\n{table}\n\n"
 
 
 def render_compare(d: dict, fmt: str) -> str:

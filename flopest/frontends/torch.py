@@ -398,9 +398,11 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                 out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
                                                  tie_weights=True)
                 if training:
+                    loss = None
                     if loss_fn is not None:   # the user's loss is training work: counted
                         loss = loss_fn(out)
-                    else:                      # the default sum is flopest's harness: not counted
+                    if loss is None:           # the default sum is flopest's harness: not counted
+                        # (a loss_fn returning None asks for it too)
                         recorder.paused += 1
                         try:
                             loss = _loss_of(out)

@@ -238,3 +238,42 @@ def test_estimate_markdown_and_html():
     eq = {e["id"]: e for e in est.to_dict()["equivalences"]}
     # car: CO2 p50 (kg) × 1000 / 248.5 g per km (equivalences.csv, US EPA)
     assert eq["car_km"]["amount"] == pytest.approx(est.co2eq_kg["p50"] * 1000 / 248.5)
+
+
+# ------------------------------------------------------------------------------------- serving
+# The seed's ChatGPT-like month, every input fixed: 3.96 Wh × 195M requests/day × 30 days × PUE 1.1
+# = 25,482,600 kWh; × 0.390 kg/kWh = 9,938,214 kg of scope 2.
+CHATGPT = ["--wh-per-request", "3.96", "--requests-per-day", "195M", "--days", "30", "--pue", "1.1",
+           "--intensity", "390", "--servers", "3617", "--server-embodied-kg", "4900", "--lifetime-years", "6",
+           "--samples", "2000"]
+
+
+@pytest.mark.parametrize("cmd", [["check", "serve"], ["serve"]])
+def test_serving_budgets_exit_codes(cmd, tmp_path):
+    ok = cli([*cmd, *CHATGPT, "--budget", "energy=25.6GWh", "--budget", "scope2=10kt"], cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("within budget: energy 25.5 GWh <= 25.6 GWh at p95")
+    over = cli([*cmd, *CHATGPT, "--budget", "energy=25.4GWh", "--budget", "scope2=10kt"], cwd=tmp_path)
+    assert over.returncode == 1, over.stderr
+    assert over.stdout.startswith("OVER BUDGET: energy 25.5 GWh > 25.4 GWh at p95")
+    assert "scope2" not in over.stdout.splitlines()[0]          # only the budgets over are in the verdict
+
+
+def test_serving_check_json_and_latency_budget(tmp_path):
+    r = cli(["check", "serve", "--params", "7B", "--prompt-tokens", "500", "--output-tokens", "200",
+             "--requests-per-day", "100k", "--device", "h100-sxm", "--budget", "latency=1ms", "--format", "json"],
+            cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    d = json.loads(r.stdout)
+    row = d["check"]["budgets"][0]
+    assert row["budget"] == "latency" and row["value"] == d["latency_s"]["p95"] and not row["ok"]
+    # 200 decode steps each read at least the 14 GB of bf16 weights at 4.8 TB/s: > 0.58 s
+    assert d["latency_s"]["p5"] > 200 * 14e9 / 4.8e12
+    assert "OVER BUDGET" in r.stderr
+
+
+def test_check_serve_needs_a_budget_and_a_serving_metric(tmp_path):
+    r = cli(["check", "serve", *CHATGPT], cwd=tmp_path)
+    assert r.returncode == 2 and "--budget" in r.stderr and "Traceback" not in r.stderr
+    r = cli(["check", "--params", "1B", "--tokens", "20B", "--budget", "latency=200ms", "--no-config"], cwd=tmp_path)
+    assert r.returncode == 2 and "latency" in r.stderr and "Traceback" not in r.stderr

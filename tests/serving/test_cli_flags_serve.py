@@ -30,6 +30,7 @@ SERVE_TABLE = {
     "--region": ("FRA", None), "--datacenter": ("hyperscalr", None), "--pue": ("0.8", None),
     "--intensity": ("-5", None), "--lifetime-years": ("0", None), "--training": ("lots", None),
     "--samples": ("0", None), "--seed": ("x", None), "--format": ("yaml", None), "-o": (NOPE, None),
+    "--budget": ("carbon=5kg", None), "--at": ("p99", None),
 }
 
 

@@ -1,0 +1,240 @@
+"""Training guards for Hugging Face `transformers` and PyTorch Lightning.
+
+Both count the model on the first training batch (meta tensors: no arithmetic, the model left as
+it was), estimate the whole run the trainer is about to do (its optimizer steps × global batch,
+on its number of processes) and check the budgets, at train start: over budget, they raise
+:class:`flopest.BudgetExceeded` before the first optimizer step, so nothing is spent.
+
+    from flopest.callbacks import FlopestTrainerCallback
+    trainer = Trainer(model, args, train_dataset=ds,
+                      callbacks=[FlopestTrainerCallback(budgets=["co2eq=50kg"], device="a100-sxm4-80gb",
+                                                        region="FR")])
+
+    from flopest.callbacks import FlopestLightningCallback
+    lightning.Trainer(callbacks=[FlopestLightningCallback(co2eq_kg=50, device="h100-sxm")])
+
+Budgets are written as on the command line (``budgets=["co2eq=50kg", "energy=200kWh"]``) or as
+keywords named after the metric (``co2eq_kg=50``); ``at`` is the percentile compared (p95). The
+other keywords go to :func:`flopest.estimate` (device, region, datacenter, pue, intensity, mfu,
+precision, ...). ``n_devices`` defaults to the trainer's world size.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .errors import InputError
+
+_HF_OPTIMIZERS = (("adamw", "adamw"), ("adam", "adam"), ("sgd", "sgd"))
+
+
+def _optimizer_name(name: str) -> tuple[str, str | None]:
+    """flopest's optimizer for a trainer's optimizer name, and a note when it is an approximation."""
+    name = getattr(name, "value", name)   # transformers' OptimizerNames is an Enum
+    low = str(name or "").lower()
+    for prefix, ours in _HF_OPTIMIZERS:
+        if low.startswith(prefix):
+            return ours, None
+    return "adamw", (f"optimizer {name!r} is costed as AdamW (flopest knows sgd, sgd-momentum, adam, "
+                     f"adamw); its step is a small share of a training step")
+
+
+def _loss_of_output(out):
+    """The model's own loss when it returns one (Hugging Face models given labels); else None,
+    which asks flopest.count for its default (the sum of the outputs, not counted)."""
+    return out.get("loss") if isinstance(out, dict) else getattr(out, "loss", None)
+
+
+class _Gate:
+    """What both callbacks share: the budgets and the estimate keywords, and the check itself."""
+
+    def __init__(self, budgets=(), at: str = "p95", quiet: bool = False, **kw):
+        from .budget import KEYWORDS, parse_budget
+        if isinstance(budgets, str):
+            budgets = [budgets]
+        self.limits = {k: kw.pop(k) for k in list(kw) if k in KEYWORDS}
+        self.budgets = list(budgets)
+        for b in self.budgets:      # fail at construction, not hours later at train start
+            parse_budget(b)
+        if not self.limits and not self.budgets:
+            raise InputError("give at least one budget, e.g. budgets=['co2eq=50kg'] or co2eq_kg=50")
+        if at not in ("p5", "p50", "p95"):
+            raise InputError(f"at={at!r} must be p5, p50 or p95")
+        self.at = at
+        self.quiet = quiet
+        self.estimate_kw = kw
+        self.estimate = None   # the Estimate of the run, once checked
+        self.result = None     # the CheckResult
+
+    def run(self, model, example_args, example_kwargs, *, examples: int, global_batch: int,
+            capture_examples: int, optimizer: str, n_devices: int, notes=()):
+        from . import count, estimate
+        from .budget import check
+        counts = count(model, *example_args, training=True, optimizer=optimizer, loss_fn=_loss_of_output,
+                       **example_kwargs)
+        kw = dict(self.estimate_kw)
+        kw.setdefault("device", "h100-sxm")
+        kw.setdefault("n_devices", max(1, int(n_devices)))
+        est = estimate(counts, dataset_size=max(1, int(examples)), epochs=1, batch_size=max(1, int(global_batch)),
+                       capture_examples=max(1, int(capture_examples)), **kw)
+        est.notes.extend(notes)
+        self.estimate = est
+        try:
+            self.result = check(est, at=self.at, budgets=self.budgets, **self.limits)
+        except Exception as exc:
+            self.result = getattr(exc, "result", None)
+            raise
+        if not self.quiet:
+            print(f"flopest: {self.result.verdict()}", file=sys.stderr)
+        return self.result
+
+
+class _Results:
+    """The Estimate and CheckResult of the last check, on the callback."""
+
+    @property
+    def estimate(self):
+        return self.gate.estimate
+
+    @property
+    def result(self):
+        return self.gate.result
+
+
+def _first_batch(loader, where: str):
+    if loader is None:
+        raise InputError(f"{where}: no training dataloader to take an example batch from; pass example_batch=")
+    try:
+        return next(iter(loader))
+    except StopIteration:
+        raise InputError(f"{where}: the training dataloader is empty") from None
+
+
+def _batch_size(batch) -> int:
+    from .budget import _leading_dim
+    if isinstance(batch, dict):
+        return _leading_dim((), batch)
+    if isinstance(batch, (list, tuple)):
+        return _leading_dim(tuple(batch), None)
+    return _leading_dim((batch,), None)
+
+
+def _trainer_callback_base():
+    try:
+        from transformers import TrainerCallback
+    except ImportError as exc:
+        raise InputError(f"FlopestTrainerCallback needs transformers ({exc}); pip install transformers") from None
+    return TrainerCallback
+
+
+def _lightning_callback_base():
+    try:
+        from lightning.pytorch import Callback
+    except ImportError:
+        try:
+            from pytorch_lightning import Callback
+        except ImportError as exc:
+            raise InputError(f"FlopestLightningCallback needs lightning ({exc}); pip install lightning") from None
+    return Callback
+
+
+def __getattr__(name):
+    # the classes derive from the framework's base: built on first use, so importing
+    # flopest.callbacks needs neither transformers nor lightning
+    if name == "FlopestTrainerCallback":
+        cls = _make_trainer_callback()
+    elif name == "FlopestLightningCallback":
+        cls = _make_lightning_callback()
+    else:
+        raise AttributeError(f"module 'flopest.callbacks' has no attribute {name!r}")
+    globals()[name] = cls
+    return cls
+
+
+def _make_trainer_callback():
+    base = _trainer_callback_base()
+
+    class FlopestTrainerCallback(_Results, base):
+        """A `transformers.TrainerCallback` that checks the run against budgets at train begin
+        and raises :class:`flopest.BudgetExceeded` before the first step when over.
+
+        The run is the trainer's: ``state.max_steps`` optimizer steps of ``per_device_train_batch_size
+        × gradient_accumulation_steps × world_size`` examples, with ``args.optim`` as the optimizer.
+        ``example_batch`` (a dict as the model takes it) replaces the dataloader's first batch."""
+
+        def __init__(self, budgets=(), at: str = "p95", example_batch=None, quiet: bool = False, **kw):
+            self.gate = _Gate(budgets, at, quiet, **kw)
+            self.example_batch = example_batch
+
+        def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+            if model is None:
+                raise InputError("FlopestTrainerCallback: the Trainer gave no model to on_train_begin")
+            batch = self.example_batch if self.example_batch is not None else \
+                _first_batch(train_dataloader, "FlopestTrainerCallback")
+            if not isinstance(batch, dict):
+                raise InputError("FlopestTrainerCallback: the example batch must be a dict of model inputs "
+                                 f"(got {type(batch).__name__}); pass example_batch=")
+            world = int(getattr(args, "world_size", 1) or 1)
+            per_device = _batch_size(batch)
+            global_batch = per_device * int(args.gradient_accumulation_steps or 1) * world
+            steps = int(state.max_steps or 0)
+            if steps <= 0:
+                raise InputError("FlopestTrainerCallback: the Trainer does not know its number of steps "
+                                 "(set max_steps for an iterable dataset)")
+            optimizer, note = _optimizer_name(getattr(args, "optim", "adamw"))
+            notes = [f"Hugging Face run: {steps:,} steps × global batch {global_batch:,} "
+                     f"({per_device} per device × {args.gradient_accumulation_steps} accumulation × {world})"]
+            if note:
+                notes.append(note)
+            self.gate.run(model, (), dict(batch), examples=steps * global_batch, global_batch=global_batch,
+                          capture_examples=per_device, optimizer=optimizer, n_devices=world, notes=notes)
+            return control
+
+    return FlopestTrainerCallback
+
+
+def _make_lightning_callback():
+    base = _lightning_callback_base()
+
+    class FlopestLightningCallback(_Results, base):
+        """A Lightning `Callback` that checks the run against budgets at train start and raises
+        :class:`flopest.BudgetExceeded` before the first step when over.
+
+        The model is called on ``pl_module.example_input_array`` when set (Lightning's own
+        convention), else on ``example_input``, else on the first element of the first training
+        batch. The run: ``trainer.estimated_stepping_batches`` optimizer steps of batch ×
+        ``accumulate_grad_batches`` × ``world_size`` examples; the optimizer is read off
+        ``trainer.optimizers`` when they exist, else ``optimizer=`` (default adamw)."""
+
+        def __init__(self, budgets=(), at: str = "p95", example_input=None, optimizer: str | None = None,
+                     quiet: bool = False, **kw):
+            self.gate = _Gate(budgets, at, quiet, **kw)
+            self.example_input = example_input
+            self.optimizer = optimizer
+
+        def on_train_start(self, trainer, pl_module):
+            x = getattr(pl_module, "example_input_array", None)
+            if x is None:
+                x = self.example_input
+            if x is None:
+                batch = _first_batch(trainer.train_dataloader, "FlopestLightningCallback")
+                x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            args, kwargs = ((), dict(x)) if isinstance(x, dict) else \
+                ((tuple(x), {}) if isinstance(x, (list, tuple)) else ((x,), {}))
+            per_device = _batch_size(x)
+            world = int(getattr(trainer, "world_size", 1) or 1)
+            accumulate = int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
+            steps = int(trainer.estimated_stepping_batches)
+            global_batch = per_device * accumulate * world
+            optimizer, note = self.optimizer, None
+            if optimizer is None:
+                opts = getattr(trainer, "optimizers", None) or []
+                optimizer, note = _optimizer_name(type(opts[0]).__name__ if opts else "adamw")
+            notes = [f"Lightning run: {steps:,} steps × global batch {global_batch:,} "
+                     f"({per_device} per device × {accumulate} accumulation × {world})"]
+            if note:
+                notes.append(note)
+            self.gate.run(pl_module, args, kwargs, examples=steps * global_batch, global_batch=global_batch,
+                          capture_examples=per_device, optimizer=optimizer, n_devices=world, notes=notes)
+
+    return FlopestLightningCallback
