@@ -442,6 +442,24 @@ def _roofline(counts, s: Scenario, dev) -> Uncertain:
     return Uncertain(lo, math.sqrt(lo * hi), hi, "", src)
 
 
+def _fold_repeats(rows: list) -> list:
+    """Fold the numbered copies of a block with the same FLOPs (encoder.layer.0 … encoder.layer.11)
+    into one row 'encoder.layer.* (12×)' carrying their sum."""
+    import re
+    groups: dict = {}
+    for r in rows:
+        key = re.sub(r"(^|\.)\d+(?=\.|$)", r"\1*", r["name"])
+        groups.setdefault((key, r.get("flops")), []).append(r)
+    out = []
+    for (key, f), rs in groups.items():
+        if len(rs) == 1 or f is None:
+            out.extend(rs)
+        else:
+            out.append({**rs[0], "name": f"{key} ({len(rs)}×)", "flops": f * len(rs)})
+    out.sort(key=lambda r: -(r.get("flops") or 0))
+    return out
+
+
 def _top_rows(counts, n: int = 10) -> list:
     """The n largest modules (a PyTorch capture) or operators (ONNX) of one counted pass."""
     if not hasattr(counts, "breakdown"):
@@ -449,11 +467,16 @@ def _top_rows(counts, n: int = 10) -> list:
     mods = getattr(getattr(counts, "table", None), "modules", None)
     by = "module" if mods and any(mods) else "op"
     total = counts.flops or 1
-    if by == "module":   # the shallowest depth with at least 5 parts, none holding half the FLOPs
+    if by == "module":   # the shallowest depth with at least 5 parts whose largest holds at most
+        # half the FLOPs or cannot be split further (a leaf such as an LM head)
+        rows = _fold_repeats(counts.breakdown(by="module", depth=1))
         for depth in range(1, 9):
-            rows = counts.breakdown(by="module", depth=depth)
-            if len(rows) >= 5 and max((r.get("flops") or 0) for r in rows) <= total / 2:
+            deeper = _fold_repeats(counts.breakdown(by="module", depth=depth + 1))
+            big = rows[0] if rows else None
+            leaf = big is not None and any(r["name"] == big["name"] and r["flops"] == big["flops"] for r in deeper)
+            if len(rows) >= 5 and big is not None and ((big.get("flops") or 0) <= total / 2 or leaf):
                 break
+            rows = deeper
     else:
         rows = counts.breakdown(by="op")
     return [{"by": by, "name": r["name"], "flops": r["flops"], "share": r["flops"] / total}

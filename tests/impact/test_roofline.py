@@ -79,3 +79,28 @@ def test_params_path_keeps_factor_one():
     e = flopest.estimate(params=1e9, tokens=2e10, device="h100-sxm", samples=200)
     roof = next(a for a in e.to_dict()["assumptions"] if a["name"].startswith("roofline"))
     assert roof["value"] == 1
+
+
+def test_top_modules_fold_repeated_blocks():
+    from flopest.impact import _fold_repeats, _top_rows
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn, self.mlp = nn.Linear(64, 64), nn.Linear(64, 256)
+
+        def forward(self, x):
+            return x + self.mlp(self.attn(x))[..., :64]
+
+    m = nn.Sequential(*[Block() for _ in range(6)], nn.Linear(64, 1000))
+    c = flopest.count(m, torch.zeros(8, 64))
+    rows = {r["name"]: r for r in _top_rows(c)}
+    # per block at batch 8: attn 2·8·64·64 = 65,536 (+ 8·64 bias adds = 512); mlp 2·8·64·256 = 262,144
+    # (+ 8·256 = 2,048); 6 copies each
+    assert rows["*.mlp (6×)"]["flops"] == 6 * (262_144 + 2_048)
+    assert rows["*.attn (6×)"]["flops"] == 6 * (65_536 + 512)
+    assert rows["6"]["flops"] == 2 * 8 * 64 * 1000 + 8 * 1000      # the head, not a repeat
+    # copies with other FLOPs (a U-Net's levels) stay apart; unknown FLOPs are never folded
+    rows = _fold_repeats([{"name": "a.0", "flops": 2}, {"name": "a.1", "flops": 1}, {"name": "a.2", "flops": 2},
+                          {"name": "b.0", "flops": None}, {"name": "b.1", "flops": None}])
+    assert [(r["name"], r["flops"]) for r in rows] == [("a.* (2×)", 4), ("a.1", 1), ("b.0", None), ("b.1", None)]
