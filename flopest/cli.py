@@ -141,6 +141,8 @@ def _plan_args(e, compare: bool = False) -> None:
     e.add_argument("--input-dtype", action="append", default=[], metavar="DTYPE")
     e.add_argument("--optimizer", choices=("sgd", "sgd-momentum", "adam", "adamw"), default="adam",
                    help="optimizer of the training step (default adam)")
+    e.add_argument("--checkpointing", action="store_true",
+                   help="activation checkpointing: the forward is recomputed in the backward (PyTorch models)")
     e.add_argument("--examples-per-pass", metavar="N", help="examples in one counted pass (default: the "
                    "batch dim of the inputs)")
     e.add_argument("--dataset-size", metavar="N", help="training examples (tokens with --params), e.g. 1.2M")
@@ -287,10 +289,10 @@ class _Plan:
                              f"(the average share of a trial run before it stops)")
         if not a.model:
             for flag, v in (("--dim", a.dim), ("--input", a.input), ("--input-dtype", a.input_dtype),
-                            ("--examples-per-pass", a.examples_per_pass)):
+                            ("--examples-per-pass", a.examples_per_pass), ("--checkpointing", a.checkpointing)):
                 if v:
-                    raise InputError(f"{flag} {v[0] if isinstance(v, list) else v!r} applies to a MODEL; "
-                                     f"none is given")
+                    what = "" if v is True else f" {v[0] if isinstance(v, list) else v!r}"
+                    raise InputError(f"{flag}{what} applies to a MODEL; none is given")
         if not getattr(a, "compare", False):
             _known("--device", a.device, "device")
             _known("--region", a.region, "region")
@@ -339,10 +341,14 @@ class _Plan:
                     raise InputError(f"--dim {a.dim[0]!r} is for ONNX models; a PyTorch model takes --input")
                 ns = argparse.Namespace(model=a.model, input=a.input, input_dtype=a.input_dtype)
                 module, args, kwargs = _torch_model(ns)
-                c = count(module, *args, training=True, optimizer=a.optimizer, **kwargs)
+                c = count(module, *args, training=True, optimizer=a.optimizer,
+                          checkpointing=a.checkpointing, **kwargs)
                 first = next(iter(list(args) + list(kwargs.values())), None)
                 per_pass = getattr(first, "shape", (1,))[0] if first is not None else 1
             else:
+                if a.checkpointing:
+                    raise InputError("--checkpointing needs a PyTorch model (zoo:NAME or package.module:factory): "
+                                     "an ONNX graph has no backward to recompute")
                 dims = parse_dims(a.dim)
                 c = count(a.model, dims=dims)
                 per_pass = dims.get("batch", 1)

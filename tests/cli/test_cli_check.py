@@ -277,3 +277,15 @@ def test_check_serve_needs_a_budget_and_a_serving_metric(tmp_path):
     assert r.returncode == 2 and "--budget" in r.stderr and "Traceback" not in r.stderr
     r = cli(["check", "--params", "1B", "--tokens", "20B", "--budget", "latency=200ms", "--no-config"], cwd=tmp_path)
     assert r.returncode == 2 and "latency" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path):
+    base = ["estimate", "tests.cli.factories:mlp", "--input", "8x16", "--dataset-size", "800", "--samples", "500",
+            "--optimizer", "sgd", "--format", "json"]
+    plain = json.loads(cli(base).stdout)["flops"]
+    ck = json.loads(cli(base + ["--checkpointing"]).stdout)["flops"]
+    # the recomputed forward of the MLP per example: Linear(16,32) 2·16·32 + 32 bias, ReLU 32,
+    # Linear(32,4) 2·32·4 + 4 bias = 1,024 + 32 + 32 + 256 + 4 = 1,348 FLOPs; × 800 examples
+    assert ck - plain == 1_348 * 800
+    r = cli(["estimate", "--params", "1B", "--tokens", "20B", "--checkpointing"], cwd=tmp_path)
+    assert r.returncode == 2 and "--checkpointing" in r.stderr and "Traceback" not in r.stderr
