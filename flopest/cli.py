@@ -767,6 +767,9 @@ def _with_config(parser, args, argv):
 
 
 def main(argv=None) -> int:
+    import warnings
+    # library deprecation notices (transformers' past_key_values) are not the user's to act on
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|torch)\.")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     serve_check = argv[:2] == ["check", "serve"]   # `flopest check serve ...` = serve with its budgets
