@@ -2,7 +2,8 @@
 
 Each uncertain input is given by (p5, p50, p95) and sampled from a two-piece log-normal with
 median p50 whose lower and upper halves put 5 % of the mass below p5 and above p95; an input
-with p5 = p50 = p95 is a constant. The standard-normal draws come from NumPy's seeded
+with p5 = p50 = p95 is a constant. Samples beyond a physical bound (MFU, power fraction and
+utilisation <= 1; PUE and roofline >= 1) are set to the bound. The standard-normal draws come from NumPy's seeded
 Generator (one per uncertain input and sample), so a run is reproducible.
 """
 
@@ -49,6 +50,13 @@ def simulate(q, z, cols, flops, n_dev, peak, tdp_w, power_w, acc_hours_fixed, ou
             k = cols[c]
             zz = z[i, c]
             v[k] = med[k] * np.exp(zz * (lo[k] if zz < 0.0 else hi[k]))
+        # physical bounds cut the log-normal tails: MFU, power fraction and lifetime utilisation
+        # at most 1 (the board power limit for the power), PUE and roofline at least 1
+        v[MFU] = min(v[MFU], 1.0)
+        v[POWER_FRAC] = min(v[POWER_FRAC], 1.0)
+        v[UTIL] = min(v[UTIL], 1.0)
+        v[PUE] = max(v[PUE], 1.0)
+        v[ROOFLINE] = max(v[ROOFLINE], 1.0)
         if acc_hours_fixed > 0.0:
             acc_h = acc_hours_fixed
             time_s = acc_h * 3600.0 / n_dev
