@@ -147,7 +147,8 @@ def _plan_args(e, compare: bool = False) -> None:
                    "batch dim of the inputs)")
     e.add_argument("--dataset-size", metavar="N", help="training examples (tokens with --params), e.g. 1.2M")
     e.add_argument("--epochs", default="1", metavar="N")
-    e.add_argument("--batch-size", metavar="N", help="training batch size (optimizer steps)")
+    e.add_argument("--batch-size", metavar="N", help="training batch size: the optimizer steps, and the batch a zoo model is captured at "
+                   "(the roofline of small batches)")
     e.add_argument("--eval-size", default="0", metavar="N", help="evaluation examples per epoch")
     e.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
     e.add_argument("--search", choices=("grid", "random", "bayesian"), default="grid")
@@ -339,7 +340,9 @@ class _Plan:
             if torch_model:
                 if a.dim:
                     raise InputError(f"--dim {a.dim[0]!r} is for ONNX models; a PyTorch model takes --input")
-                ns = argparse.Namespace(model=a.model, input=a.input, input_dtype=a.input_dtype)
+                batch = _num_arg("--batch-size", a.batch_size, True) if a.batch_size is not None else None
+                ns = argparse.Namespace(model=a.model, input=a.input, input_dtype=a.input_dtype,
+                                        batch=batch if batch and batch <= MAX_CAPTURE_BATCH else None)
                 module, args, kwargs = _torch_model(ns)
                 c = count(module, *args, training=True, optimizer=a.optimizer,
                           checkpointing=a.checkpointing, **kwargs)
@@ -620,6 +623,9 @@ def _load_factory(target: str):
     return made
 
 
+MAX_CAPTURE_BATCH = 4096   # zoo models are captured at the training batch up to this size (meta tensors)
+
+
 def _torch_model(a):
     """(module, args, kwargs) for a factory or zoo:NAME model spec."""
     from .zoo import PREFIX, _zoo
@@ -631,11 +637,19 @@ def _torch_model(a):
             from .errors import did_you_mean
             raise InputError(f"unknown zoo model {name!r}{did_you_mean(name, zoo.MODELS)} "
                              f"(zoo models: {', '.join(zoo.MODELS)})")
-        module, example, input_names, _ = zoo.get(name, size="full")
+        module, example, input_names, axes = zoo.get(name, size="full")
         for p in module.parameters():   # the zoo builds frozen modules; all weights train
             p.requires_grad_(True)
         if not args and not kwargs:
             args = tuple(example)
+            batch = getattr(a, "batch", None)
+            if batch:   # count at the training batch: the zoo names each input's batch axis
+                from . import spec
+
+                def at_batch(n, x):
+                    on_axis0 = (axes.get(n) or {}).get(0) == "batch"
+                    return spec((batch, *x.shape[1:]) if on_axis0 else tuple(x.shape), dtype=x.dtype)
+                args = tuple(at_batch(n, x) for n, x in zip(input_names, args))
         return module, args, kwargs
     made = _load_factory(a.model)
     if isinstance(made, tuple) and len(made) == 2:

@@ -186,11 +186,15 @@ class Counts:
     def version(self) -> str:
         return __version__
 
-    def roofline_factor(self, peak_flops: float, bandwidth: float, byte_scale: float = 1.0) -> float:
+    def roofline_factor(self, peak_flops: float, bandwidth: float, byte_scale: float = 1.0,
+                        fused: bool = False) -> float:
         """Σ over nodes of max(FLOPs / peak, bytes × byte_scale / bandwidth), divided by
         Σ FLOPs / peak: how much longer the counted pass takes than if every node were
         compute-bound (1 = GEMM-bound). A node's rows (a lowering's parts) form one kernel.
-        peak in FLOP/s, bandwidth in bytes/s; byte_scale rescales bytes to another element size."""
+        peak in FLOP/s, bandwidth in bytes/s; byte_scale rescales bytes to another element size.
+        fused: the glue nodes (elementwise, reduce, softmax, norm, pool, copies: no matrix,
+        attention, recurrent, gather or optimizer row) move no bytes of their own, as if fused
+        into the matrix kernels around them."""
         if not (peak_flops > 0 and bandwidth > 0 and byte_scale > 0):
             raise InputError(f"roofline needs a positive peak, bandwidth and byte scale, got "
                              f"{peak_flops!r}, {bandwidth!r}, {byte_scale!r}")
@@ -206,6 +210,12 @@ class Counts:
         node = t.node[m].astype(np.int64)
         nf = np.bincount(node, weights=f[m])
         nb = np.bincount(node, weights=b[m])
+        if fused:   # a node is glue unless one of its rows is a matrix, attention, RNN, gather or optimizer row
+            heavy = np.isin(t.kind, (kinds.GEMM, kinds.CONV, kinds.ATTENTION, kinds.RNN, kinds.GATHER))
+            opt = np.array([str(n).startswith("optimizer.") for n in t.ops], dtype=bool)
+            if len(opt):
+                heavy |= opt[t.op.astype(np.int64)]
+            nb[np.bincount(node, weights=heavy[m].astype(np.float64), minlength=len(nb)) == 0] = 0.0
         compute = nf.sum() / peak_flops
         if compute <= 0:
             return 1.0

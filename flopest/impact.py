@@ -429,16 +429,15 @@ ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1
 
 def _roofline(counts, s: Scenario, dev) -> Uncertain:
     """The per-operator roofline factor of the counted pass on this device (Counts.roofline_factor):
-    p95 with the bytes as counted (the graph's dtypes, fp32 for most captures), p5 with every
-    tensor at the precision's element size, p50 their geometric mean (mixed precision keeps
-    some tensors, such as master weights and optimizer states, in fp32)."""
+    p95 as counted (no fusion, the graph's dtypes: fp32 for most captures), p5 with the glue
+    operators fused into the matrix kernels and every tensor at the precision's element size,
+    p50 their geometric mean."""
     bw = dev.mem_bandwidth_bytes_per_s
     hi = counts.roofline_factor(s.peak_flops, bw)
-    lo = counts.roofline_factor(s.peak_flops, bw, ELEMENT_BYTES[s.precision] / 4)
-    lo = min(lo, hi)
+    lo = min(hi, counts.roofline_factor(s.peak_flops, bw, ELEMENT_BYTES[s.precision] / 4, fused=True))
     src = (f"per-operator roofline of the counted graph: Σ max(FLOPs/peak, bytes/bandwidth) / Σ FLOPs/peak "
-           f"at {s.peak_flops:.3g} FLOP/s and {bw:.3g} B/s (devices.csv); p5 with tensors at "
-           f"{s.precision}, p95 as counted")
+           f"at {s.peak_flops:.3g} FLOP/s and {bw:.3g} B/s (devices.csv); p95 unfused at the counted dtypes, "
+           f"p5 with elementwise/norm/softmax/copies fused and tensors at {s.precision}")
     return Uncertain(lo, math.sqrt(lo * hi), hi, "", src)
 
 

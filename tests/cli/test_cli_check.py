@@ -289,3 +289,18 @@ def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path):
     assert ck - plain == 1_348 * 800
     r = cli(["estimate", "--params", "1B", "--tokens", "20B", "--checkpointing"], cwd=tmp_path)
     assert r.returncode == 2 and "--checkpointing" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_zoo_model_is_captured_at_the_training_batch(tmp_path):
+    base = ["estimate", "zoo:einsum_attention", "--dataset-size", "64", "--samples", "500", "--format", "json"]
+    one = json.loads(cli(base).stdout)
+    eight = json.loads(cli(base + ["--batch-size", "8"]).stdout)
+    f1, f8 = one["workload"]["factors"], eight["workload"]["factors"]
+    # the same work per example at either batch; the optimizer runs 64 steps at batch 1, 8 at batch 8
+    assert f1["forward_backward_flops_per_example"] == f8["forward_backward_flops_per_example"]
+    assert one["flops"] - eight["flops"] == f1["optimizer_flops_per_step"] * (64 - 8)
+    # a batch of 8 sequences reads the weights once for 8: a smaller roofline factor
+    roof = {k: next(a for a in d["assumptions"] if a["name"].startswith("roofline"))["value"]
+            for k, d in (("1", one), ("8", eight))}
+    assert roof["8"]["p95"] < roof["1"]["p95"] and roof["8"]["p5"] < roof["1"]["p5"]
+    assert not any("roofline factor is read off" in n for n in eight["notes"])
