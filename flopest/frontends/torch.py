@@ -430,6 +430,59 @@ def _sdpa_counted(*args, **kwargs):
         cap.recorder.paused -= 1
 
 
+_RNN_GATES = {"LSTM": 4, "RNN": 1}
+_rnn_orig: dict = {}
+_RNN_CLASSES = (torch.nn.LSTM, torch.nn.RNN)
+
+
+def _rnn_counted(self, input, hx=None):
+    """Stands in for nn.LSTM / nn.RNN.forward in a forward-only meta capture: one RNN
+    row per layer (the ONNX lowering's cost: the same FLOPs as the step-by-step recurrence,
+    the bytes of a fused kernel) and meta outputs of the right shapes, instead of stepping
+    through the recurrence op by op. Anything else (training, FakeTensors, real tensors,
+    PackedSequence, proj_size, subclasses, another thread) runs the original forward."""
+    cls = type(self)
+    orig = _rnn_orig.get(cls) or _rnn_orig[torch.nn.LSTM if isinstance(self, torch.nn.LSTM) else torch.nn.RNN]
+    cap = getattr(_tls, "cap", None)
+    if (cap is None or cap.recorder is None or cap.training or cls not in _RNN_CLASSES
+            or type(input) is not torch.Tensor or not input.is_meta or input.dim() not in (2, 3)
+            or getattr(self, "proj_size", 0) or cap.recorder.paused):
+        return orig(self, input, hx)
+    from ..ops.rnn import _ELEM
+    mode = "LSTM" if cls is torch.nn.LSTM else "RNN"
+    gates, dirs, hidden = _RNN_GATES[mode], 2 if self.bidirectional else 1, self.hidden_size
+    batched = input.dim() == 3
+    if batched:
+        seq, batch = (input.shape[1], input.shape[0]) if self.batch_first else (input.shape[0], input.shape[1])
+    else:
+        seq, batch = input.shape[0], 1
+    elem = gates * (3 if self.bias else 1) + _ELEM[mode]
+    name = f"aten.{mode.lower()}"
+    cap.nodes += 1
+    cap.index += 1
+    module = cap.module_path()
+    node = f"{module or '(top)'}/{name}#{cap.index}"
+    phase = cap.phase_of(cap)
+    for layer in range(self.num_layers):
+        width = self.input_size if layer == 0 else hidden * dirs
+        cap.b.add(kinds.RNN, [int(seq), int(batch), int(width), hidden, gates, dirs, elem],
+                  elsize=input.element_size(), op=name, node=node, module=module, phase=phase)
+    cap.costed += 1
+    cap.recorder.paused += 1
+    try:
+        def meta(*shape):
+            return torch.empty(shape, dtype=input.dtype, device="meta")
+        if batched:
+            out = meta(batch, seq, dirs * hidden) if self.batch_first else meta(seq, batch, dirs * hidden)
+            h = (self.num_layers * dirs, batch, hidden)
+        else:
+            out = meta(seq, dirs * hidden)
+            h = (self.num_layers * dirs, hidden)
+        return (out, (meta(*h), meta(*h))) if mode == "LSTM" else (out, meta(*h))
+    finally:
+        cap.recorder.paused -= 1
+
+
 @contextlib.contextmanager
 def _SDPA(cap):
     """Route F.scaled_dot_product_attention through `_sdpa_counted` while capturing (a module
@@ -441,6 +494,9 @@ def _SDPA(cap):
         if _sdpa_users == 0:
             _sdpa_orig = F.scaled_dot_product_attention
             F.scaled_dot_product_attention = _sdpa_counted
+            for cls in (torch.nn.LSTM, torch.nn.RNN):   # GRU: torch's reset gate is not ONNX's default
+                _rnn_orig[cls] = cls.forward
+                cls.forward = _rnn_counted
         _sdpa_users += 1
     prev = getattr(_tls, "cap", None)
     _tls.cap = cap
@@ -452,6 +508,8 @@ def _SDPA(cap):
             _sdpa_users -= 1
             if _sdpa_users == 0:
                 F.scaled_dot_product_attention = _sdpa_orig
+                for cls, fwd in _rnn_orig.items():
+                    cls.forward = fwd
 
 
 class _Capture:
@@ -470,6 +528,7 @@ class _Capture:
         self.current_phase = kinds.FORWARD
         self._lookup: dict = {}
         self._rows: dict = {}
+        self.training = False
 
     def note(self, text):
         if text not in self._noted:
@@ -663,6 +722,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                 state.update({n: _meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
                 margs = _to_meta_inputs(tuple(args), default_dtype)
                 mkwargs = _to_meta_inputs(kwargs, default_dtype)
+            cap.training = training
             with ModuleTracker() as tracker, _SDPA(cap), recorder:
                 cap.tracker = tracker
                 out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
