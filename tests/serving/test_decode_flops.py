@@ -4,9 +4,7 @@ on meta tensors with a KV cache: prefill = a forward pass over the prompt, decod
 hand from the config, next to the assertion."""
 
 import pytest
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+import torch
 
 import flopest
 from flopest.serving import ServingEstimate, generation_cost_torch, serve
