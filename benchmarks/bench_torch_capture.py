@@ -241,11 +241,18 @@ def _child(spec: dict) -> dict:
         else:
             raise SystemExit(f"unknown tool {tool}")
 
+    return timed(once, repeat, res, single_above_s=SINGLE_RUN_ABOVE_S)
+
+
+def timed(once, repeat: int, res: dict, single_above_s: float = float("inf")) -> dict:
+    """Call `once` (it returns the tool's figures) once as a warm-up, then `repeat` times; add to
+    `res` the figures, the first call's time, the median wall and CPU times and the peak RSS. A
+    first call slower than `single_above_s` is the only one (noted)."""
     t0, c0 = time.perf_counter(), time.process_time()
     fig = once()
     first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     times, cpus = [first], [first_cpu]
-    if first < SINGLE_RUN_ABOVE_S:
+    if first < single_above_s:
         times, cpus = [], []
         for _ in range(repeat):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -253,7 +260,7 @@ def _child(spec: dict) -> dict:
             times.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
     else:
-        res["notes"].append(f"single run ({first:.0f} s)")
+        res.setdefault("notes", []).append(f"single run ({first:.0f} s)")
     res.update(fig)
     res.update({"first_s": first, "time_s": statistics.median(times), "times": times,
                 "cpu_s": statistics.median(cpus), "cpus": cpus, "rss_peak_mib": _rss_mib()})

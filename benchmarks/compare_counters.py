@@ -227,19 +227,7 @@ def _onnx_child(spec: dict) -> dict:
     else:
         raise SystemExit(f"unknown ONNX tool {tool!r}; known: {', '.join(ONNX_TOOLS)}")
 
-    t0 = time.perf_counter()
-    fig = once()
-    first = time.perf_counter() - t0
-    times, cpus = [], []
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fig = once()
-        times.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    res.update(fig)
-    res.update({"first_s": first, "time_s": statistics.median(times), "times": times,
-                "cpu_s": statistics.median(cpus), "cpus": cpus, "rss_peak_mib": btc._rss_mib()})
-    return res
+    return btc.timed(once, repeat, res)
 
 
 def _prepare(spec: dict) -> dict:

@@ -113,9 +113,11 @@ class CheckResult:
 
     def verdict(self) -> str:
         """One line: 'within budget: ...' or 'OVER BUDGET: ...'."""
+        from .report import _num
+
         def part(r):
-            return (f"{r.budget.name} {_fmt(r.value, r.budget.unit)} {'<=' if r.ok else '>'} "
-                    f"{_fmt(r.budget.limit, r.budget.unit)} at {r.at}")
+            return (f"{r.budget.name} {_num(r.value, r.budget.unit)} {'<=' if r.ok else '>'} "
+                    f"{_num(r.budget.limit, r.budget.unit)} at {r.at}")
         over = [r for r in self.rows if not r.ok]
         if over:
             return "OVER BUDGET: " + "; ".join(part(r) for r in over)
@@ -126,9 +128,6 @@ class CheckResult:
                 "budgets": [r.to_dict() for r in self.rows]}
 
 
-def _fmt(v: float, unit: str) -> str:
-    from .report import _num
-    return _num(v, unit)
 
 
 def parse_value(text, family: str, what: str) -> float:

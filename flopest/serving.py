@@ -49,7 +49,7 @@ import numpy as np
 
 from . import __version__
 from .errors import FlopestError, InputError
-from .impact import DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain
+from .impact import DEFAULT_SAMPLES, DEFAULT_SEED, ELEMENT_BYTES, Uncertain
 
 HOURS_PER_YEAR = 8760.0            # 365 days, as flopest.impact uses for lifetimes
 HOURS_PER_MONTH = HOURS_PER_YEAR / 12   # 730 h: a month is a twelfth of a year
@@ -57,7 +57,7 @@ SECONDS_PER_DAY = 86400.0
 
 # bytes per stored element of weights and KV cache at a precision: the formats' widths
 # (IEEE 754 binary32 / binary16, bfloat16, OCP 8-bit floating point, int8)
-BYTES_PER_ELEMENT = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+BYTES_PER_ELEMENT = ELEMENT_BYTES   # impact's table: bytes per weight at each precision
 
 # Memory-bandwidth utilisation (MBU) of decoding: achieved bytes/s over the datasheet bandwidth.
 # Evidence: 0.27 (H100) and 0.81 (L4), batch-1 decode of three 7-8B GQA models (J. Chen,
