@@ -1,6 +1,6 @@
 """The documentation cannot go stale silently: docs/methodology.md must list the priors of
 flopest/data/ and the constants of the code, and docs/cli.md must equal what the parser
-generates (`python -m flopest._clidoc`)."""
+generates (`python tools/clidoc.py`)."""
 
 import argparse
 import difflib
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flopest import profiles
+from tests.scripts import load
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODOLOGY = ROOT / "docs" / "methodology.md"
@@ -141,10 +142,10 @@ def test_methodology_lists_the_optimizers():
 
 # ----------------------------------------------------------------------------- CLI reference
 def test_cli_reference_is_current():
-    from flopest import _clidoc
-    fix = "run `python -m flopest._clidoc` to regenerate docs/cli.md, and commit it"
+    clidoc = load("tools/clidoc.py")
+    fix = "run `python tools/clidoc.py` to regenerate docs/cli.md, and commit it"
     assert CLI_DOC.is_file(), f"docs/cli.md is missing: {fix}"
-    want = _clidoc.render()
+    want = clidoc.render()
     have = CLI_DOC.read_text(encoding="utf-8")
     if want != have:
         diff = "".join(list(difflib.unified_diff(have.splitlines(True), want.splitlines(True),
@@ -153,18 +154,18 @@ def test_cli_reference_is_current():
 
 
 def test_cli_reference_ignores_the_terminal(monkeypatch):
-    from flopest import _clidoc
+    clidoc = load("tools/clidoc.py")
     monkeypatch.setenv("COLUMNS", "200")
-    wide = _clidoc.render()
+    wide = clidoc.render()
     monkeypatch.setenv("COLUMNS", "30")
-    assert _clidoc.render() == wide
+    assert clidoc.render() == wide
 
 
 def test_cli_reference_has_every_subcommand_and_option():
-    from flopest import _clidoc
+    clidoc = load("tools/clidoc.py")
     from flopest.cli import build_parser
-    text = _clidoc.render()
-    for path, parser in _clidoc._commands(build_parser(), "flopest"):
+    text = clidoc.render()
+    for path, parser in clidoc._commands(build_parser(), "flopest"):
         assert f"\n## {path}\n" in text, f"no section for {path!r}"
         for a in parser._actions:
             if a.help is argparse.SUPPRESS or isinstance(a, argparse._SubParsersAction):
@@ -175,7 +176,7 @@ def test_cli_reference_has_every_subcommand_and_option():
 
 def test_cli_reference_generic_parser():
     """Nested subcommands, aliases, choices, defaults, mutually exclusive flags."""
-    from flopest import _clidoc
+    clidoc = load("tools/clidoc.py")
     p = argparse.ArgumentParser(prog="tool", description="A tool.")
     sub = p.add_subparsers(dest="cmd", metavar="CMD")
     a = sub.add_parser("alpha", aliases=["a"], help="the first | command")
@@ -186,7 +187,7 @@ def test_cli_reference_generic_parser():
     a.add_argument("--level", type=int, choices=(1, 2, 3), default=2, help="level (default %(default)s)")
     nested = a.add_subparsers(dest="sub", metavar="SUB").add_parser("deep", help="nested")
     nested.add_argument("--x", metavar="X", required=True)
-    text = _clidoc.render(p)
+    text = clidoc.render(p)
     assert "## tool alpha\n" in text and "## tool alpha deep\n" in text
     assert "(alias `a`)" in text and "the first \\| command" in text
     assert "[--fast | --slow]" in text and "not with `--slow`" in text
@@ -196,13 +197,13 @@ def test_cli_reference_generic_parser():
 
 
 def test_clidoc_check_and_write(tmp_path, capsys):
-    from flopest import _clidoc
+    clidoc = load("tools/clidoc.py")
     out = tmp_path / "cli.md"
-    assert _clidoc.main(["--check", "--output", str(out)]) == 1          # missing
-    assert "python -m flopest._clidoc" in capsys.readouterr().err
-    assert _clidoc.main(["--output", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == _clidoc.render()
-    assert _clidoc.main(["--check", "--output", str(out)]) == 0
+    assert clidoc.main(["--check", "--output", str(out)]) == 1          # missing
+    assert "python tools/clidoc.py" in capsys.readouterr().err
+    assert clidoc.main(["--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == clidoc.render()
+    assert clidoc.main(["--check", "--output", str(out)]) == 0
     out.write_text("old\n", encoding="utf-8")
-    assert _clidoc.main(["--check", "--output", str(out)]) == 1          # stale
+    assert clidoc.main(["--check", "--output", str(out)]) == 1          # stale
     assert [p.name for p in tmp_path.iterdir()] == ["cli.md"]            # no temp file left

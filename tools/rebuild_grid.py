@@ -1,10 +1,11 @@
 """Rebuild grid_intensity.csv from the data files that carbontracker and codecarbon ship.
 
-Not imported by flopest (flopest depends on neither package). Run it in a scratch environment:
+A developer tool outside the installed package, not imported by flopest (flopest depends on
+neither package). Run it in a scratch environment:
 
     python -m venv /tmp/scratch && /tmp/scratch/bin/pip install codecarbon carbontracker
-    /tmp/scratch/bin/python flopest/data/rebuild_grid.py            # rewrites grid_intensity.csv
-    /tmp/scratch/bin/python flopest/data/rebuild_grid.py --check    # exit 1 if the file would change
+    /tmp/scratch/bin/python tools/rebuild_grid.py            # rewrites grid_intensity.csv
+    /tmp/scratch/bin/python tools/rebuild_grid.py --check    # exit 1 if the file would change
 
 Inputs (read from the installed packages):
 - carbontracker/data/carbon-intensities.csv: Our World in Data "Carbon intensity of electricity
@@ -26,7 +27,7 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
-OUT = Path(__file__).with_name("grid_intensity.csv")
+OUT = Path(__file__).resolve().parent.parent / "flopest" / "data" / "grid_intensity.csv"
 MIN_YEAR = 2020          # "recent": older country figures (Western Sahara, 2009) are left out
 LB_PER_MWH_TO_G_PER_KWH = 0.45359237   # 1 lb = 453.59237 g; 1 MWh = 1000 kWh
 HEADER = ["region", "name", "kind", "intensity_g_per_kwh", "year", "source", "licence", "maps_to",

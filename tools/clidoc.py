@@ -1,7 +1,9 @@
 """The command-line reference (docs/cli.md), generated from `flopest.cli.build_parser()`.
 
-    python -m flopest._clidoc            # rewrite docs/cli.md (atomically)
-    python -m flopest._clidoc --check    # exit 1 when docs/cli.md is stale
+A developer tool, outside the installed package (run it from a checkout with flopest installed):
+
+    python tools/clidoc.py            # rewrite docs/cli.md (atomically)
+    python tools/clidoc.py --check    # exit 1 when docs/cli.md is stale
 
 The text is built from the parser's actions, never from argparse's help formatter, so it does
 not depend on the terminal width (COLUMNS) or on the Python version's argparse layout. Commands
@@ -17,7 +19,7 @@ from pathlib import Path
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 WIDTH = 88          # usage lines are wrapped at this width
-REGENERATE = "python -m flopest._clidoc"
+REGENERATE = "python tools/clidoc.py"
 
 _REPEATABLE = (argparse._AppendAction, argparse._AppendConstAction, argparse._CountAction,
                argparse._ExtendAction)
@@ -257,14 +259,14 @@ def _section(path: str, parser: argparse.ArgumentParser, level: int) -> list:
 def render(parser: argparse.ArgumentParser | None = None) -> str:
     """docs/cli.md as text: every command of `parser` (default: flopest.cli.build_parser())."""
     if parser is None:
-        from .cli import build_parser
+        from flopest.cli import build_parser
         parser = build_parser()
     root = parser.prog
     cmds = list(_commands(parser, root))
     out = [f"# `{root}` command-line reference", "",
            f"<!-- generated from flopest.cli.build_parser() by `{REGENERATE}`: do not edit by hand -->",
            "",
-           (f"This page is generated from the command's own parser. After changing `flopest/cli.py`, "
+           (f"This page is generated from the command's own parser. After changing the CLI (`flopest/cli`), "
             f"run `{REGENERATE}`; `tests/test_docs.py` fails while this page is stale."),
            ""]
     if len(cmds) > 1:
@@ -278,7 +280,7 @@ def render(parser: argparse.ArgumentParser | None = None) -> str:
 
 # ----------------------------------------------------------------------------- command
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m flopest._clidoc",
+    ap = argparse.ArgumentParser(prog=REGENERATE,
                                  description="Write the command-line reference (docs/cli.md) from "
                                  "flopest's parser, or check that it is current.")
     ap.add_argument("--check", action="store_true", help="exit 1 if the file is stale; write nothing")
@@ -298,8 +300,8 @@ def main(argv=None) -> int:
     if current == text:
         print(f"{path} is already current")
         return 0
-    from .errors import FlopestError
-    from .report import write_atomic
+    from flopest.errors import FlopestError
+    from flopest.report import write_atomic
     try:
         write_atomic(os.fspath(path), text)
     except FlopestError as exc:
