@@ -55,7 +55,7 @@ elif tool == "floor":   # the interpreter with flopest's imports and kernels loa
     import flopest, onnx
     from flopest import kernel, kinds
     from flopest.optable import TableBuilder
-    from flopest.frontends import onnx as fe, _shapes  # noqa: F401
+    from flopest.frontends import onnx as fe  # noqa: F401
     b = TableBuilder(); b.add(kinds.GEMM, [1, 1, 1, 1, 1, 1], elsize=4, op="w"); kernel.evaluate(b.build())
     times = [0.0]
 elif tool == "onnx.load":

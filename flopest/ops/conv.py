@@ -10,7 +10,7 @@ from ..dims import prod
 from . import Ctx, ShapeUnknown, ints, lowering, rebind
 
 
-def _out_spatial(c: Ctx, x, w, transposed: bool):
+def out_spatial(c: Ctx, x, w, transposed: bool):
     """Output spatial dims: from shape inference, else from the ONNX attribute formulas."""
     if c.outputs and c.outputs[0] is not None:
         return tuple(c.outputs[0][2:])
@@ -40,7 +40,7 @@ def _conv(c: Ctx, transposed: bool):
     g = int(c.attr("group", 1))
     n, cin = x[0], x[1]
     cout = w[1] * g if transposed else w[0]
-    osp = _out_spatial(c, x, w, transposed)
+    osp = out_spatial(c, x, w, transposed)
     rows = [(kinds.CONV, [n, cin, cout, g, prod(osp), prod(w[2:]), prod(x[2:]), 1 if transposed else 0])]
     if c.has(2):  # bias: one add per output element, in place (the output is written once)
         rows.append((kinds.ELEMENTWISE, [n * cout * prod(osp), 1, cout, 1]))

@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import flopest
 from flopest.frontends import onnx as fe
-from flopest.frontends._protoscan import KEEP_INITIALIZER_BYTES, read_graph_only
+from flopest.frontends.onnx.proto import KEEP_INITIALIZER_BYTES, read_graph_only
 from tests.conftest import mlp_model
 
 
@@ -142,3 +142,36 @@ def test_no_file_written_into_the_working_folder(tmp_path, monkeypatch):
     c = flopest.count(m, dims={"batch": 2})
     assert "acme:Frobnicate" in c.unknown_ops
     assert list(tmp_path.iterdir()) == []
+
+
+def _examples(model, dims=None):
+    low, *_ = fe.analyse(model, dims)
+    return low.examples_per_pass, low.examples_per_pass_note
+
+
+def test_examples_per_pass_is_the_first_inputs_leading_dim_whatever_its_name():
+    # tf2onnx names the batch 'input_1_dim0', not 'batch': the name must not matter
+    assert _examples(mlp_model(batch="input_1_dim0")) == ("input_1_dim0", "")
+    assert _examples(mlp_model(batch="input_1_dim0"), {"input_1_dim0": 7}) == (7, "")
+    assert _examples(mlp_model(batch=5)) == (5, "")
+    m = mlp_model(batch=None)   # unnamed: named x_dim0 first, so the resolver can bind it
+    m.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    assert _examples(m) == ("x_dim0", "")
+    # an initializer listed first among the graph inputs (old exporters) is skipped
+    m = mlp_model(batch=3)
+    w = m.graph.initializer[0]
+    m.graph.input.insert(0, helper.make_tensor_value_info(w.name, w.data_type, list(w.dims)))
+    assert _examples(m) == (3, "")
+
+
+def test_examples_per_pass_none_with_a_reason():
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    n, why = _examples(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    assert n is None and "rank 0" in why and "'x'" in why
+    c = numpy_helper.from_array(np.ones((2, 3), np.float32), "c")
+    g = helper.make_graph([helper.make_node("Relu", ["c"], ["y"])], "g", [],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], initializer=[c])
+    n, why = _examples(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    assert n is None and "no input" in why

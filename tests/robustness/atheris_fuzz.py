@@ -24,8 +24,8 @@ with atheris.instrument_imports(include=["flopest"]):   # submodules load lazily
     import flopest  # noqa: E402
     import flopest.counts  # noqa: E402, F401
     import flopest.dims  # noqa: E402, F401
-    import flopest.frontends._protoscan  # noqa: E402, F401
-    import flopest.frontends._shapes  # noqa: E402, F401
+    import flopest.frontends.onnx.proto  # noqa: E402, F401
+    import flopest.frontends.onnx.propagate  # noqa: E402, F401
     import flopest.frontends.onnx  # noqa: E402, F401
     import flopest.kernel  # noqa: E402, F401
     import flopest.ops  # noqa: E402, F401

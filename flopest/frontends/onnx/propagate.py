@@ -13,10 +13,17 @@ expressed in the input dims); anything else stays unknown and the lowering repor
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 
-from ..dims import Sym, exact_div, opaque, prod, to_source
+from ...dims import Sym, exact_div, free_names, opaque, prod, to_source
+from ...ops import Ctx
+from ...ops.conv import out_spatial
+from ...ops.linalg import parse_einsum
+from .load import node_attrs, read_constants, read_dim
 
 INT_BIG = 2 ** 31 - 1
 VALUE_LIMIT = 64   # integer tensors up to this many elements carry their (symbolic) value
@@ -111,10 +118,9 @@ class Propagator:
             self.node(node)
 
     def node(self, node) -> None:
-        from .onnx import _attrs
         ins = [self.shapes.get(i) if i else None for i in node.input]
         vals = [self.values.get(i) if i else None for i in node.input]
-        attrs = _attrs(node)
+        attrs = node_attrs(node)
         h = RULES.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         outs = None
         if h is not None:
@@ -235,7 +241,6 @@ def size(node, ins, vals, attrs, p):
 
 @rule("Constant")
 def constant(node, ins, vals, attrs, p):
-    from onnx import numpy_helper
     for a in node.attribute:
         if a.name == "value":
             dims = tuple(int(d) for d in a.t.dims)
@@ -267,7 +272,6 @@ def constant_of_shape(node, ins, vals, attrs, p):
     val = attrs.get("value")
     if val is not None:
         try:
-            from onnx import numpy_helper
             fill = numpy_helper.to_array(val).reshape(-1).tolist()[0]
         except Exception:
             fill = 0
@@ -538,7 +542,6 @@ def gemm(node, ins, vals, attrs, p):
 
 @rule("Einsum")
 def einsum(node, ins, vals, attrs, p):
-    from ..ops.linalg import parse_einsum
     if any(s is None for s in ins):
         return [(None, None)]
     ops, out, size = parse_einsum(attrs.get("equation", ""), ins)
@@ -546,12 +549,10 @@ def einsum(node, ins, vals, attrs, p):
 
 
 def _conv_like(node, ins, attrs, transposed, kernel):
-    from ..ops import Ctx
-    from ..ops.conv import _out_spatial
     x = ins[0]
     c = Ctx(op=node.op_type, inputs=ins, outputs=[None], attrs=attrs)
     w = ins[1] if len(ins) > 1 and ins[1] is not None else (None, None) + tuple(kernel)
-    return _out_spatial(c, x, w, transposed)
+    return out_spatial(c, x, w, transposed)
 
 
 @rule("Conv", "ConvInteger")
@@ -759,3 +760,90 @@ def attention(node, ins, vals, attrs, p):
     if not hq or not hkv:
         return [(None, None)]
     return [((q[0], q[1], exact_div(v[2], hkv) * hq), None)]
+
+
+# ------------------------------------------------------------------ the pass over a graph
+@dataclass
+class ShapeInfo:
+    shapes: dict = field(default_factory=dict)   # name -> tuple of Dim, or None
+    dtypes: dict = field(default_factory=dict)   # name -> onnx elem type
+    unknown_dims: bool = False
+
+
+
+def collect(graph, info: ShapeInfo, cache: dict) -> None:
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        t = vi.type
+        if not t.HasField("tensor_type"):
+            continue
+        tt = t.tensor_type
+        info.dtypes[vi.name] = tt.elem_type
+        if not tt.HasField("shape"):
+            info.shapes.setdefault(vi.name, None)
+            continue
+        dims = tuple(read_dim(d, cache) for d in tt.shape.dim)
+        if any(d is None for d in dims):
+            info.unknown_dims = True
+            info.shapes.setdefault(vi.name, None)
+        else:
+            info.shapes[vi.name] = dims
+    for t in graph.initializer:
+        info.shapes[t.name] = tuple(int(d) for d in t.dims)
+        info.dtypes[t.name] = t.data_type
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                collect(a.g, info, cache)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    collect(g, info, cache)
+
+
+
+def propagate(m: onnx.ModelProto, onnx_info: ShapeInfo, names: list) -> ShapeInfo:
+    allowed = set(names)
+
+    def ok(shape):
+        return all(isinstance(d, int) or free_names(d) <= allowed for d in shape)
+
+    info = ShapeInfo()
+    info.dtypes = dict(onnx_info.dtypes)
+    shapes, values = info.shapes, {}
+    cache: dict = {}
+    consts: dict = {}
+    read_constants(m.graph, consts)
+
+    def seed(graph):
+        for vi in graph.input:
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+                dims = tuple(read_dim(d, cache) for d in vi.type.tensor_type.shape.dim)
+                shapes[vi.name] = None if any(d is None for d in dims) else dims
+                info.dtypes[vi.name] = vi.type.tensor_type.elem_type
+            elif vi.name in onnx_info.shapes:
+                shapes[vi.name] = onnx_info.shapes[vi.name]
+        for t in graph.initializer:
+            shapes[t.name] = tuple(int(d) for d in t.dims)
+            info.dtypes[t.name] = t.data_type
+            c = consts.get(t.name)
+            if c is not None and c.size <= VALUE_LIMIT and c.dtype.kind in "iubf":
+                values[t.name] = [int(x) if c.dtype.kind in "iub" else float(x) for x in c.reshape(-1).tolist()]
+
+    prop = Propagator(shapes, values, info.dtypes, onnx_info.shapes, ok)
+
+    def run(graph):
+        seed(graph)
+        for node in graph.node:
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    run(a.g)
+            prop.node(node)
+            if node.op_type == "If" and node.output:
+                then = next((a.g for a in node.attribute if a.name == "then_branch"), None)
+                if then is not None:
+                    for o, so in zip(node.output, then.output):
+                        if shapes.get(o) is None and shapes.get(so.name) is not None:
+                            shapes[o] = shapes[so.name]
+
+    run(m.graph)
+    info.values = values
+    return info

@@ -1,0 +1,114 @@
+"""Shape inference engines over a weight-free ModelProto: onnx's C++ inference followed by
+flopest's propagation (:mod:`.propagate`), onnx alone, or onnxruntime's symbolic inference
+(fed a graph whose weights and external tensors are lifted to inputs, and run without its
+side effect of saving files).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+
+from .load import is_external
+from .propagate import ShapeInfo, collect, propagate
+
+def _fix_inputs(model: onnx.ModelProto, fixed: dict) -> onnx.ModelProto:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for vi in m.graph.input:
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") and d.dim_param in fixed:
+                d.dim_value = int(fixed[d.dim_param])
+    return m
+
+
+def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
+    """onnxruntime's tool reads every initializer's data, and opens the file external data
+    names (relative to the working folder): turn the weight-free initializers, and every tensor
+    whose data is external (initializers and Constant nodes, subgraphs included), into typed
+    inputs of the main graph instead (a subgraph sees the main graph's values)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    main = m.graph
+    names = {vi.name for vi in main.input}
+
+    def lift(name, t):
+        if name not in names:
+            names.add(name)
+            main.input.append(onnx.helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
+
+    def visit(g):
+        keep = []
+        for t in g.initializer:
+            n = 1
+            for d in t.dims:
+                n *= d
+            if is_external(t) or (n and not (t.raw_data or t.float_data or t.int64_data or t.int32_data
+                                           or t.double_data)):
+                lift(t.name, t)
+            else:
+                keep.append(t)
+        del g.initializer[:]
+        g.initializer.extend(keep)
+        nodes = []
+        for node in g.node:
+            ext = [a.t for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR
+                   and is_external(a.t)]
+            if node.op_type == "Constant" and node.output and ext:
+                lift(node.output[0], ext[0])
+                continue
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    visit(a.g)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for sub in a.graphs:
+                        visit(sub)
+            nodes.append(node)
+        del g.node[:]
+        g.node.extend(nodes)
+
+    visit(main)
+    return m
+
+
+def infer(model: onnx.ModelProto, engine: str = "flopest", fixed: dict | None = None,
+          names: list | None = None) -> ShapeInfo:
+    """Shapes of every value. engine: 'flopest' (onnx's C++ inference, then flopest's symbolic
+    shape-and-value propagation over it), 'onnx' alone, or 'ort' (onnxruntime's symbolic
+    inference). `fixed` binds input dims to ints first."""
+    m = _fix_inputs(model, fixed) if fixed else model
+    if engine in ("onnx", "flopest"):
+        try:
+            m2 = onnx.shape_inference.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
+            err = None
+        except Exception as exc:  # inconsistent graphs: keep what the model itself declares
+            m2, err = m, (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        info = ShapeInfo()
+        collect(m2.graph, info, {})
+        if err:
+            info.error = err
+        if engine == "flopest":
+            info = propagate(m, info, names or [])
+        return info
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
+    with np.errstate(all="ignore"):   # its numpy arithmetic on odd constants warns on stderr
+        m = _ort_infer(SymbolicShapeInference, _ort_ready(m))
+    info = ShapeInfo()
+    collect(m.graph, info, {})
+    return info
+
+
+def _ort_infer(cls, model: onnx.ModelProto) -> onnx.ModelProto:
+    """onnxruntime's symbolic inference, without its side effect: its public `infer_shapes`
+    saves `sym_shape_infer_temp.onnx` (and external data files) into the current folder when
+    inference is incomplete. flopest runs the same steps and keeps the partial result."""
+    inf = cls(2**31 - 1, True, False, 0)      # int_max, auto_merge, guess_output_rank, verbose
+    inf._preprocess(model)
+    while inf.run_:
+        inf._infer_impl()
+    inf._update_output_from_vi()
+    return inf.out_mp_
+

@@ -1,0 +1,354 @@
+"""Reading an ONNX model: a path (through :mod:`.proto`, without weight bytes) or a ModelProto
+(stripped likewise) into a weight-free ModelProto, checked (UTF-8 names, nesting, function
+expansion size); the model's declared input dims, node attributes, small inline constants and
+parameter count. The limits on what is read live here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ...dims import evaluate, free_names, parse_dim_param, sanitize, to_source
+from ...errors import InputError, ModelReadError
+from .proto import WireError, read_graph_only, strip_model
+
+_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                onnx.TensorProto.DOUBLE} | {getattr(onnx.TensorProto, n) for n in
+                                             ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+                                              "FLOAT8E5M2FNUZ", "FLOAT4E2M1") if hasattr(onnx.TensorProto, n)}
+_CONST_LIMIT = 1 << 16   # constant inputs up to this many elements are made available to lowerings
+
+
+@functools.lru_cache(maxsize=None)   # called twice per node: 100,000-node graphs exist
+def elem_size(dt: int) -> int:
+    try:
+        return max(1, int(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dt)).itemsize))
+    except Exception:
+        return 4
+
+
+
+def load(model) -> tuple[onnx.ModelProto, dict]:
+    """Weight-free ModelProto from a path or a ModelProto; ModelReadError names the problem."""
+    if isinstance(model, onnx.ModelProto):
+        m = strip_model(model)
+        _check_text(m, "<ModelProto>")
+        return m, {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
+    try:
+        path = os.fspath(model)
+    except TypeError:
+        raise InputError(f"cannot count a {type(model).__name__}: give a path to an .onnx file, an "
+                         f"onnx.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
+                         f"inputs") from None
+    if not os.path.exists(path):
+        raise ModelReadError(f"model file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ModelReadError(f"model path {path!r} is a directory; give the .onnx file")
+    try:
+        m, stats = read_graph_only(path)
+    except WireError as exc:
+        raise ModelReadError(f"{path!r} is not a readable ONNX model (truncated or not a protobuf: "
+                             f"{exc}); re-export it or check the download") from None
+    except OSError as exc:
+        raise ModelReadError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if not m.HasField("graph") or (len(m.graph.node) == 0 and len(m.graph.output) == 0):
+        raise ModelReadError(f"{path!r} parsed as protobuf but holds no ONNX graph; is it an ONNX model?")
+    _check_text(m, path)
+    stats["source"] = path
+    return m, stats
+
+
+def _check_text(m: onnx.ModelProto, source: str) -> None:
+    """ModelReadError when a name is not valid UTF-8. ONNX's strings are proto2 ``string``
+    fields: protobuf hands invalid UTF-8 (a corrupt file) back as ``bytes``, which every
+    str operation downstream would trip on."""
+    def bad(where, v):
+        raise ModelReadError(f"{source!r}: {where} {v!r} is not valid UTF-8; the file is corrupt "
+                             f"(re-export it or check the download)")
+
+    def graph(g, depth=0):
+        if depth > MAX_NESTING:
+            raise ModelReadError(f"{source!r}: subgraphs nested more than {MAX_NESTING} deep")
+        if not isinstance(g.name, str):
+            bad("graph name", g.name)
+        for vi in list(g.input) + list(g.output) + list(g.value_info):
+            if not isinstance(vi.name, str):
+                bad("value name", vi.name)
+            if vi.type.HasField("tensor_type"):
+                for d in vi.type.tensor_type.shape.dim:
+                    if not isinstance(d.dim_param, str):
+                        bad(f"dim of {vi.name!r}", d.dim_param)
+        for t in g.initializer:
+            if not isinstance(t.name, str):
+                bad("initializer name", t.name)
+        nodes(g.node, depth)
+
+    def nodes(ns, depth):
+        for n in ns:
+            for v in (n.op_type, n.domain, n.name):
+                if not isinstance(v, str):
+                    bad("node field", v)
+            for v in list(n.input) + list(n.output):
+                if not isinstance(v, str):
+                    bad(f"{n.op_type} node value name", v)
+            for a in n.attribute:
+                if not isinstance(a.name, str):
+                    bad(f"{n.op_type} attribute name", a.name)
+                if a.HasField("g"):
+                    graph(a.g, depth + 1)
+                for g in a.graphs:
+                    graph(g, depth + 1)
+
+    for o in m.opset_import:
+        if not isinstance(o.domain, str):
+            bad("opset domain", o.domain)
+    for f in m.functions:
+        if not isinstance(f.name, str) or not isinstance(f.domain, str):
+            bad("function name", f.name if not isinstance(f.name, str) else f.domain)
+        nodes(f.node, 0)
+    graph(m.graph)
+
+
+_DIM_PARAM_MAX = 128   # longer dim expressions are not parsed (a polynomial's size can explode)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_NESTING = 64      # subgraphs (If / Loop / Scan bodies) nested deeper are refused
+
+
+def _parse(p: str):
+    """Dim of a ``dim_param``, or None when it is too long or not parseable: the dim is then
+    unknown (an input dim gets a name of its own, see input_dims)."""
+    if len(p) > _DIM_PARAM_MAX and not _NAME.fullmatch(p.strip()):
+        return None
+    try:
+        return parse_dim_param(p)
+    except (RecursionError, MemoryError, ValueError, TypeError, SyntaxError):
+        return None
+
+
+def read_dim(d, cache: dict):
+    if d.HasField("dim_value"):
+        return int(d.dim_value)
+    if d.HasField("dim_param") and d.dim_param and not d.dim_param.startswith("unk__"):
+        p = d.dim_param
+        v = cache.get(p)
+        if v is None:
+            v = cache[p] = _parse(p)
+        return v
+    return None
+
+
+
+def input_dims(model: onnx.ModelProto) -> list:
+    """Names of the symbolic dims of the graph inputs (unnamed dims get a name first)."""
+    inits = {t.name for t in model.graph.initializer}
+    names = []
+    for vi in model.graph.input:
+        if vi.name in inits or not vi.type.HasField("tensor_type"):
+            continue
+        for i, d in enumerate(vi.type.tensor_type.shape.dim):
+            if not d.HasField("dim_value"):
+                # unnamed, or named like the dims inference invents (tf2onnx writes unk__N):
+                # give it a stable name the user can bind
+                # (or too long to read as an expression)
+                if not d.dim_param or d.dim_param.startswith("unk__") or _parse(d.dim_param) is None:
+                    d.dim_param = sanitize(f"{vi.name}_dim{i}")
+                for n in sorted(_names(d.dim_param)):
+                    if n not in names:
+                        names.append(n)
+    return names
+
+
+def leading_dim(model: onnx.ModelProto, dims: dict | None = None) -> tuple:
+    """(examples per pass, reason): the dim on the leading axis of the first graph input that
+    is not an initializer, whatever its name. An int when static or bound in `dims`; the dim's
+    expression in the input dims (a str, usually one name) when symbolic; None and the reason
+    when there is no such input, its shape is not declared or it is rank 0. Call after
+    input_dims (which names unnamed dims)."""
+    inits = {t.name for t in model.graph.initializer}
+    first = next((vi for vi in model.graph.input if vi.name not in inits), None)
+    if first is None:
+        return None, "the graph has no input (only initializers): the examples per pass cannot be read"
+    tt = first.type.tensor_type if first.type.HasField("tensor_type") else None
+    if tt is None or not tt.HasField("shape"):
+        return None, f"the first graph input {first.name!r} declares no shape: the examples per pass cannot be read"
+    if not tt.shape.dim:
+        return None, f"the first graph input {first.name!r} is rank 0 (a scalar): it has no batch axis"
+    d = read_dim(tt.shape.dim[0], {})
+    if d is None:
+        return None, f"the leading dim of input {first.name!r} cannot be read"
+    if isinstance(d, int):
+        return d, ""
+    names = free_names(d)
+    if dims and names <= set(dims):
+        try:
+            return evaluate(d, dims), ""
+        except (ArithmeticError, ValueError, TypeError):   # "b // 0": the kernel's binding says why
+            pass
+    return to_source(d), ""
+
+
+def _names(p: str) -> set:
+    v = _parse(p)
+    return {"<unreadable>"} if v is None else free_names(v)
+
+
+
+def node_attrs(node) -> dict:
+    out = {}
+    for a in node.attribute:
+        if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            continue
+        try:
+            v = onnx.helper.get_attribute_value(a)
+        except Exception:
+            continue
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        elif isinstance(v, list):
+            v = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
+        out[a.name] = v
+    return out
+
+
+def is_external(t) -> bool:
+    """Data stored in another file: never read (flopest reads no weight bytes, and a model's
+    file names are not followed)."""
+    return t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data) > 0
+
+
+def read_constants(graph, consts: dict) -> None:
+    for t in graph.initializer:
+        n = 1
+        for d in t.dims:
+            n *= d
+        if 0 <= n <= _CONST_LIMIT and not is_external(t) and (
+                t.raw_data or t.float_data or t.int64_data or t.int32_data or t.double_data or n == 0):
+            try:
+                consts[t.name] = numpy_helper.to_array(t)
+            except Exception:
+                pass
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            for a in node.attribute:
+                try:
+                    if a.name == "value" and a.t.ByteSize() < 8 * _CONST_LIMIT and not is_external(a.t):
+                        consts[node.output[0]] = numpy_helper.to_array(a.t)
+                    elif a.name in ("value_int", "value_float"):
+                        consts[node.output[0]] = np.array(onnx.helper.get_attribute_value(a))
+                    elif a.name in ("value_ints", "value_floats"):
+                        consts[node.output[0]] = np.array(onnx.helper.get_attribute_value(a))
+                except Exception:
+                    pass
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                read_constants(a.g, consts)
+
+
+
+def count_params(model: onnx.ModelProto) -> int:
+    """Elements of the floating-point initializers (the weights; int shape constants excluded)."""
+    total = 0
+    seen = set()
+    for t in model.graph.initializer:
+        if t.data_type in _FLOAT_TYPES and t.name not in seen:
+            seen.add(t.name)
+            n = 1
+            for d in t.dims:
+                n *= int(d)
+            total += n
+    return total
+
+
+
+def clear_declared_dims(model: onnx.ModelProto, names: list) -> None:
+    """Forget the dim names an exporter wrote on intermediate values and outputs when they are
+    not input dims (``Add116_dim_0``): inference recomputes them from the inputs."""
+    keep = set(names)
+    vis = list(model.graph.value_info) + list(model.graph.output)
+    for vi in vis:
+        if not vi.type.HasField("tensor_type"):
+            continue
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") and not (_names(d.dim_param) <= keep):
+                d.ClearField("dim_param")
+
+
+MAX_EXPANDED_NODES = 1_000_000   # nodes once model-local functions are expanded at every call
+# and, above MAX_AMPLIFIED_FROM nodes, at most this many expanded nodes per node in the file: a
+# transformer exported with one function per layer expands ~100×; functions calling the next
+# one twice per level ("billion laughs") expand 2**depth / depth× from a few kB
+MAX_AMPLIFICATION = 500
+MAX_AMPLIFIED_FROM = 50_000
+
+
+def check_expansion(m: onnx.ModelProto, source) -> None:
+    """ModelReadError when model-local functions expand into a graph too large to walk, or
+    much larger than the file (see MAX_EXPANDED_NODES, MAX_AMPLIFICATION)."""
+    n = _expanded_nodes(m)
+    if n is None:
+        raise ModelReadError(f"{source!r}: its model-local functions call each other hundreds of "
+                             f"levels deep; flopest does not expand such graphs")
+    stored = _stored_nodes(m)
+    if n > MAX_EXPANDED_NODES or (n > MAX_AMPLIFIED_FROM and n > MAX_AMPLIFICATION * stored):
+        raise ModelReadError(f"{source!r}: its model-local functions call each other into {n:,} nodes "
+                             f"from {stored:,} in the file; flopest expands at most "
+                             f"{MAX_EXPANDED_NODES:,} nodes, and at most {MAX_AMPLIFICATION}× the file's")
+
+
+def _stored_nodes(m: onnx.ModelProto) -> int:
+    def size(nodes):
+        total = 0
+        for n in nodes:
+            total += 1
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    total += size(a.g.node)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    total += sum(size(g.node) for g in a.graphs)
+        return total
+    return size(m.graph.node) + sum(size(f.node) for f in m.functions)
+
+
+def _expanded_nodes(m: onnx.ModelProto) -> int | None:
+    """Nodes of the graph once every call of a model-local function is replaced by its body
+    (subgraphs included); None when the calls nest too deep to follow. Functions that call
+    each other twice per level grow 2**depth: a 3 kB file can stand for 2**39 nodes. A
+    function calling itself counts as one node."""
+    funcs = {(f.domain, f.name): f for f in m.functions}
+    memo: dict = {}
+
+    def fsize(key, active):
+        if key in memo:
+            return memo[key]
+        if key in active:
+            return 1
+        active.add(key)
+        total = graph_size(funcs[key].node, active)
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    def graph_size(nodes, active):
+        total = 0
+        for n in nodes:
+            key = (n.domain, n.op_type)
+            total += fsize(key, active) if key in funcs else 1
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    total += graph_size(a.g.node, active)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for g in a.graphs:
+                        total += graph_size(g.node, active)
+        return total
+
+    try:
+        return graph_size(m.graph.node, set())
+    except RecursionError:   # functions chained hundreds deep
+        return None
+
