@@ -26,7 +26,7 @@ predicted are listed with the reason.
     python benchmarks/bench_published_runs.py [--runs PATH] [--samples 20000] [--seed N] [--readme]
 
 Prints Markdown. Not a test. ``--readme`` also writes the summary table (``HEADER``) into
-README.md between the ``published_runs`` markers.
+docs/benchmarks.md between the ``published_runs`` markers.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def main(argv=None):
     ap.add_argument("--samples", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--readme", action="store_true",
-                    help="also write the summary table into README.md between the published_runs markers")
+                    help="also write the summary table into docs/benchmarks.md between the published_runs markers")
     a = ap.parse_args(argv)
     path = a.runs or next((p for p in RUNS_CANDIDATES if os.path.exists(p)), None)
     if not path or not os.path.exists(path):
@@ -347,9 +347,9 @@ def main(argv=None):
                 n, mf, mb, ins = st
                 block.append(f"| {label} | {n} | ×{10 ** mf:.2f} | ×{10 ** mb:.2f} | {ins}/{n} |")
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from compare_counters import write_readme_block
-        write_readme_block(MARKERS, "\n".join(block) + "\n", path=os.path.join(ROOT, "README.md"))
-        print(f"wrote README.md between {MARKERS[0]} and {MARKERS[1]}", file=sys.stderr)
+        from compare_counters import DOCS_PAGE, write_readme_block
+        write_readme_block(MARKERS, "\n".join(block) + "\n", path=DOCS_PAGE)
+        print(f"wrote {os.path.relpath(DOCS_PAGE)} between {MARKERS[0]} and {MARKERS[1]}", file=sys.stderr)
 
     # ---------------------------------------------------------------- not predicted
     p("## Not predicted\n")

@@ -22,7 +22,7 @@ export not included), median of --repeat calls after one warm-up call.
     python benchmarks/compare_counters.py [--models resnet50,gpt2] [--tools flopest,onnx-tool]
         [--repeat 3] [--onnx-dir DIR] [--json OUT] [--from-json IN ...] [--readme]
 
-Prints Markdown (progress on stderr). ``--readme`` also rewrites README.md between the
+Prints Markdown (progress on stderr). ``--readme`` also rewrites docs/benchmarks.md between the
 ``compare_counters`` markers. ``--from-json`` (repeatable, later files win) renders saved results
 without running anything; it also reads ``bench_torch_capture.py --json`` output. The whole zoo
 takes 15-20 min on 2 cores, mostly interpreter start-ups and model builds.
@@ -54,7 +54,7 @@ EXPORTER = "torchscript"
 ONNX_TIMEOUT_S = 600
 MATMUL_OPS = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum", "LSTM", "GRU", "RNN"}
 
-README = os.path.join(ROOT, "README.md")
+DOCS_PAGE = os.path.join(ROOT, "docs", "benchmarks.md")   # where the --readme block goes
 COMMAND = "python benchmarks/compare_counters.py --readme"
 MARKERS = ("<!-- compare_counters:begin -->", "<!-- compare_counters:end -->")
 HEADER_COUNTS = ("| model | analytic matmul FLOPs | "
@@ -443,12 +443,12 @@ def render(models, tools, results, repeat, wall, env=None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# README block
+# the generated block of docs/benchmarks.md
 # --------------------------------------------------------------------------------------------
 
-def write_readme_block(markers, body, path=README) -> None:
-    """Replace the text between the two marker lines of README.md by `body`, atomically
-    (temp file in the same folder + os.replace)."""
+def write_readme_block(markers, body, path=DOCS_PAGE) -> None:
+    """Replace the text between the two marker lines of `path` (docs/benchmarks.md) by `body`,
+    atomically (temp file in the same folder + os.replace)."""
     begin, end = markers
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -499,7 +499,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the raw results to this file")
     ap.add_argument("--from-json", action="append", default=None,
                     help="render saved results (repeatable; later files win), run nothing")
-    ap.add_argument("--readme", action="store_true", help="also rewrite README.md's compare_counters block")
+    ap.add_argument("--readme", action="store_true", help="also rewrite docs/benchmarks.md's compare_counters block")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--prepare", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -563,7 +563,7 @@ def main(argv=None) -> int:
     print(text)
     if a.readme:
         write_readme_block(MARKERS, text)
-        print(f"wrote {os.path.relpath(README)} between {MARKERS[0]} and {MARKERS[1]}", file=sys.stderr)
+        print(f"wrote {os.path.relpath(DOCS_PAGE)} between {MARKERS[0]} and {MARKERS[1]}", file=sys.stderr)
     return 0
 
 

@@ -1,32 +1,23 @@
-"""README's generated tables are in step with the scripts that write them.
+"""The generated benchmark tables of the docs are in step with the scripts that write them.
 
 benchmarks/compare_counters.py and benchmarks/bench_published_runs.py write a Markdown table into
-README.md between their markers (``--readme``). Nothing is run here: the block must exist, hold
-the script's current header line(s) exactly and the command that regenerates it. A script whose
+docs/benchmarks.md between their markers (``--readme``). Nothing is run here: the block must exist,
+hold the script's current header line(s) exactly and the command that regenerates it. A script whose
 table format changed without a re-run fails here until ``--readme`` is run again.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
+from tests.scripts import ROOT, load
+
+PAGE = ROOT / "docs" / "benchmarks.md"     # where the generated tables live
 
 
 def _script(name):
     """benchmarks/<name>.py as a module (benchmarks/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load(f"benchmarks/{name}.py")
 
 
 def _headers(mod):
@@ -34,12 +25,11 @@ def _headers(mod):
 
 
 def _block(markers) -> str:
-    with open(README, encoding="utf-8") as f:
-        text = f.read()
+    text = PAGE.read_text(encoding="utf-8")
     begin, end = markers
     n_begin, n_end = text.count(begin), text.count(end)
-    assert n_begin == 1, f"README.md needs one {begin!r} line, has {n_begin}"
-    assert n_end == 1, f"README.md needs one {end!r} line, has {n_end}"
+    assert n_begin == 1, f"docs/benchmarks.md needs one {begin!r} line, has {n_begin}"
+    assert n_end == 1, f"docs/benchmarks.md needs one {end!r} line, has {n_end}"
     assert text.index(begin) < text.index(end), f"{begin!r} must come before {end!r}"
     return text.split(begin, 1)[1].split(end, 1)[0]
 
@@ -48,17 +38,25 @@ SCRIPTS = ["compare_counters", "bench_published_runs"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
-def test_readme_block_has_the_current_header_and_command(name):
+def test_docs_block_has_the_current_header_and_command(name):
     mod = _script(name)
     block = _block(mod.MARKERS)
     lines = block.splitlines()
     for header in _headers(mod):
-        assert header in lines, (f"README.md's {name} table is not the script's current format; "
+        assert header in lines, (f"docs/benchmarks.md's {name} table is not the script's current format; "
                                  f"regenerate it: {mod.COMMAND}")
         below = lines[lines.index(header) + 1]   # the alignment row, one cell per column
         assert below.startswith("|---") and below.count("|") == header.count("|"), below
     assert f"`{mod.COMMAND}`" in block, f"the block must say how to regenerate it: {mod.COMMAND}"
     assert mod.COMMAND.endswith("--readme") and f"benchmarks/{name}.py" in mod.COMMAND
+
+
+def test_the_scripts_write_where_this_test_reads():
+    """--readme writes docs/benchmarks.md (both scripts use compare_counters.DOCS_PAGE)."""
+    from pathlib import Path
+    assert Path(_script("compare_counters").DOCS_PAGE) == PAGE
+    src = (ROOT / "benchmarks" / "bench_published_runs.py").read_text(encoding="utf-8")
+    assert "path=DOCS_PAGE" in src
 
 
 def test_compare_counters_render_uses_its_headers():
@@ -88,17 +86,17 @@ def test_compare_counters_flags_a_known_cause_that_no_longer_fits():
 def test_write_readme_block_replaces_only_the_block(tmp_path):
     cc = _script("compare_counters")
     markers = ("<!-- t:begin -->", "<!-- t:end -->")
-    p = tmp_path / "README.md"
+    p = tmp_path / "benchmarks.md"
     p.write_text("# title\n\nbefore\n<!-- t:begin -->\nold table\n<!-- t:end -->\nafter\n", encoding="utf-8")
     cc.write_readme_block(markers, "| new |\n", path=str(p))
     assert p.read_text(encoding="utf-8") == \
         "# title\n\nbefore\n<!-- t:begin -->\n| new |\n<!-- t:end -->\nafter\n"
-    assert [f.name for f in tmp_path.iterdir()] == ["README.md"]   # no temp file left behind
+    assert [f.name for f in tmp_path.iterdir()] == ["benchmarks.md"]   # no temp file left behind
 
 
 def test_write_readme_block_refuses_missing_markers(tmp_path):
     cc = _script("compare_counters")
-    p = tmp_path / "README.md"
+    p = tmp_path / "benchmarks.md"
     p.write_text("no markers here\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="t:begin"):
         cc.write_readme_block(("<!-- t:begin -->", "<!-- t:end -->"), "| new |\n", path=str(p))
