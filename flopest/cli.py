@@ -585,9 +585,9 @@ def _inputs(a):
         dt = dts[0] if len(dts) == 1 else (dts[i] if dts else None)
         sp = spec(_parse_shape(shape), dt)
         if dt is not None:
-            from .frontends.torch import _dtype
+            from .frontends.torch import parse_dtype
             try:
-                _dtype(dt)   # validate now: a bad dtype is a user error
+                parse_dtype(dt)   # validate now: a bad dtype is a user error
             except InputError as exc:
                 raise InputError(f"--input-dtype: {exc}") from None
         if name:

@@ -41,3 +41,14 @@ def did_you_mean(name: str, choices) -> str:
     """`` — did you mean 'x'?`` when a close match exists, else ''."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" — did you mean {close[0]!r}?" if close else ""
+
+
+# torch front end
+
+
+class ModelRunError(FlopestError, RuntimeError):
+    """The user's model raised while flopest ran it; the message names the module."""
+
+
+class DataDependentError(FlopestError, RuntimeError):
+    """The model's control flow depends on tensor values, which meta tensors do not have."""

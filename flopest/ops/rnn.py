@@ -9,8 +9,8 @@ from __future__ import annotations
 from .. import kinds
 from . import Ctx, ShapeUnknown, lowering
 
-_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
-_ELEM = {"LSTM": 18, "GRU": 14, "RNN": 1}   # per hidden unit and step, without the gate adds
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+ELEM_PER_UNIT = {"LSTM": 18, "GRU": 14, "RNN": 1}   # per hidden unit and step, without the gate adds
 
 
 @lowering("LSTM", "GRU", "RNN")
@@ -21,10 +21,10 @@ def rnn(c: Ctx):
         raise ShapeUnknown(f"{c.op} expects a 3-D input and weight")
     seq, batch = (x[1], x[0]) if c.attr("layout", 0) else (x[0], x[1])
     dirs = w[0]
-    gates = _GATES[c.op]
+    gates = GATES[c.op]
     hidden = c.attr("hidden_size") or (w[1] // gates)
     per_gate_adds = 3 if c.has(3) else 1
-    elem = gates * per_gate_adds + _ELEM[c.op]
+    elem = gates * per_gate_adds + ELEM_PER_UNIT[c.op]
     if c.op == "LSTM" and c.has(7):
         elem += 6
     return [(kinds.RNN, [seq, batch, x[2], hidden, gates, dirs, elem])]

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import flopest
-import flopest.frontends.torch as ft
+import flopest.frontends.torch.patches as ft
 
 CONFIGS = list(itertools.product((nn.LSTM, nn.RNN), (True, False), (False, True), (False, True), (1, 2),
                                  (False, True)))

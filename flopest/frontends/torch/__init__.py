@@ -1,0 +1,14 @@
+"""PyTorch front end: capture a ``torch.nn.Module`` into an OpTable on meta tensors.
+
+``inputs`` (example inputs: specs, dtypes, meta tensors), ``replay`` (meta kernels replayed from
+their arguments' metadata), ``patches`` (counting stand-ins for attention and recurrent layers),
+``capture`` (the recorder and :func:`capture`). The optimizer's rows are in ``flopest.ops.optimizer``.
+"""
+
+from ...errors import DataDependentError, ModelRunError
+from ...ops.optimizer import OPTIMIZERS
+from .capture import MATERIALIZE_LIMIT_BYTES, Captured, capture
+from .inputs import DTYPES, TensorSpec, parse_dtype, spec
+
+__all__ = ["Captured", "capture", "spec", "TensorSpec", "parse_dtype", "DTYPES", "OPTIMIZERS",
+           "MATERIALIZE_LIMIT_BYTES", "ModelRunError", "DataDependentError"]

@@ -1,0 +1,369 @@
+"""Capture a ``torch.nn.Module`` into an OpTable on meta tensors.
+
+Parameters and buffers are swapped for meta tensors through ``torch.func.functional_call``
+(no weight is allocated, no arithmetic is done, the user's module is left as it was), and a
+``TorchDispatchMode`` records every aten operator with its tensor shapes. Each operator goes
+through the same registry as ONNX nodes (aten aliases on the ONNX-named lowerings). Module
+paths come from ``torch.utils.module_tracker.ModuleTracker``; training adds autograd's
+backward operators (tagged backward) and the optimizer step (per parameter, ``ops.optimizer``).
+
+The recorder replays meta kernels from their arguments' metadata (``replay.py``) and reuses an
+operator's cost rows for a repeated call; attention and recurrent layers are counted by the
+stand-ins of ``patches.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.module_tracker import ModuleTracker
+
+from ... import kinds
+from ...errors import DataDependentError, FlopestError, InputError, ModelRunError
+from ...ops import Ctx, ShapeUnknown, lookup_aten
+from ...ops.optimizer import add_optimizer_rows, check_optimizer
+from ...optable import TableBuilder
+from .inputs import as_T, meta_like, real_inputs, tensors, to_meta_inputs
+from .patches import counting_patches
+from .replay import Replayer
+
+
+@dataclass
+class Captured:
+    table: object
+    unknown: Counter
+    notes: list
+    params: int
+    trainable: int
+    nodes: int
+    costed: int
+    outputs: object = None
+    extra: dict = field(default_factory=dict)
+
+
+class _Recorder(TorchDispatchMode):
+    """Records every aten call (results replayed from metadata where exact: ``Replayer``)."""
+
+    def __init__(self, cap: "_Capture"):
+        super().__init__()
+        self.cap = cap
+        self.paused = 0
+        self.replayer = Replayer()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out, key, name = self.replayer.call(func, args, kwargs)
+        if not self.paused and not name.startswith("prim."):   # prim.device & co: metadata queries
+            self.cap.record(name, args, kwargs, out, key=key)
+        return out
+
+
+class _Capture:
+    def __init__(self, root_name: str, phase_of):
+        self.b = TableBuilder()
+        self.unknown = Counter()
+        self.notes: list = []
+        self._noted: set = set()
+        self.nodes = 0
+        self.costed = 0
+        self.tracker = None
+        self.recorder = None
+        self.root = root_name
+        self.phase_of = phase_of
+        self.index = 0
+        self.current_phase = kinds.FORWARD
+        self._lookup: dict = {}
+        self._rows: dict = {}
+        self.training = False
+
+    def note(self, text):
+        if text not in self._noted:
+            self._noted.add(text)
+            self.notes.append(text)
+
+    def module_path(self) -> str:
+        parents = self.tracker.parents if self.tracker is not None else {"Global"}
+        best = ""
+        for p in parents:
+            if p != "Global" and len(p) > len(best):
+                best = p
+        if best == self.root:
+            return ""
+        if best.startswith(self.root + "."):
+            return best[len(self.root) + 1:]
+        return best
+
+    def record(self, name: str, args, kwargs, out, fused: bool = False, key=None) -> None:
+        self.nodes += 1
+        self.index += 1
+        phase = self.phase_of(self)
+        module = self.module_path()
+        lk = self._lookup.get(name)
+        if lk is None:
+            lk = self._lookup[name] = lookup_aten(name)
+        fn, adapter, reg, free = lk
+        node = f"{module or '(top)'}/{name}#{self.index}"
+        if free:   # views and allocations: no sizes needed
+            self.b.add(kinds.FREE, [], elsize=4, op=name, node=node, module=module, phase=phase)
+            self.costed += 1
+            return
+        cached = self._rows.get(key) if key is not None else None
+        if cached is None:
+            cached = self._cost(name, args, kwargs, out, fn, adapter, reg, node)
+            if key is not None:
+                self._rows[key] = cached
+        es, eo, rows = cached
+        if rows is None:
+            self.unknown[name] += 1
+            return
+        for r in rows:
+            self.b.add(r[0], r[1], elsize=es, outsize=eo, op=name, node=node, module=module,
+                       phase=phase, repeat=r[2] if len(r) > 2 else 1)
+        self.costed += 1
+
+    def record_rows(self, name: str, rows, elsize: int) -> None:
+        """One operator costed by a stand-in (``patches.py``): its rows as given."""
+        self.nodes += 1
+        self.index += 1
+        module = self.module_path()
+        node = f"{module or '(top)'}/{name}#{self.index}"
+        phase = self.phase_of(self)
+        for kind, params in rows:
+            self.b.add(kind, params, elsize=elsize, op=name, node=node, module=module, phase=phase)
+        self.costed += 1
+
+    def _cost(self, name, args, kwargs, out, fn, adapter, reg, node):
+        """(input element size, output element size, cost rows or None when not costed): a
+        function of the arguments' shapes and values only, reused for a repeated call."""
+        flat_in: list = []
+        tensors(args, flat_in)
+        tensors(kwargs, flat_in)
+        flat_out: list = []
+        tensors(out, flat_out)
+        es = flat_in[0].element_size() if flat_in else (flat_out[0].element_size() if flat_out else 4)
+        eo = flat_out[0].element_size() if flat_out else es
+        if fn is None:
+            return es, eo, None
+        ctx = Ctx(op=reg, inputs=[tuple(int(d) for d in t.shape) for t in flat_in],
+                  outputs=[tuple(int(d) for d in t.shape) for t in flat_out],
+                  args=tuple(as_T(a) for a in args), kwargs={k: as_T(v) for k, v in kwargs.items()},
+                  name=node)
+        try:
+            if adapter is not None:
+                ctx = adapter(ctx)
+            rows = fn(ctx)
+        except (ShapeUnknown, TypeError, ValueError, IndexError, KeyError, ZeroDivisionError,
+                AttributeError) as exc:
+            self.note(f"{name}: could not be costed ({type(exc).__name__}: {exc})")
+            return es, eo, None
+        return es, eo, [tuple(r) for r in rows]
+
+
+def _loss_of(output):
+    tensors = [t for t in tree_flatten(output)[0]
+               if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()]
+    if not tensors:
+        raise InputError("training=True needs an output that depends on the parameters; the model's "
+                         "outputs carry no gradient (give loss_fn=...)")
+    loss = tensors[0].sum()
+    for t in tensors[1:]:
+        loss = loss + t.sum()
+    return loss
+
+
+def _outputs_of(obj):
+    # transformers' ModelOutput is a dict subclass: pytree flattens it
+    return obj
+
+
+_DATA_DEPENDENT = ("meta tensor", "data-dependent", "DataDependent", "item()", "cannot be called on meta",
+                   "Cannot copy out of meta", "nonzero")
+
+
+def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=None,
+            optimizer: str | None = None, checkpointing: bool = False, materialize: bool = False,
+            dtype=None) -> Captured:
+    """Record the forward (and with training, backward and optimizer) cost of `module`.
+
+    Runs on meta tensors; when the model asks a meta tensor for a value (``mask.all()`` to skip
+    building an attention mask, as transformers does), it is run again on FakeTensors, which
+    libraries recognise as tracing and for which they take their value-free path (the one
+    ``torch.compile`` uses). Only a model that still needs values needs ``materialize``."""
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"expected a torch.nn.Module, got {type(module).__name__!r}; pass the model "
+                         f"(or a factory returning one)")
+    kwargs = dict(kwargs or {})
+    if optimizer is not None:
+        check_optimizer(optimizer)
+    default_dtype = dtype if dtype is not None else torch.get_default_dtype()
+    modes = {m: m.training for m in module.modules()}
+    named_params = dict(module.named_parameters())
+    params_total = sum(p.numel() for p in named_params.values())
+    trainable = sum(p.numel() for p in named_params.values() if p.requires_grad)
+    try:
+        try:
+            cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "meta")
+        except _NeedsValues:
+            try:
+                cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "fake")
+            except _NeedsValues as exc:
+                if materialize:
+                    _check_materialize(module)
+                    cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "real")
+                    cap.note("run on real CPU tensors (materialize=True): the count is that of these "
+                             "input values")
+                    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+                raise DataDependentError(
+                    f"module {exc.path or '(top)'!r} needs tensor values that meta tensors do not have "
+                    f"({exc.msg}); pass materialize=True (CLI --materialize) to run it on real CPU "
+                    f"tensors") from None
+            cap.note("run on FakeTensors: the model asked a meta tensor for a value (such as "
+                     "`mask.all()`), and takes its tracing path on fake ones")
+    finally:
+        for m, t in modes.items():
+            m.training = t
+    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+
+
+class _NeedsValues(Exception):
+    def __init__(self, path, msg):
+        super().__init__(msg)
+        self.path = path
+        self.msg = msg
+
+
+def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "_Capture":
+    """One capture: mode "meta" (default), "fake" (FakeTensors) or "real" (CPU tensors)."""
+    root_name = type(module).__name__
+
+    def phase_of(cap):
+        return kinds.BACKWARD if (cap.tracker is not None and cap.tracker.is_bw) else cap.current_phase
+
+    cap = _Capture(root_name, phase_of)
+    recorder = _Recorder(cap)
+    cap.recorder = recorder
+    stack: list = []
+
+    def pre(mod, inp):
+        stack.append(mod)
+
+    def post(mod, inp, out):
+        if stack:
+            stack.pop()
+
+    names = {m: n for n, m in module.named_modules(remove_duplicate=False)}
+    fake_mode = contextlib.nullcontext()
+    if mode == "fake":
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        fake_mode = FakeTensorMode()
+    elif mode == "real":   # same seed every time, and the user's RNG state left as it was
+        fake_mode = torch.random.fork_rng(devices=[])
+    h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre)
+    h2 = torch.nn.modules.module.register_module_forward_hook(post)
+    margs = mkwargs = ()
+    try:
+        module.train(training)
+        with fake_mode:
+            if mode == "real":
+                torch.manual_seed(0)
+                state = {n: p.detach().clone().requires_grad_(training and p.requires_grad)
+                         for n, p in module.named_parameters()}
+                state.update({n: b.detach().clone() for n, b in module.named_buffers()})
+                margs = real_inputs(tuple(args), default_dtype)
+                mkwargs = real_inputs(dict(kwargs), default_dtype)
+            else:
+                state = {n: meta_like(p, requires_grad=training and p.requires_grad)
+                         for n, p in module.named_parameters()}
+                state.update({n: meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
+                margs = to_meta_inputs(tuple(args), default_dtype)
+                mkwargs = to_meta_inputs(kwargs, default_dtype)
+            cap.training = training
+            with ModuleTracker() as tracker, counting_patches(cap), recorder:
+                cap.tracker = tracker
+                out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
+                                                 tie_weights=True)
+                if training:
+                    loss = None
+                    if loss_fn is not None:   # the user's loss is training work: counted
+                        loss = loss_fn(out)
+                    if loss is None:           # the default sum is flopest's harness: not counted
+                        # (a loss_fn returning None asks for it too)
+                        recorder.paused += 1
+                        try:
+                            loss = _loss_of(out)
+                        finally:
+                            recorder.paused -= 1
+                    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                        raise InputError("loss_fn must return a scalar tensor")
+                    loss.backward()
+    except FlopestError:
+        raise
+    except Exception as exc:  # the user's model raised
+        path = names.get(stack[-1], "") if stack else ""
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if any(k in str(exc) for k in _DATA_DEPENDENT) or any(
+                k in type(exc).__name__ for k in ("DataDependent", "DynamicOutputShape")):
+            raise _NeedsValues(path, f"{type(exc).__name__}: {msg}") from None
+        shapes = ", ".join(str(tuple(t.shape)) for t in tree_flatten((margs, mkwargs))[0]
+                           if isinstance(t, torch.Tensor))
+        raise ModelRunError(f"the model raised in module {path or '(top)'!r} "
+                            f"({type(stack[-1] if stack else module).__name__}): "
+                            f"{type(exc).__name__}: {msg} — example input shapes: {shapes}") from None
+    finally:
+        h1.remove()
+        h2.remove()
+    return cap
+
+
+class _Materialize(Exception):
+    pass
+
+
+MATERIALIZE_LIMIT_BYTES = 2 * 2**30
+
+
+def _check_materialize(module) -> None:
+    """materialize=True runs the model for real: it must have weights and be small."""
+    if any(p.is_meta for p in module.parameters()):
+        raise InputError("materialize=True needs a model with real weights (it is on the meta device)")
+    size = sum(p.numel() * p.element_size() for p in module.parameters())
+    if size > MATERIALIZE_LIMIT_BYTES:
+        raise InputError(f"materialize=True would run a {size / 2**30:.1f} GiB model on the CPU "
+                         f"(limit {MATERIALIZE_LIMIT_BYTES / 2**30:.0f} GiB); count a smaller config")
+
+
+def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpointing) -> Captured:
+    table = cap.b.build()
+    if training and checkpointing:
+        # activation checkpointing recomputes the forward once during backward
+        b = TableBuilder()
+        b.extend(table)
+        fwd = table.phase == kinds.FORWARD
+        if fwd.any():
+            sub = _subset(table, np.flatnonzero(fwd))
+            b.extend(sub, phase=kinds.BACKWARD)
+        table = b.build()
+        cap.note("checkpointing: the forward is recomputed once in backward (counted in backward_flops)")
+    if training and optimizer:
+        b = TableBuilder()
+        b.extend(table)
+        cap.note(add_optimizer_rows(b, optimizer, trainable))
+        table = b.build()
+    elif training:
+        cap.note("no optimizer given: optimizer_flops = 0 (optimizer='sgd' | 'adam' | 'adamw' adds its step)")
+    return Captured(table, cap.unknown, cap.notes, params_total, trainable, cap.nodes, cap.costed)
+
+
+def _subset(table, idx):
+    t = copy.copy(table)
+    for name in ("kind", "params", "sym", "elsize", "outsize", "phase", "module", "op", "node",
+                 "group", "branch"):
+        setattr(t, name, getattr(table, name)[idx])
+    return t

@@ -1,0 +1,98 @@
+"""Example inputs of a PyTorch capture: shape-only specs, dtype names, and the meta (or real)
+tensors made from them; walking the tensors of nested arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils._pytree import tree_map
+
+from ...errors import InputError, did_you_mean
+from ...ops import T
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """An example input given by its shape: ``flopest.spec((8, 3, 224, 224))``."""
+    shape: tuple
+    dtype: object = None
+
+
+def spec(shape, dtype=None) -> TensorSpec:
+    shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    if any(d < 0 for d in shape):
+        raise InputError(f"spec shape {shape} has a negative dim")
+    return TensorSpec(shape, dtype)
+
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+          "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float64": torch.float64,
+          "int64": torch.int64, "long": torch.int64, "int32": torch.int32, "int": torch.int32,
+          "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool}
+
+
+def parse_dtype(name: str):
+    """The torch dtype named `name` (``"bf16"``, ``"int64"``, ...); InputError naming it otherwise."""
+    d = DTYPES.get(str(name).lower())
+    if d is None:
+        raise InputError(f"dtype {name!r} is not known{did_you_mean(name, DTYPES)} "
+                         f"(one of {', '.join(DTYPES)})")
+    return d
+
+
+def meta_like(t: torch.Tensor, requires_grad: bool | None = None) -> torch.Tensor:
+    """A meta tensor of `t`'s shape and dtype (gradient only for floating/complex dtypes)."""
+    m = torch.empty(t.shape, dtype=t.dtype, device="meta")
+    rg = t.requires_grad if requires_grad is None else requires_grad
+    if rg and (m.is_floating_point() or m.is_complex()):
+        m.requires_grad_(True)
+    return m
+
+
+def to_meta_inputs(x, default_dtype):
+    """`x` (nested) with specs and tensors replaced by meta tensors."""
+    def conv(v):
+        if isinstance(v, TensorSpec):
+            dt = v.dtype if v.dtype is not None else default_dtype
+            if isinstance(dt, str):
+                dt = parse_dtype(dt)
+            return torch.empty(v.shape, dtype=dt, device="meta")
+        if isinstance(v, torch.Tensor):
+            return meta_like(v, requires_grad=False)
+        return v
+    return tree_map(conv, x)
+
+
+def real_inputs(x, default_dtype):
+    """Real CPU tensors for specs (random floats, zero ints) and for meta tensors."""
+    def real(v):
+        if isinstance(v, TensorSpec):
+            dt = parse_dtype(v.dtype) if isinstance(v.dtype, str) else (v.dtype or default_dtype)
+            return torch.randn(v.shape, dtype=dt) if dt.is_floating_point else torch.zeros(v.shape, dtype=dt)
+        if isinstance(v, torch.Tensor) and v.is_meta:
+            return torch.zeros(v.shape, dtype=v.dtype)
+        return v
+    return tree_map(real, x)
+
+
+def as_T(x):
+    """Tensors (also inside lists and tuples) as T(shape, itemsize) for the lowerings."""
+    if isinstance(x, torch.Tensor):
+        return T(tuple(int(d) for d in x.shape), x.element_size())
+    if isinstance(x, (list, tuple)):
+        return type(x)(as_T(y) for y in x) if not hasattr(x, "_fields") else x
+    return x
+
+
+def tensors(x, out: list) -> None:
+    """The tensors of an aten call's arguments or results, in order (lists, tuples, dicts)."""
+    if isinstance(x, torch.Tensor):
+        out.append(x)
+    elif isinstance(x, (list, tuple)):
+        for y in x:
+            tensors(y, out)
+    elif isinstance(x, dict):
+        for y in x.values():
+            tensors(y, out)
