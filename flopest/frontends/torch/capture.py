@@ -30,7 +30,7 @@ from ...errors import DataDependentError, FlopestError, InputError, ModelRunErro
 from ...ops import Ctx, ShapeUnknown, lookup_aten
 from ...ops.optimizer import add_optimizer_rows, check_optimizer
 from ...optable import TableBuilder
-from .inputs import as_T, meta_like, real_inputs, tensors, to_meta_inputs
+from .inputs import as_T, examples_per_pass, meta_like, real_inputs, tensors, to_meta_inputs
 from .patches import counting_patches
 from .replay import Replayer
 
@@ -46,6 +46,8 @@ class Captured:
     costed: int
     outputs: object = None
     extra: dict = field(default_factory=dict)
+    examples_per_pass: int | None = None   # the inputs' common leading dim (inputs.examples_per_pass)
+    examples_reason: str = ""              # why examples_per_pass is None ("" when it is known)
 
 
 class _Recorder(TorchDispatchMode):
@@ -203,6 +205,7 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     if optimizer is not None:
         check_optimizer(optimizer)
     default_dtype = dtype if dtype is not None else torch.get_default_dtype()
+    examples = examples_per_pass(args, kwargs)
     modes = {m: m.training for m in module.modules()}
     named_params = dict(module.named_parameters())
     params_total = sum(p.numel() for p in named_params.values())
@@ -219,7 +222,8 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
                     cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "real")
                     cap.note("run on real CPU tensors (materialize=True): the count is that of these "
                              "input values")
-                    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+                    return _finish(cap, params_total, trainable, training, optimizer, checkpointing,
+                                   examples)
                 raise DataDependentError(
                     f"module {exc.path or '(top)'!r} needs tensor values that meta tensors do not have "
                     f"({exc.msg}); pass materialize=True (CLI --materialize) to run it on real CPU "
@@ -229,7 +233,7 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     finally:
         for m, t in modes.items():
             m.training = t
-    return _finish(cap, params_total, trainable, training, optimizer, checkpointing)
+    return _finish(cap, params_total, trainable, training, optimizer, checkpointing, examples)
 
 
 class _NeedsValues(Exception):
@@ -339,7 +343,8 @@ def _check_materialize(module) -> None:
                          f"(limit {MATERIALIZE_LIMIT_BYTES / 2**30:.0f} GiB); count a smaller config")
 
 
-def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpointing) -> Captured:
+def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpointing,
+            examples) -> Captured:
     table = cap.b.build()
     if training and checkpointing:
         # activation checkpointing recomputes the forward once during backward
@@ -358,7 +363,8 @@ def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpo
         table = b.build()
     elif training:
         cap.note("no optimizer given: optimizer_flops = 0 (optimizer='sgd' | 'adam' | 'adamw' adds its step)")
-    return Captured(table, cap.unknown, cap.notes, params_total, trainable, cap.nodes, cap.costed)
+    return Captured(table, cap.unknown, cap.notes, params_total, trainable, cap.nodes, cap.costed,
+                    examples_per_pass=examples[0], examples_reason=examples[1])
 
 
 def _subset(table, idx):

@@ -3,6 +3,7 @@ tensors made from them; walking the tensors of nested arguments."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -96,3 +97,41 @@ def tensors(x, out: list) -> None:
     elif isinstance(x, dict):
         for y in x.values():
             tensors(y, out)
+
+
+def _leaves(x, path: str, out: list, depth: int = 0) -> None:
+    """(path, shape) of every tensor leaf (TensorSpec or tensor) of nested mappings, lists and
+    tuples, in order."""
+    if depth > 64:
+        raise InputError(f"the example inputs are nested more than 64 deep at {path}")
+    if isinstance(x, TensorSpec):
+        out.append((path, tuple(x.shape)))
+    elif isinstance(x, torch.Tensor):
+        out.append((path, tuple(int(d) for d in x.shape)))
+    elif isinstance(x, Mapping):
+        for k, v in x.items():
+            _leaves(v, f"{path}[{k!r}]", out, depth + 1)
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            _leaves(v, f"{path}[{i}]", out, depth + 1)
+
+
+def examples_per_pass(args=(), kwargs=None) -> tuple:
+    """(examples, reason): the examples in one counted pass, read as the leading dim that every
+    tensor leaf of `args` and `kwargs` (nested dicts, lists, tuples; TensorSpecs and tensors)
+    shares; 0-d leaves are ignored. None, with the reason, when that is ambiguous: the leaves
+    disagree, there is no tensor leaf, or only 0-d ones. The reason is "" when it is known."""
+    leaves: list = []
+    _leaves(tuple(args) if isinstance(args, (list, tuple)) else (args,), "args", leaves)
+    for k, v in (kwargs or {}).items():
+        _leaves(v, f"{k}", leaves)
+    if not leaves:
+        return None, "the example inputs hold no tensor"
+    ranked = [(p, s) for p, s in leaves if len(s) >= 1]
+    if not ranked:
+        return None, f"the example inputs hold only 0-d tensors ({', '.join(p for p, _ in leaves)})"
+    dims = {s[0] for _, s in ranked}
+    if len(dims) > 1:
+        shown = ", ".join(f"{p} {s[0]}" for p, s in ranked[:6]) + (", ..." if len(ranked) > 6 else "")
+        return None, f"the example inputs disagree on their leading dim ({shown})"
+    return ranked[0][1][0], ""

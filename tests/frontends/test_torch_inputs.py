@@ -1,0 +1,59 @@
+"""Examples per counted pass read off the example inputs (issue 13 item 1): the leading dim that
+every tensor leaf shares, whatever the nesting; None with a reason when that is ambiguous."""
+
+import pytest
+import torch
+from torch import nn
+
+from flopest.errors import InputError
+from flopest.frontends.torch import capture, examples_per_pass, parse_dtype, spec
+
+pytestmark = pytest.mark.torch
+
+
+def test_positional_specs_and_tensors():
+    assert examples_per_pass((spec((8, 3, 32, 32)),), {}) == (8, "")
+    assert examples_per_pass((torch.zeros(5, 7), spec((5,))), None) == (5, "")
+
+
+def test_nested_dicts_lists_tuples_and_kwargs():
+    batch = {"input_ids": spec((4, 128), "int64"), "extra": [spec((4, 2)), (torch.zeros(4, 1),)]}
+    assert examples_per_pass((batch,), {"mask": spec((4, 128))}) == (4, "")
+    # a dict forward given only through kwargs (cli.py used to read args[0].shape[0] = 1 here)
+    assert examples_per_pass((), {"input_ids": spec((16, 32)), "labels": spec((16, 32))}) == (16, "")
+
+
+def test_zero_d_leaves_are_ignored_beside_batched_ones():
+    assert examples_per_pass((spec((6, 3)), torch.tensor(0.5)), {}) == (6, "")
+
+
+def test_disagreeing_leaves_give_none_naming_them():
+    n, why = examples_per_pass((spec((8, 3)),), {"mask": spec((1, 3))})
+    assert n is None
+    assert "disagree" in why and "args[0] 8" in why and "mask 1" in why
+
+
+def test_no_tensor_or_only_zero_d_gives_none():
+    n, why = examples_per_pass((3, "x", None), {"k": 2.0})
+    assert n is None and "no tensor" in why
+    n, why = examples_per_pass((torch.tensor(1.0),), {"t": spec(())})
+    assert n is None and "0-d" in why
+
+
+def test_capture_records_examples_per_pass():
+    m = nn.Linear(3, 2)
+    cap = capture(m, (spec((9, 3)),))
+    assert (cap.examples_per_pass, cap.examples_reason) == (9, "")
+
+    class TwoInputs(nn.Module):
+        def forward(self, a, b):
+            return a.sum() + b.sum()
+
+    cap = capture(TwoInputs(), (spec((2, 3)), spec((5, 3))))
+    assert cap.examples_per_pass is None and "disagree" in cap.examples_reason
+
+
+def test_parse_dtype_names_the_bad_input():
+    assert parse_dtype("bf16") is torch.bfloat16
+    with pytest.raises(InputError, match="'bf61'"):
+        parse_dtype("bf61")
