@@ -325,3 +325,29 @@ def test_architecture_has_a_row_for_every_module():
     missing, extra = sorted(tree - rows), sorted(rows - tree)
     assert not missing and not extra, (f"docs/architecture.md: no row for {missing}; rows for modules "
                                        f"that do not exist {extra}")
+
+
+@pytest.mark.torch
+def test_readme_main_job_runs_with_the_embedded_defaults(capsys):
+    """The first set-up command's job, as pasted (plus --format json), exits 0 with the FLOPs
+    of the plan: (the zoo's analytic training step + Adam's 14 FLOPs per parameter) × 1M × 3."""
+    import json
+    import shlex
+
+    from flopest.cli import main
+    text = README.read_text(encoding="utf-8")
+    setup = [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+             if b.lstrip().startswith("pip install")]
+    argv = shlex.split(setup[0].rsplit("&& ", 1)[1])
+    assert argv[:3] == ["flopest", "estimate", "zoo:bert_base"], argv
+    assert argv[3:] == ["--dataset-size", "1M", "--epochs", "3"], "update the arithmetic below"
+    assert main(argv[1:] + ["--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    expected = json.loads((ROOT / "model_zoo" / "bert_base" / "expected.json").read_text("utf-8"))
+    # training step 67,248,945,152 (analytic, model_zoo/bert_base) + Adam 14 × 109,482,240
+    # = 1,532,751,360 → 68,781,696,512 per example; × 1,000,000 × 3 = 206,345,089,536,000,000
+    step = expected["training_flops"] + 14 * expected["params"]
+    assert step == 68_781_696_512
+    assert doc["flops"] == step * 1_000_000 * 3 == 206_345_089_536_000_000
+    used = {a["name"]: a["value"] for a in doc["assumptions"]}
+    assert used["device"] == "h100-sxm" and used["devices"] == 1     # the embedded defaults
