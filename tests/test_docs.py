@@ -351,3 +351,16 @@ def test_readme_main_job_runs_with_the_embedded_defaults(capsys):
     assert doc["flops"] == step * 1_000_000 * 3 == 206_345_089_536_000_000
     used = {a["name"]: a["value"] for a in doc["assumptions"]}
     assert used["device"] == "h100-sxm" and used["devices"] == 1     # the embedded defaults
+
+
+def test_docs_name_only_files_that_exist():
+    """Every `path.py` the pages and README name (from the root, or inside flopest/) exists:
+    a module that moved must take its mentions along. docs/architecture.md has its own test,
+    docs/cli.md is generated."""
+    pages = [p for p in sorted((ROOT / "docs").glob("*.md")) if p.name not in ("architecture.md", "cli.md")]
+    bad = []
+    for page in pages + [README]:
+        for tok in sorted(set(re.findall(r"`([\w./-]+\.py)`", page.read_text(encoding="utf-8")))):
+            if not ((ROOT / tok).is_file() or (ROOT / "flopest" / tok).is_file()):
+                bad.append(f"{page.relative_to(ROOT)}: `{tok}`")
+    assert not bad, "pages name files that do not exist (update the path):\n" + "\n".join(bad)
