@@ -14,7 +14,7 @@ import math
 import re
 from typing import Mapping, Union
 
-from .errors import InputError
+from .errors import BroadcastError, InputError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -178,6 +178,69 @@ def exact_div(a, b):
     return a // b
 
 
+# broadcasting ---------------------------------------------------------------------------
+# opaque atoms made by broadcast_dim: name -> the (unordered, deduplicated) dims it broadcasts
+BROADCASTS: dict = {}
+
+
+def _bcast_args(d) -> list:
+    if isinstance(d, Sym) and len(d.terms) == 1:
+        (m, c), = d.terms.items()
+        if c == 1 and len(m) == 1 and m[0] in BROADCASTS:
+            return list(BROADCASTS[m[0]])
+    return [d]
+
+
+def broadcast_dim(a, b):
+    """One axis of NumPy broadcasting: equal sizes, or one of them 1. A 1 against N gives N;
+    a static N against a symbol gives N (the symbol must be 1 or N); two different symbols
+    give ``broadcast(a, b)``, an atom that takes the non-1 value when the dims are bound and
+    raises BroadcastError when they bind to two unequal non-1 values. Never one operand's
+    symbol for both. BroadcastError for two unequal static sizes neither of which is 1."""
+    args: list = []
+    for d in _bcast_args(a) + _bcast_args(b):
+        if isinstance(d, int) and d == 1:
+            continue
+        if d not in args:
+            args.append(d)
+    ints = [d for d in args if isinstance(d, int)]
+    if len(ints) > 1:
+        raise BroadcastError(f"sizes {ints[0]} and {ints[1]} do not broadcast (NumPy rules: equal "
+                             f"sizes, or one of them 1)")
+    if ints:
+        return ints[0]
+    if not args:
+        return 1
+    if len(args) == 1:
+        return args[0]
+    srcs = sorted(to_source(d) for d in args)
+    s = opaque(f"broadcast({', '.join(srcs)})", *args)
+    BROADCASTS.setdefault(next(iter(s.free())), tuple(args))
+    return s
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """NumPy broadcast of shapes (aligned on the right), axis by axis through broadcast_dim."""
+    r = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(r):
+        d = 1
+        for s in shapes:
+            k = i - (r - len(s))
+            if k >= 0:
+                d = broadcast_dim(d, s[k])
+        out.append(d)
+    return tuple(out)
+
+
+def _broadcast_values(*vals) -> int:
+    """broadcast(...) at bound dims: the common non-1 value; BroadcastError when two differ."""
+    big = sorted({int(v) for v in vals if v != 1})
+    if len(big) > 1:
+        raise BroadcastError(f"sizes {big[0]} and {big[1]} do not broadcast")
+    return big[0] if big else 1
+
+
 def is_sym(d) -> bool:
     return isinstance(d, Sym)
 
@@ -222,7 +285,7 @@ def _ceil(x):
     return math.ceil(x)
 
 
-_FUNCS = {"floor": _floor, "ceiling": _ceil, "ceil": _ceil, "Max": max, "Min": min,
+_FUNCS = {"broadcast": _broadcast_values, "floor": _floor, "ceiling": _ceil, "ceil": _ceil, "Max": max, "Min": min,
           "max": max, "min": min, "Mod": lambda a, b: a % b, "Abs": abs}
 
 
@@ -249,7 +312,12 @@ def _atom_value(a: str, values: Mapping[str, int]) -> int:
         for n in ast.walk(ast.parse(OPAQUE[a], mode="eval")):
             if isinstance(n, ast.Name) and n.id in OPAQUE:
                 env[n.id] = _atom_value(n.id, values)
-        v = eval(compile(OPAQUE[a], "<dim>", "eval"), {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
+        try:
+            v = eval(compile(OPAQUE[a], "<dim>", "eval"), {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
+        except BroadcastError as exc:
+            raise BroadcastError(f"the dims bound ({', '.join(f'{k}={v}' for k, v in values.items())}) "
+                                 f"do not broadcast in {OPAQUE[a]!r}: {exc} (NumPy rules: equal "
+                                 f"sizes, or one of them 1); bind dims the model's shapes allow") from None
         if isinstance(v, float):
             if not v.is_integer():
                 raise InputError(f"symbolic dim {OPAQUE[a]!r} is not an integer ({v}) at {dict(values)}")

@@ -52,3 +52,9 @@ class ModelRunError(FlopestError, RuntimeError):
 
 class DataDependentError(FlopestError, RuntimeError):
     """The model's control flow depends on tensor values, which meta tensors do not have."""
+
+
+# --- onnx (symbolic shapes) ---------------------------------------------------------------
+class BroadcastError(InputError):
+    """Two sizes that must broadcast (NumPy rules: equal, or one of them 1) do not: a model's
+    static shapes, or the values bound to its symbolic dims."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import kinds
-from ..dims import prod
+from ..dims import broadcast_dim, broadcast_shapes, prod
 from ..errors import InputError
 from . import Ctx, ShapeUnknown, lowering, rebind, tshape
 
@@ -19,12 +19,7 @@ def _mm_rows(a: tuple, b: tuple, out: tuple | None):
     m, k = a2[-2], a2[-1]
     n = b2[-1]
     a_batch, b_batch = prod(a2[:-2]), prod(b2[:-2])
-    # output batch = broadcast of both batch shapes
-    la, lb = a2[:-2], b2[:-2]
-    r = max(len(la), len(lb))
-    la = (1,) * (r - len(la)) + tuple(la)
-    lb = (1,) * (r - len(lb)) + tuple(lb)
-    batch = prod(x if y == 1 else y for x, y in zip(la, lb))
+    batch = prod(broadcast_shapes(a2[:-2], b2[:-2]))   # NumPy broadcast of the batch shapes
     return [(kinds.GEMM, [batch, m, n, k, a_batch, b_batch])]
 
 
@@ -95,8 +90,7 @@ def parse_einsum(eq: str, shapes: list):
         if len(letters) != len(s):
             raise InputError(f"Einsum term {t!r} does not match an operand of rank {len(s)}")
         for ch, d in zip(letters, s):
-            if ch not in sizes or sizes[ch] == 1:
-                sizes[ch] = d
+            sizes[ch] = broadcast_dim(sizes[ch], d) if ch in sizes else d
         ops.append(letters)
     if rhs is None:  # implicit mode: letters appearing once, sorted
         counts: dict = {}

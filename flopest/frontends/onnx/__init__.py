@@ -53,8 +53,9 @@ def analyse(model, dims: dict | None = None):
         try:
             info = infer(m, engine, fixed=fixed, names=names)
         except Exception as exc:  # onnxruntime's tool raises on graphs it does not support
+            why = str(exc).splitlines()[0][:160] if str(exc) else ""
             tried.append(f"{engine}{' at the bound dims' if fixed else ''} inference failed "
-                         f"({type(exc).__name__})")
+                         f"({type(exc).__name__}{': ' + why if why else ''})")
             continue
         try:
             low = lower(m, info)

@@ -101,11 +101,32 @@ def infer(model: onnx.ModelProto, engine: str = "flopest", fixed: dict | None = 
     return info
 
 
+class SymbolsMerged(RuntimeError):
+    """onnxruntime's inference took two dims to be equal that NumPy broadcasting lets differ."""
+
+
 def _ort_infer(cls, model: onnx.ModelProto) -> onnx.ModelProto:
     """onnxruntime's symbolic inference, without its side effect: its public `infer_shapes`
     saves `sym_shape_infer_temp.onnx` (and external data files) into the current folder when
-    inference is incomplete. flopest runs the same steps and keeps the partial result."""
-    inf = cls(2**31 - 1, True, False, 0)      # int_max, auto_merge, guess_output_rank, verbose
+    inference is incomplete. flopest runs the same steps and keeps the partial result.
+
+    Run without auto_merge; even so the tool merges dims that meet in a broadcast (mask[mq, k]
+    + scores[b, h, q, k] makes mq and b one symbol although mq = 1 is valid; x[n] + y[1000]
+    makes n 1000 everywhere) and uses the merge: then its result is refused (SymbolsMerged),
+    not silently used. Merging the two sides of a contraction (MatMul's k) stays: they are
+    equal in every valid model."""
+    from onnxruntime.tools.symbolic_shape_infer import is_literal
+
+    class Strict(cls):
+        def _check_merged_dims(self, dims, allow_broadcast=True):
+            if allow_broadcast:
+                big = [d for d in dims if not (is_literal(d) and int(d) <= 1)]
+                if not all(d == big[0] for d in big):
+                    raise SymbolsMerged(f"it takes dims {', '.join(map(str, big))} to be equal, "
+                                        f"which broadcasting lets differ")
+            return super()._check_merged_dims(dims, allow_broadcast)
+
+    inf = Strict(2**31 - 1, False, False, 0)      # int_max, auto_merge, guess_output_rank, verbose
     inf._preprocess(model)
     while inf.run_:
         inf._infer_impl()

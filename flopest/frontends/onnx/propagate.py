@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ...dims import Sym, exact_div, free_names, opaque, prod, to_source
+from ...dims import Sym, broadcast_shapes, exact_div, free_names, opaque, prod, to_source
 from ...ops import Ctx
 from ...ops.conv import out_spatial
 from ...ops.linalg import parse_einsum
@@ -34,24 +34,9 @@ def _norm_axis(a: int, r: int) -> int:
 
 
 def broadcast(*shapes):
-    shapes = [s for s in shapes if s is not None]
-    r = max(len(s) for s in shapes)
-    out = []
-    for i in range(r):
-        d = 1
-        for s in shapes:
-            k = i - (r - len(s))
-            if k < 0:
-                continue
-            x = s[k]
-            if isinstance(d, int) and d == 1:
-                d = x
-            elif isinstance(x, int) and x == 1:
-                pass
-            elif isinstance(x, int) and not isinstance(d, int):
-                d = x   # a static size wins over a symbol it must equal
-        out.append(d)
-    return tuple(out)
+    """NumPy broadcast of the known shapes (see dims.broadcast_dim: two different symbols give
+    a broadcast(...) atom, never the first one)."""
+    return broadcast_shapes(*(s for s in shapes if s is not None))
 
 
 def _ints(v):
