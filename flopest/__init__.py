@@ -7,49 +7,12 @@
 Importing flopest imports neither torch nor numba (the kernel compiles on first use).
 """
 
-__version__ = "0.1.0"
-
-from .errors import (FlopestError, InputError, ModelReadError, UnboundDimError,  # noqa: E402
-                     UnknownOperatorError)
-
-
-def count(model, *args, dims=None, strict: bool = False, causal: bool = False,
-          training: bool = False, loss_fn=None, optimizer: str | None = None,
-          checkpointing: bool = False, materialize: bool = False, **kwargs):
-    """FLOPs, bytes and params of `model`.
-
-    model: an .onnx path, an onnx.ModelProto, "zoo:NAME", or a torch.nn.Module followed by its
-    example inputs (tensors, ``flopest.spec(shape, dtype)``, dicts, keyword arguments as
-    Hugging Face models take them), captured on meta tensors: no weight allocated.
-    dims: values of an ONNX model's symbolic dims ({"batch": 8, "sequence": 512}).
-    strict: raise UnknownOperatorError when any operator is not costed.
-    causal: count attention operators flagged causal over the unmasked pairs only.
-    training (PyTorch): forward + backward through autograd (loss = loss_fn(output), default the
-    sum of the outputs); optimizer "sgd" | "sgd-momentum" | "adam" | "adamw" adds its step;
-    checkpointing adds the recomputed forward. materialize: run models whose control flow
-    depends on data on real CPU tensors (small models only).
-    Returns a :class:`flopest.counts.Counts`; for ONNX, ``.at(**dims)`` re-binds without re-reading.
-    """
-    if _is_torch_module(model):
-        from .counts import count_torch
-        return count_torch(model, args, kwargs, strict=strict, causal=causal, training=training,
-                           loss_fn=loss_fn, optimizer=optimizer, checkpointing=checkpointing,
-                           materialize=materialize)
-    if args or kwargs:
-        raise InputError("example inputs are for PyTorch modules; an ONNX model takes dims={...}")
-    from .counts import count_onnx
-    from .zoo import is_zoo, resolve
-    if is_zoo(model):   # "zoo:gpt2": the zoo model's ONNX export, its example dims as defaults
-        model, defaults = resolve(model)
-        from .counts import parse_dims
-        dims = {**defaults, **parse_dims(dims)}
-    return count_onnx(model, dims=dims, strict=strict, causal=causal)
+from .errors import (FlopestError, InputError, ModelReadError, ModelRunError,  # noqa: E402
+                     UnboundDimError, UnknownOperatorError)
+from .version import __version__
 
 
-def _is_torch_module(obj) -> bool:
-    import sys
-    torch = sys.modules.get("torch")   # a Module can only exist if torch was imported
-    return torch is not None and isinstance(obj, torch.nn.Module)
+from .models import count  # noqa: E402  (the one resolver; imports no framework)
 
 
 def estimate(counts_or_workload=None, **kw):

@@ -6,14 +6,14 @@ Totals are Python ints (exact at any scale). A symbolic model is read and lowere
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from . import __version__, kernel, kinds
+from . import kernel, kinds
+from .version import __version__
 from .errors import FlopestError, InputError, UnboundDimError, did_you_mean
 
 CONVENTIONS = (
@@ -84,7 +84,10 @@ class Counts:
     causal: bool = False
     _rebind: Callable | None = None     # concrete-mode models: re-read at new dims
     _rc: object = None
-    frontend: str = "onnx"
+    concrete: bool = False              # shapes fixed at capture (no dims to re-bind)
+    examples_per_pass: int | None = None   # examples one counted pass processes (None: unknown)
+    examples_reason: str = ""           # how examples_per_pass was found, or why it is unknown
+    examples_dim: str | None = None     # the symbolic dim that is examples_per_pass (re-bound by .at)
 
     # ---------------------------------------------------------------- evaluation
     def _check_dims(self) -> None:
@@ -130,13 +133,15 @@ class Counts:
         """The same model at other dim values (unspecified dims keep their value)."""
         new = dict(self.dims)
         new.update(parse_dims(dims))
-        if self.frontend == "torch":
-            raise InputError("a PyTorch capture has concrete shapes: count again with other example "
-                             "inputs (or count its ONNX export, whose dims can be re-bound)")
+        if self.concrete:
+            raise InputError("this count was captured at concrete shapes: count again with other example "
+                             "inputs (or count an ONNX export, whose dims can be re-bound)")
         if self._rebind is not None:
             return self._rebind(new)
         return Counts(self.table, self.params, self.unknown_ops, self.node_count, self.costed_nodes,
-                      new, self.model_dims, self.notes, self.source, self.causal).evaluate()
+                      new, self.model_dims, self.notes, self.source, self.causal,
+                      examples_per_pass=new.get(self.examples_dim, self.examples_per_pass),
+                      examples_reason=self.examples_reason, examples_dim=self.examples_dim).evaluate()
 
     # ---------------------------------------------------------------- figures
     @property
@@ -286,6 +291,7 @@ class Counts:
             "conventions": self.conventions,
             "version": self.version,
             "dims": dict(self.dims),
+            "examples_per_pass": self.examples_per_pass,
             "notes": list(self.notes),
         }
         if by:
@@ -299,57 +305,3 @@ class Counts:
                     f"unknown_ops={self.unknown_ops})")
         except Exception as exc:
             return f"Counts(<unevaluated: {exc}>)"
-
-
-def count_onnx(model, dims=None, strict: bool = False, causal: bool = False) -> Counts:
-    """Read an ONNX model (path or ModelProto) once and count it at `dims`."""
-    from .errors import UnknownOperatorError
-    from .frontends import onnx as fe
-
-    bound = parse_dims(dims)
-    low, m, stats, names, mode = fe.analyse(model, bound)
-    params = fe.count_params(m)
-    src = str(stats.get("source", ""))
-
-    def make(low_, dims_, rebind=None):
-        return Counts(low_.table, params, dict(low_.unknown_ops), low_.node_count, low_.costed,
-                      dims_, names, list(low_.notes), src, causal, rebind)
-
-    rebind = None
-    if mode == "concrete":
-        def rebind(new_dims):
-            low2, _, _, _, _ = fe.analyse(model, new_dims)
-            return make(low2, new_dims, rebind).evaluate()
-    c = make(low, bound, rebind)
-    if strict and c.unknown_ops:
-        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(c.unknown_ops.items()))
-        raise UnknownOperatorError(f"{src or 'model'}: {sum(c.unknown_ops.values())} node(s) not costed "
-                                   f"({listing}); drop --strict to count the rest, coverage "
-                                   f"{c.coverage:.1%}")
-    return c.evaluate()
-
-
-# PyTorch captures run one at a time in a process. The capture attributes each operator to a
-# module and a phase through torch's *global* module hooks (ModuleTracker,
-# register_module_forward_pre_hook): two captures in two threads see each other's modules and
-# backward passes, which moved FLOPs between modules and phases (totals were right). The
-# capture is Python-bound under the GIL, so serialising it costs little.
-_TORCH_CAPTURE = threading.Lock()
-
-
-def count_torch(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
-                loss_fn=None, optimizer=None, checkpointing=False, materialize=False) -> Counts:
-    """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it."""
-    from .errors import UnknownOperatorError
-    from .frontends import torch as fe
-
-    with _TORCH_CAPTURE:   # one capture at a time: see _TORCH_CAPTURE
-        cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
-                         checkpointing=checkpointing, materialize=materialize)
-    c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
-               list(cap.notes), type(module).__name__, causal, frontend="torch")
-    if strict and c.unknown_ops:
-        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(c.unknown_ops.items()))
-        raise UnknownOperatorError(f"{c.source}: {sum(c.unknown_ops.values())} operator call(s) not "
-                                   f"costed ({listing}); drop --strict to count the rest")
-    return c.evaluate()

@@ -480,3 +480,19 @@ def _top_rows(counts, n: int = 10) -> list:
         rows = counts.breakdown(by="op")
     return [{"by": by, "name": r["name"], "flops": r["flops"], "share": r["flops"] / total}
             for r in rows if r.get("flops")][:n]   # zero-FLOP rows (views, "(top)") say nothing here
+
+
+def compare(estimates: list) -> dict:
+    """The same plan on several devices × regions: rows sorted by CO₂eq at p50, each with its
+    saving against the first choice (the first estimate given)."""
+    if not estimates:
+        raise InputError("compare() needs at least one estimate")
+    rows = [{"device": e.scenario.device, "region": e.scenario.region, **e.to_dict()} for e in estimates]
+    first = rows[0]
+    for r in rows:
+        r["saving_vs_first"] = {q: 1.0 - r["co2eq_kg"][q] / first["co2eq_kg"][q] if first["co2eq_kg"][q] else 0.0
+                                for q in ("p50",)}
+        r["label"] = f"{r['device']} @ {r['region']}"
+    rows.sort(key=lambda r: r["co2eq_kg"]["p50"])
+    return {"first_choice": first["label"], "rows": rows, "data_version": first["data_version"],
+            "version": first["version"], "flops": first["flops"]}

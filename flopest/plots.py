@@ -420,3 +420,8 @@ def _save(fig, path: str, fmt: str) -> str:
             fig.savefig(f, format="png", dpi=PNG_DPI)
     write_atomic(path, draw, flag="--plot")
     return path
+
+
+def check_target(path) -> tuple:
+    """(path, format) of a --plot file name, checked before any work is done."""
+    return _target(path)

@@ -1118,18 +1118,11 @@ def _counted(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq
     generative = output_tokens is not None
     if generative and prompt_tokens is None:
         raise InputError("--output-tokens needs --prompt-tokens (the prompt length)")
-    if isinstance(model, str) and model.startswith("zoo:"):
-        from .zoo import _zoo
-        zoo = _zoo()
-        name = model[4:]
-        if name not in zoo.MODELS:
-            from .errors import did_you_mean
-            raise InputError(f"unknown zoo model {name!r}{did_you_mean(name, zoo.MODELS)} "
-                             f"(zoo models: {', '.join(zoo.MODELS)})")
-        module, example, _, _ = zoo.get(name, size="full")
-        model, args = module, tuple(example)
-    from . import _is_torch_module
-    if _is_torch_module(model):
+    from . import models
+    if models.is_zoo(model):
+        tm = models.zoo_model(model)
+        model, args = tm.module, tm.args
+    if models.is_torch_module(model):
         if generative:
             return generation_cost_torch(model, prompt_tokens, output_tokens)
         if not args and not kwargs:

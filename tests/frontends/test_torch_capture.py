@@ -45,7 +45,7 @@ def test_module_left_exactly_as_it_was():
 
 
 def test_not_a_module():
-    with pytest.raises(flopest.InputError, match="example inputs are for PyTorch modules"):
+    with pytest.raises(flopest.InputError, match="cannot count a function: give an .onnx path"):
         flopest.count(lambda x: x, flopest.spec((2, 3)))
     from flopest.frontends.torch import capture
     with pytest.raises(flopest.InputError, match="expected a torch.nn.Module, got 'function'"):

@@ -1,4 +1,4 @@
-"""`flopest serve`: parsing and printing only (the model is flopest.serving)."""
+"""`flopest serve` (and `flopest check serve`): the serving phase of a model."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import csv
 import io
 import os
 import re
+import sys
 
-from .errors import InputError
+from .. import models
+from ..counts import parse_dims
+from ..errors import InputError
+from .common import check_output, emit, known, num_arg
 
 EPILOG = """examples:
   flopest serve zoo:gpt2 --prompt-tokens 500 --output-tokens 300 --requests-per-day 1M --device h100-sxm --region US --batch 16
@@ -91,6 +95,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
     s.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
     s.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    s.set_defaults(run=run)
     return s
 
 
@@ -108,20 +113,16 @@ def parse_seconds(text, flag: str = "--max-latency") -> float:
     return v
 
 
-def cmd_serve(a) -> int:
-    from .cli import _FACTORY, _num_arg, _torch_model
-    from .counts import parse_dims
-    from .report import write_atomic
-    from .serving import serve
-    from .zoo import is_zoo
+def run(a) -> int:
+    from ..budget import evaluate, parse_budget
+    from ..report import check_table
+    from ..serving import serve
 
-    if a.output is not None and not a.output.strip():
-        raise InputError("--output '' is empty; give a file name")
-    from .budget import parse_budget
+    check_output(a)
     budgets = list({b.name: b for b in map(parse_budget, a.budget)}.values())   # the last one per name wins
     if getattr(a, "check", False) and not budgets:
         raise InputError("flopest check serve needs at least one --budget, e.g. --budget latency=200ms")
-    samples = _num_arg("--samples", a.samples, True)
+    samples = num_arg("--samples", a.samples, True)
     if samples < 1 or samples > 10**8:
         raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
     kw = dict(prompt_tokens=a.prompt_tokens, output_tokens=a.output_tokens, requests_per_day=a.requests_per_day,
@@ -130,25 +131,24 @@ def cmd_serve(a) -> int:
               n_devices=a.devices, servers=a.servers, batch=a.batch,
               max_latency_s=parse_seconds(a.max_latency) if a.max_latency is not None else None,
               utilisation=a.utilisation, region=a.region, datacenter=a.datacenter, precision=a.precision,
-              pue=_num_arg("--pue", a.pue), intensity=_num_arg("--intensity", a.intensity), mfu=a.mfu, mbu=a.mbu,
-              power_w=_num_arg("--power-w", a.power_w), lifetime_years=_num_arg("--lifetime-years", a.lifetime_years),
+              pue=num_arg("--pue", a.pue), intensity=num_arg("--intensity", a.intensity), mfu=a.mfu, mbu=a.mbu,
+              power_w=num_arg("--power-w", a.power_w), lifetime_years=num_arg("--lifetime-years", a.lifetime_years),
               server_embodied_kg=a.server_embodied_kg, wh_per_request=a.wh_per_request, params=a.params,
               layers=a.layers, d_model=a.d_model, kv_dim=a.kv_dim, context=a.context, training=a.training,
-              seq_dim=a.seq_dim, past_dim=a.past_dim, samples=samples, seed=_num_arg("--seed", a.seed, True))
+              seq_dim=a.seq_dim, past_dim=a.past_dim, samples=samples, seed=num_arg("--seed", a.seed, True))
     for flag in ("--prompt-tokens", "--output-tokens"):   # zero or negative: named before any model is read
         v = getattr(a, flag[2:].replace("-", "_"))
         if v is not None:
-            from .serving import _pos_int
-            _pos_int(flag, v)
-    from . import profiles
-    from .errors import FlopestError
+            try:
+                x = num_arg(flag, v)
+            except InputError:
+                x = 0
+            if not (x > 0 and x == int(x)):
+                raise InputError(f"{flag} must be a positive whole number, got {v!r} (e.g. {flag} 500)")
     for flag, v, what in (("--device", a.device, "device"), ("--region", a.region, "region"),
                           ("--datacenter", a.datacenter, "datacenter")):
         if v is not None:   # the id exists in the data, else an error naming the flag
-            try:
-                getattr(profiles, what)(v)
-            except FlopestError as exc:
-                raise InputError(f"{flag}: {exc}") from None
+            known(flag, v, what)
     for flag, v in (("--wh-per-request", a.wh_per_request), ("--params", a.params)):
         if v is not None and a.model is not None:   # before reading the model
             raise InputError(f"{flag} replaces the MODEL: give one of them")
@@ -160,18 +160,15 @@ def cmd_serve(a) -> int:
         except InputError as exc:
             raise InputError(f"--dim {d!r}: {exc}") from None
     for flag, v in (("--dim", " ".join(a.dim) or None), ("--seq-dim", a.seq_dim), ("--past-dim", a.past_dim)):
-        if v is not None and (model is None or not str(model).endswith(".onnx")):
+        if v is not None and (model is None or models.is_torch_spec(model)):
             raise InputError(f"{flag} {v!r} names a dim of an ONNX decoder: give an .onnx MODEL")
     if model is not None:
-        is_file = os.path.exists(model) or model.endswith(".onnx")
-        if not is_file and (is_zoo(model) or _FACTORY.match(model)):
-            ns = argparse.Namespace(model=model, input=[], input_dtype=[])
-            if is_zoo(model) or a.output_tokens is None:
-                model, args, kwargs = _torch_model(ns)
-            else:
-                from .cli import _load_factory
-                made = _load_factory(model)
-                model = made[0] if isinstance(made, tuple) else made
+        if models.is_torch_spec(model):
+            if models.is_zoo(model) or a.output_tokens is None:
+                tm = models.torch_model(model)
+                model, args, kwargs = tm.module, tm.args, tm.kwargs
+            else:   # a causal LM: generation builds its own inputs
+                model = models.load_factory(model).module
         elif not os.path.exists(model):
             raise InputError(f"MODEL {model!r}: no such file (an .onnx file, zoo:NAME or package.module:factory)")
         kw["dims"] = dims
@@ -179,11 +176,8 @@ def cmd_serve(a) -> int:
     d = est.to_dict()
     if a.model and d.get("model") and d["model"] != a.model:
         d["model"] = f"{a.model} ({d['model']})"
-    import sys
     res = None
     if budgets:
-        from .budget import evaluate
-        from .report import check_table
         res = evaluate(est, budgets, a.at)
         d["check"] = res.to_dict()
     text = render_serving(d, a.format)
@@ -191,10 +185,7 @@ def cmd_serve(a) -> int:
         text = check_table(d["check"], a.format) + text
     elif res is not None and a.format == "csv":
         text = check_table(d["check"], "csv")
-    if a.output is not None:
-        write_atomic(a.output, text)
-    else:
-        sys.stdout.write(text)
+    emit(a, text)
     if res is not None and (a.output is not None or a.format == "json"):   # the verdict on stderr, for CI logs
         print(f"flopest: {res.verdict()}", file=sys.stderr)
     return 0 if res is None or res.ok else 1
@@ -251,7 +242,7 @@ def range_rows(d: dict):
 
 
 def _head(d: dict) -> str:
-    from .report import human
+    from ..report import human
     if d["mode"] == "energy-per-request":
         return (f"{d['wh_per_request_it']:g} Wh per request (IT) · {human(d['requests_per_day'])} requests/day · "
                 f"{d['duration_days']:,.4g} days")
@@ -264,7 +255,7 @@ def _head(d: dict) -> str:
 
 def count_rows(d: dict):
     """Per-request counted figures (exact)."""
-    from .report import human
+    from ..report import human
     if d["mode"] == "generate":
         for k, unit, label in (("flops_per_request", "FLOP", "FLOPs"),
                                ("bytes_per_request", "B", f"bytes moved (weights / {d['batch']} + KV cache)"),
@@ -287,7 +278,7 @@ def count_rows(d: dict):
 
 
 def render_serving(d: dict, fmt: str) -> str:
-    from .report import _fmt_value, check_format, to_json
+    from ..report import _fmt_value, check_format, to_json
     check_format(fmt)
     if fmt == "json":
         return to_json(d)
@@ -320,7 +311,7 @@ def render_serving(d: dict, fmt: str) -> str:
         return "\n\n".join(x for x in out if x) + "\n"
     from rich.table import Table
 
-    from .report import _console, assumption_table, range_table
+    from ..report import _console, assumption_table, range_table
     buf = io.StringIO()
     con = _console(buf)
     con.print(_head(d))

@@ -1,0 +1,83 @@
+"""The `flopest` command: argparse → keyword arguments → one library call → report → io.
+
+One module per command (count, plan: estimate/check/compare, serve, listing); `common` holds
+what they share. No arithmetic here: the work is in the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import FlopestError, InputError
+from ..version import __version__
+from . import count, listing, plan, serve
+from .common import Parser
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="flopest", description="What training and serving a model will cost, read off "
+               "its graph before it runs.")
+    p.add_argument("--version", action="version", version=f"flopest {__version__}")
+    p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    count.add_parser(sub)
+    plan.add_parsers(sub)
+    listing.add_parsers(sub)
+    serve.add_parser(sub)
+    return p
+
+
+def _with_config(parser, args, argv):
+    """Re-parse `check` with the plan and budgets of the nearest config as defaults."""
+    from .. import config
+    path = args.config or config.find()
+    if not path:
+        return args
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    check = sub.choices["check"]
+    check.set_defaults(**config.defaults_for(check, path))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # a config value the parser rejects (already printed)
+        raise InputError(f"config {path!r} gives a value the command line rejects (see above)") from exc
+    args.config_path = path
+    return args
+
+
+def main(argv=None) -> int:
+    import warnings
+    # library deprecation notices (transformers' past_key_values) are not the user's to act on
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|torch)\.")
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    serve_check = argv[:2] == ["check", "serve"]   # `flopest check serve ...` = serve with its budgets
+    if serve_check:
+        argv = argv[1:]
+    try:
+        args = parser.parse_args(argv)
+        if serve_check:
+            args.check = True
+    except SystemExit as exc:  # usage errors (exit 2), --help and --version (exit 0)
+        return int(exc.code or 0)
+    debug = getattr(args, "debug", False) or os.environ.get("FLOPEST_DEBUG") == "1"
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "check" and not args.no_config:
+            args = _with_config(parser, args, argv)
+        return args.run(args)
+    except FlopestError as exc:
+        if debug:
+            raise
+        print(f"flopest: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flopest: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

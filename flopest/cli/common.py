@@ -1,0 +1,158 @@
+"""What every command shares: the one-line-error parser, flag values, progress, output."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from .. import models
+from ..errors import FlopestError, InputError
+
+INT64_MAX = 2**63 - 1
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def num_arg(flag, v, integer=False):
+    """A count such as 1.2M, 7B, 90 from a flag's text (None stays None); InputError names the flag."""
+    from ..workload import parse_count
+    if v is None:
+        return None
+    x = parse_count(v, flag)
+    if integer:
+        if x != int(x):
+            raise InputError(f"{flag} {v!r} must be a whole number")
+        return int(x)
+    return x
+
+
+def int_arg(flag: str, text: str) -> int:
+    """A non-negative int within int64 from a flag's text; InputError naming the flag."""
+    t = text.strip()
+    try:
+        v = int(t) if t.isascii() and t.isdigit() else None
+    except ValueError:   # more digits than Python converts
+        v = None
+    if v is None:
+        raise InputError(f"{flag}: value {short(t)!r} is not a non-negative integer")
+    if v > INT64_MAX:
+        raise InputError(f"{flag}: value {short(t)} is beyond int64 (at most {INT64_MAX:,})")
+    return v
+
+
+def list_arg(flag: str, text: str) -> list:
+    items = [t.strip() for t in str(text).split(",")]
+    if not all(items):
+        raise InputError(f"{flag} {text!r} has an empty item; give comma-separated ids, e.g. {flag} a,b")
+    return list(dict.fromkeys(items))
+
+
+def known(flag: str, value: str, what: str) -> None:
+    """The id exists in the data (device, region, datacenter), else an error naming the flag."""
+    from .. import profiles
+    try:
+        getattr(profiles, what)(value)
+    except FlopestError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+
+
+def parse_shape(text: str) -> tuple:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:   # not a number, or more digits than Python converts
+        raise InputError(f"--input {short(text)!r} is not a shape like 8x3x224x224") from None
+    if any(d < 0 for d in shape):
+        raise InputError(f"--input {short(text)!r} has a negative dim")
+    if any(d > INT64_MAX for d in shape):
+        raise InputError(f"--input {short(text)!r} has a dim beyond int64")
+    return shape
+
+
+def example_inputs(a):
+    """(args, kwargs) of flopest.spec from --input / --input-dtype."""
+    from ..frontends.torch import parse_dtype, spec
+    dts = a.input_dtype
+    if dts and len(dts) not in (1, len(a.input)):
+        raise InputError(f"--input-dtype given {len(dts)} times for {len(a.input)} --input: give one "
+                         f"for all, or one per input")
+    args, kwargs = [], {}
+    for i, item in enumerate(a.input):
+        name, eq, shape = item.rpartition("=")
+        if eq and not name.strip():
+            raise InputError(f"--input {short(item)!r} has an empty name; write NAME=SHAPE or SHAPE")
+        dt = dts[0] if len(dts) == 1 else (dts[i] if dts else None)
+        if dt is not None:
+            try:
+                parse_dtype(dt)   # validate now: a bad dtype is a user error
+            except InputError as exc:
+                raise InputError(f"--input-dtype: {exc}") from None
+        sp = spec(parse_shape(shape), dt)
+        if name:
+            kwargs[name] = sp
+        else:
+            if kwargs:
+                raise InputError(f"--input {item!r}: positional inputs go before NAME=SHAPE ones")
+            args.append(sp)
+    return tuple(args), kwargs
+
+
+def torch_model(a, batch: int | None = None) -> models.TorchModel:
+    """The PyTorch model of a zoo:NAME or factory MODEL, with --input replacing its inputs."""
+    args, kwargs = example_inputs(a) if getattr(a, "input", None) else ((), {})
+    return models.torch_model(a.model, args, kwargs, batch=batch)
+
+
+@contextlib.contextmanager
+def progress(a, label: str, total: int | None = None):
+    """A spinner (or a bar when `total` is known) on stderr while work runs; off when stderr is
+    not a terminal or with --quiet. Yields a `step()` to call after each unit of work."""
+    if getattr(a, "quiet", False) or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    cols = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total:
+        cols += [BarColumn(), MofNCompleteColumn()]
+    cols.append(TimeElapsedColumn())
+    with Progress(*cols, console=Console(stderr=True), transient=True) as p:
+        task = p.add_task(label, total=total)
+        yield lambda: p.advance(task)
+
+
+def check_plot_target(a) -> None:
+    """A bad --plot name fails before any work is done."""
+    if getattr(a, "plot", None) is not None:
+        from ..plots import check_target
+        check_target(a.plot)
+
+
+def plot(a, draw) -> None:
+    """--plot FILE: drawn before the report is written, so a bad file name loses nothing."""
+    if getattr(a, "plot", None):
+        draw(a.plot)
+
+
+def emit(a, text: str) -> None:
+    """The report to --output (atomically) or to stdout."""
+    if a.output is not None:
+        from ..report import write_atomic
+        write_atomic(a.output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def check_output(a) -> None:
+    if getattr(a, "output", None) is not None and not a.output.strip():
+        raise InputError("--output '' is empty; give a file name")
