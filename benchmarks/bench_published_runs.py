@@ -42,7 +42,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-from flopest import impact, profiles  # after the sys.path line: the checkout first
+from flopest import data as profiles  # noqa: E402
+from flopest.version import __version__  # noqa: E402
+from flopest import impact  # after the sys.path line: the checkout first
 
 COMMAND = "python benchmarks/bench_published_runs.py --readme"
 MARKERS = ("<!-- published_runs:begin -->", "<!-- published_runs:end -->")
@@ -206,7 +208,7 @@ def main(argv=None):
 
     p = print
     p("# flopest a priori vs published training runs\n")
-    p(f"Source: `{os.path.relpath(path, ROOT)}` ({len(runs)} runs). flopest {impact.__version__}, "
+    p(f"Source: `{os.path.relpath(path, ROOT)}` ({len(runs)} runs). flopest {__version__}, "
       f"data {profiles.DATA_VERSION}; Monte-Carlo samples={a.samples}, seed={a.seed}. "
       "FLOPs = 6·N·D (N active for MoE); MFU = the device class prior of `mfu_priors.csv` (untuned); "
       "power = flopest's priors (the run's own W is not used); PUE and grid intensity = the run's "

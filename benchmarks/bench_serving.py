@@ -64,13 +64,10 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=20_000)
     a = ap.parse_args(argv)
 
-    from flopest import profiles
-    from flopest.serving import (
-        BYTES_PER_ELEMENT,
-        generation_cost_torch,
-        roofline,
-        serve,
-    )
+    from flopest import data as profiles
+    from flopest.impact import ELEMENT_BYTES as BYTES_PER_ELEMENT
+    from flopest.impact import roofline, serve
+    from flopest.serving_capture import generation_cost_torch
 
     rows = []
     for name in a.models.split(","):

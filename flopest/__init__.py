@@ -26,13 +26,13 @@ def estimate(counts_or_workload=None, **kw):
 
 def serve(model=None, *example_args, **kw):
     """Per-request cost, latency, devices, energy and CO₂eq of serving a model, with p5/p50/p95 (see
-    flopest.serving.serve): ``flopest.serve(model, prompt_tokens=500, output_tokens=300,
+    flopest.impact.serve): ``flopest.serve(model, prompt_tokens=500, output_tokens=300,
     requests_per_day=1e6, device="h100-sxm", region="US", batch=16)`` for a transformers causal LM
     (prefill + decode with a KV cache) or an ONNX decoder with past key/values; a module with its
     example inputs, or an ONNX classifier, without output_tokens (one forward per request);
     ``flopest.serve(wh_per_request=3.96, requests_per_day=195e6, days=30, ...)`` without a model.
     Returns a ServingEstimate: ``.to_dict()``, ``.metrics()``."""
-    from .serving import serve as _serve
+    from .impact import serve as _serve
     return _serve(model, *example_args, **kw)
 
 

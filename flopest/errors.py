@@ -58,3 +58,26 @@ class DataDependentError(FlopestError, RuntimeError):
 class BroadcastError(InputError):
     """Two sizes that must broadcast (NumPy rules: equal, or one of them 1) do not: a model's
     static shapes, or the values bound to its symbolic dims."""
+
+
+# --- impact (data tables, serving)
+class DataError(FlopestError, ValueError):
+    """A data table (embedded or the user's) holds a bad value. The message names the file, the
+    line (1-based, as an editor shows it) and the column; the same are in .path/.line/.column."""
+
+    def __init__(self, message: str, path: str = "", line: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.path, self.line, self.column = path, line, column
+
+
+class UnknownIdError(FlopestError, KeyError):
+    """An id (device, region, data centre, ...) that no table holds; the message suggests the
+    closest one."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ServingError(FlopestError, ValueError):
+    """A model whose serving cost cannot be derived (no KV cache, cost not polynomial in the
+    position); the message says why and what to give instead."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flopest import profiles
+from flopest import data as profiles
 from tests.scripts import load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ def short(text: str, n: int = 40) -> str:
 
 def num_arg(flag, v, integer=False):
     """A count such as 1.2M, 7B, 90 from a flag's text (None stays None); InputError names the flag."""
-    from ..workload import parse_count
+    from ..units import parse_count
     if v is None:
         return None
     x = parse_count(v, flag)
@@ -59,7 +59,7 @@ def list_arg(flag: str, text: str) -> list:
 
 def known(flag: str, value: str, what: str) -> None:
     """The id exists in the data (device, region, datacenter), else an error naming the flag."""
-    from .. import profiles
+    from .. import data as profiles
     try:
         getattr(profiles, what)(value)
     except FlopestError as exc:

@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
 
 
 def run_listing(a) -> int:
-    from .. import profiles
+    from .. import data as profiles
     from ..report import render_listing
     rows = profiles.devices() if a.command == "devices" else profiles.regions()
     if a.search:

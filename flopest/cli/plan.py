@@ -204,7 +204,7 @@ def path_of(a) -> str:
 
 def user_data(a) -> None:
     """--devices FILE.csv / --regions FILE.csv: the user's rows, validated like the embedded ones."""
-    from .. import profiles
+    from .. import data as profiles
     counts = []
     for dev in a.devices:
         if dev.lower().endswith(".csv") or os.path.exists(dev):
@@ -230,7 +230,7 @@ class Plan:
     then `estimate(device, region)` runs the impact model for any device and region."""
 
     def __init__(self, a):
-        from ..workload import trial_count
+        from ..impact import trial_count
         path = path_of(a)
         check_output(a)
         user_data(a)

@@ -116,7 +116,7 @@ def parse_seconds(text, flag: str = "--max-latency") -> float:
 def run(a) -> int:
     from ..budget import evaluate, parse_budget
     from ..report import check_table
-    from ..serving import serve
+    from ..impact import serve
 
     check_output(a)
     budgets = list({b.name: b for b in map(parse_budget, a.budget)}.values())   # the last one per name wins
@@ -172,7 +172,7 @@ def run(a) -> int:
         elif not os.path.exists(model):
             raise InputError(f"MODEL {model!r}: no such file (an .onnx file, zoo:NAME or package.module:factory)")
         kw["dims"] = dims
-    est = serve(model, *args, **kwargs, **kw)
+    est = serve(model, *args, example_kwargs=kwargs, **kw)
     d = est.to_dict()
     if a.model and d.get("model") and d["model"] != a.model:
         d["model"] = f"{a.model} ({d['model']})"

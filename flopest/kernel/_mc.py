@@ -1,18 +1,23 @@
-"""Monte-Carlo kernel of the impact model (Numba): typed arrays in, arrays out.
+"""Monte-Carlo kernels (Numba): typed arrays in, arrays out.
 
-Each uncertain input is given by (p5, p50, p95) and sampled from a two-piece log-normal with
-median p50 whose lower and upper halves put 5 % of the mass below p5 and above p95; an input
-with p5 = p50 = p95 is a constant. Samples beyond a physical bound (MFU, power fraction and
-utilisation <= 1; PUE and roofline >= 1) are set to the bound. The standard-normal draws come from NumPy's seeded
-Generator (one per uncertain input and sample), so a run is reproducible.
+`draw` is the one sampler of the house (training and serving; its public face is
+flopest.kernel.montecarlo.sample). Each uncertain input is given by (p5, p50, p95) and sampled
+from a two-piece log-normal with median p50 whose lower and upper halves put 5 % of the mass
+below p5 and above p95; an input with p5 = p50 = p95 is a constant. Samples beyond an input's
+physical bound (MFU <= 1, PUE >= 1, ...) are set to the bound. The standard-normal draws come
+from NumPy's seeded Generator (one per uncertain input and sample), so a run is reproducible.
+
+`impacts` is the training impact model on those draws (flopest.impact.training).
 """
 
 import numpy as np
 from numba import njit
 
+from ..units import HOURS_PER_YEAR
+
 Z95 = 1.6448536269514722   # standard-normal 95th percentile
 
-# order of the uncertain inputs in the `q` array (rows: p5, p50, p95)
+# order of the training model's uncertain inputs in the `q` array (rows: p5, p50, p95)
 MFU, POWER_FRAC, HOST_W, PUE, INTENSITY, LIFETIME_Y, UTIL, EMBODIED, WUE, WATER_ELEC, ROOFLINE = range(11)
 NQ = 11
 
@@ -37,38 +42,43 @@ def _sigmas(q):
 
 
 @njit(cache=True)
-def simulate(q, z, cols, flops, n_dev, peak, tdp_w, power_w, acc_hours_fixed, out):
+def draw(q, z, cols, lower, upper, out):
     """z: (n, m) standard normals for the m uncertain inputs listed in `cols` (the others are
-    constants). out: (6, n) — time_s, accelerator_hours, energy_kwh, scope2_kg, scope3_kg,
-    water_l."""
+    constants). lower, upper: (k,) physical bounds of each input (-inf / inf for none).
+    out: (k, n) samples."""
     med, lo, hi, fixed = _sigmas(q)
-    v = med.copy()
+    k = q.shape[1]
     n = z.shape[0]
     m = cols.shape[0]
     for i in range(n):
+        for j in range(k):
+            out[j, i] = med[j]
         for c in range(m):
-            k = cols[c]
+            j = cols[c]
             zz = z[i, c]
-            v[k] = med[k] * np.exp(zz * (lo[k] if zz < 0.0 else hi[k]))
-        # physical bounds cut the log-normal tails: MFU, power fraction and lifetime utilisation
-        # at most 1 (the board power limit for the power), PUE and roofline at least 1
-        v[MFU] = min(v[MFU], 1.0)
-        v[POWER_FRAC] = min(v[POWER_FRAC], 1.0)
-        v[UTIL] = min(v[UTIL], 1.0)
-        v[PUE] = max(v[PUE], 1.0)
-        v[ROOFLINE] = max(v[ROOFLINE], 1.0)
+            out[j, i] = med[j] * np.exp(zz * (lo[j] if zz < 0.0 else hi[j]))
+        for j in range(k):   # the physical bounds cut the log-normal tails
+            out[j, i] = max(min(out[j, i], upper[j]), lower[j])
+
+
+@njit(cache=True)
+def impacts(v, flops, n_dev, peak, tdp_w, power_w, acc_hours_fixed, out):
+    """v: (NQ, n) draws of the training inputs. out: (6, n) — time_s, accelerator_hours,
+    energy_kwh, scope2_kg, scope3_kg, water_l."""
+    n = v.shape[1]
+    for i in range(n):
         if acc_hours_fixed > 0.0:
             acc_h = acc_hours_fixed
             time_s = acc_h * 3600.0 / n_dev
         else:
-            time_s = flops * v[ROOFLINE] / (n_dev * peak * v[MFU])
+            time_s = flops * v[ROOFLINE, i] / (n_dev * peak * v[MFU, i])
             acc_h = time_s * n_dev / 3600.0
-        pw = power_w if power_w > 0.0 else tdp_w * v[POWER_FRAC] + v[HOST_W]
+        pw = power_w if power_w > 0.0 else tdp_w * v[POWER_FRAC, i] + v[HOST_W, i]
         e_it = acc_h * pw / 1000.0
-        e = e_it * v[PUE]
+        e = e_it * v[PUE, i]
         out[0, i] = time_s
         out[1, i] = acc_h
         out[2, i] = e
-        out[3, i] = e * v[INTENSITY] / 1000.0
-        out[4, i] = v[EMBODIED] * acc_h / (v[LIFETIME_Y] * 8760.0 * v[UTIL])
-        out[5, i] = e_it * v[WUE] + e * v[WATER_ELEC]
+        out[3, i] = e * v[INTENSITY, i] / 1000.0
+        out[4, i] = v[EMBODIED, i] * acc_h / (v[LIFETIME_Y, i] * HOURS_PER_YEAR * v[UTIL, i])
+        out[5, i] = e_it * v[WUE, i] + e * v[WATER_ELEC, i]

@@ -95,7 +95,7 @@ def test_devices_and_regions_listings(capsys):
 
 
 def test_user_device_file(tmp_path, capsys):
-    from flopest import profiles
+    from flopest import data as profiles
     header = ("id,name,vendor,kind,release_year,peak_fp32_tflops,peak_tf32_tflops,peak_bf16_tflops,"
               "peak_fp16_tflops,peak_fp8_tflops,peak_int8_tops,mem_bandwidth_gbps,memory_gb,tdp_w,idle_w,"
               "embodied_kgco2e,embodied_source,mfu_class,estimated_fields,source,year\n")

@@ -1,4 +1,4 @@
-"""The embedded reference data (flopest/data) and its loader (flopest/profiles.py): every row of
+"""The embedded reference data (flopest/data) and its loader (flopest/data/__init__.py): every row of
 every table is checked, a few figures are spot-checked against their publications (METHOD.md),
 and user files, unknown ids and concurrent first loads behave."""
 
@@ -13,7 +13,7 @@ from importlib import resources
 
 import pytest
 
-from flopest import profiles
+from flopest import data as profiles
 from flopest.errors import FlopestError
 
 DATA = resources.files("flopest").joinpath("data")

@@ -4,7 +4,7 @@ its Monte-Carlo ranges behave (fixed inputs collapse, seeded runs repeat, quanti
 import pytest
 
 from flopest.impact import Scenario, Uncertain, simulate
-from flopest.workload import from_params, trial_count
+from flopest.impact import from_params, trial_count
 
 F = Uncertain.fixed
 
@@ -123,15 +123,13 @@ def test_samples_stay_within_physical_bounds():
     # an MFU prior whose upper tail crosses 1 (p95 = 0.98) and a power fraction with p95 = 1:
     # no sample may run faster than the peak (time >= FLOPs / peak) or draw above TDP + host
     import numpy as np
-    from flopest.impact import _kernel, _q
+    from flopest.impact.training import draws
+    from flopest.kernel import load
     s = scenario(mfu=Uncertain(0.5, 0.8, 0.98), power_frac=Uncertain(0.5, 0.75, 1.0), tdp=300.0)
-    k = _kernel()
-    q = _q(s)
-    cols = np.flatnonzero(~((q[0] == q[1]) & (q[1] == q[2]))).astype(np.int64)
-    z = np.random.default_rng(0).standard_normal((200_000, len(cols)))
+    v = draws(s, 200_000, seed=0)                     # the one sampler, bounds applied
     out = np.empty((6, 200_000))
     flops = 1.25e20                                   # 1e6 s at the 125 TFLOP/s peak, MFU 1
-    k.simulate(q, z, cols, flops, 1.0, 125e12, 300.0, 0.0, 0.0, out)
+    load("_mc").impacts(v, flops, 1.0, 125e12, 300.0, 0.0, 0.0, out)
     assert out[0].min() >= 1e6 * (1 - 1e-12)          # MFU capped at 1
     watts = out[2] * 1000 / out[1]                    # PUE 1: energy / hours = power
     assert watts.max() <= 300.0 * (1 + 1e-12)         # power fraction capped at 1, host 0

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import flopest
-from flopest import profiles
+from flopest import data as profiles
 
 PEAK, BW = 100e12, 2e12   # a made-up device: ridge point 50 FLOP/byte
 
@@ -94,7 +94,7 @@ def test_params_path_keeps_factor_one():
 
 
 def test_top_modules_fold_repeated_blocks():
-    from flopest.impact import _fold_repeats, _top_rows
+    from flopest.impact.training import fold_repeats as _fold_repeats, top_rows as _top_rows
 
     class Block(nn.Module):
         def __init__(self):

@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from flopest.cli import main
-from flopest.serving import ServingError, generation_cost_onnx, serve
+from flopest.errors import ServingError
+from flopest.impact import serve
+from flopest.serving_capture import generation_cost_onnx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -6,17 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from flopest.errors import FlopestError, InputError
-from flopest.serving import (
-    GenerationCost,
-    Poly,
-    Roofline,
-    ServingError,
-    fit_position,
-    generation_cost_params,
-    roofline,
-    serve,
-)
+from flopest.errors import FlopestError, InputError, ServingError
+from flopest.generation import GenerationCost, Poly, fit_position, generation_cost_params
+from flopest.impact import Roofline, roofline, serve
 
 # ---------------------------------------------------------------- exact polynomial sums and fits
 

@@ -8,10 +8,10 @@ tables) and are cached behind a lock, so concurrent first calls parse each file 
 raises :class:`DataError` naming the file, line and column; an unknown id raises
 :class:`UnknownIdError` with the closest match.
 
->>> from flopest import profiles
->>> profiles.device("h100-sxm").peak_bf16_tflops          # dense, TFLOP/s
+>>> from flopest import data
+>>> data.device("h100-sxm").peak_bf16_tflops          # dense, TFLOP/s
 989.4
->>> profiles.region("fr").intensity_g_per_kwh               # ISO codes are case-insensitive
+>>> data.region("fr").intensity_g_per_kwh               # ISO codes are case-insensitive
 44.2
 
 Users add or replace rows with their own CSV, validated the same way:
@@ -29,28 +29,11 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import FlopestError, InputError, did_you_mean
+from ..errors import DataError, InputError, UnknownIdError, did_you_mean
 
 DATA_VERSION = "2026.11.1"   # also in flopest/data/VERSION and README.md (a test checks all three)
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
-
-
-class DataError(FlopestError, ValueError):
-    """A data table (embedded or the user's) holds a bad value. The message names the file, the
-    line (1-based, as an editor shows it) and the column; the same are in .path/.line/.column."""
-
-    def __init__(self, message: str, path: str = "", line: int | None = None, column: str | None = None):
-        super().__init__(message)
-        self.path, self.line, self.column = path, line, column
-
-
-class UnknownIdError(FlopestError, KeyError):
-    """An id (device, region, data centre, ...) that no table holds; the message suggests the
-    closest one."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
 
 # ----------------------------------------------------------------------------- records
@@ -594,7 +577,7 @@ _user: dict = {"devices": {}, "regions": {}}   # user rows by id, kept across lo
 
 
 def _read_embedded(file: str) -> str:
-    return resources.files("flopest").joinpath("data").joinpath(file).read_text(encoding="utf-8")
+    return resources.files(__name__).joinpath(file).read_text(encoding="utf-8")
 
 
 def _build(name: str) -> _Table:

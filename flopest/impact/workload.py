@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .errors import InputError
+from ..errors import InputError, did_you_mean
+from ..units import parse_count  # noqa: F401  (re-exported: flopest.impact.parse_count)
 
 SEARCHES = ("grid", "random", "bayesian")
 
@@ -69,7 +70,6 @@ class Workload:
 def trial_count(search: str = "grid", grid: dict | None = None, trials: int | None = None) -> int:
     """Grid search: Π (values of each hyperparameter); random/Bayesian: `trials`."""
     if search not in SEARCHES:
-        from .errors import did_you_mean
         raise InputError(f"search {search!r} is not one of {', '.join(SEARCHES)}{did_you_mean(search, SEARCHES)}")
     if search == "grid":
         if trials is not None and not grid:
@@ -147,26 +147,3 @@ def from_params(params, tokens, *, layers=None, d_model=None, seq_len=None, tria
                     factors={"params": n, "tokens": d, "dense_flops": dense, "attention_flops": attn,
                              "trials": tr, "trial_fraction": frac},
                     formula="(6·N·D + 12·L·d·T·D) × trials × trial fraction", notes=notes)
-
-
-_SUFFIX = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15,
-           "E": 10**18}
-
-
-def parse_count(text, name: str = "value") -> float:
-    """'1.2M' → 1.2e6, '7B' → 7e9, '2T' → 2e12, '3e9' → 3e9; InputError names the value."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        v = float(text)
-    else:
-        s = str(text).strip().replace("_", "").replace(",", "")
-        mult = 1
-        if s and s[-1] in _SUFFIX:
-            mult = _SUFFIX[s[-1]]
-            s = s[:-1]
-        try:
-            v = float(s) * mult
-        except ValueError:
-            raise InputError(f"{name} {text!r} is not a number (e.g. 1.2M, 7B, 2T, 3e9)") from None
-    if not math.isfinite(v) or v < 0:
-        raise InputError(f"{name} {text!r} must be a non-negative finite number")
-    return v

@@ -1,0 +1,185 @@
+"""The scenario of an estimate: device, devices, precision, region, data centre, host, and the
+priors of every uncertain input, each with its source (flopest/data/*.csv, METHOD.md §2-4).
+
+A value the user gives fixes its input; the others come from the embedded tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import data
+from ..errors import InputError, did_you_mean
+from .uncertain import Uncertain, between
+
+PRECISIONS = data.PRECISIONS
+# bytes per stored element at a precision: the formats' widths (IEEE 754 binary32 / binary16,
+# bfloat16, OCP 8-bit floating point, int8); tf32 is stored as fp32
+ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+LIFETIME_UTILISATION = Uncertain(0.85, 0.85, 0.85, "",
+                                 "Luccioni et al. 2022 (BLOOM LCA, arXiv:2211.02001): hardware in use "
+                                 "85 % of its lifetime")
+EMBODIED_SPREAD = 1.5   # p95 / p50 of embodied figures: published LCAs are likely underestimates
+
+
+@dataclass
+class Scenario:
+    """Everything the impact model needs besides the FLOPs (or the accelerator-hours)."""
+    device: str
+    n_devices: int
+    peak_flops: float            # dense FLOP/s per device at the precision
+    precision: str
+    tdp_w: float
+    mfu: Uncertain
+    power_frac: Uncertain
+    host_w: Uncertain
+    pue: Uncertain
+    intensity_g_per_kwh: Uncertain
+    lifetime_years: Uncertain
+    lifetime_utilisation: Uncertain
+    embodied_kg: Uncertain       # per accelerator, host share included
+    wue_l_per_kwh: Uncertain
+    water_elec_l_per_kwh: Uncertain
+    roofline: Uncertain = field(default_factory=lambda: Uncertain.fixed(1.0, "", "GEMM-bound"))
+    power_w: float | None = None  # all-in draw per accelerator, given by the user
+    region: str = ""
+    datacenter: str = ""
+    notes: list = field(default_factory=list)
+    device_source: str = "flopest/data/devices.csv"
+
+    def assumptions(self) -> list:
+        rows = [
+            ("device", self.device, "", self.device_source),
+            ("devices", self.n_devices, "", "given"),
+            (f"peak {self.precision} FLOP/s per device (dense)", self.peak_flops, "FLOP/s",
+             self.device_source),
+        ]
+        if self.power_w is not None:
+            rows.append(("power per accelerator, all-in", self.power_w, "W", "given by the user"))
+        else:
+            rows.append(("TDP", self.tdp_w, "W", self.device_source))
+        out = [{"name": n, "value": v, "unit": u, "source": s} for n, v, u, s in rows]
+        for name, u in (("MFU", self.mfu), ("average power / TDP", self.power_frac),
+                        ("host power per accelerator", self.host_w), ("PUE", self.pue),
+                        ("grid carbon intensity (location-based)", self.intensity_g_per_kwh),
+                        ("hardware lifetime", self.lifetime_years),
+                        ("lifetime utilisation", self.lifetime_utilisation),
+                        ("embodied emissions per accelerator, host share included", self.embodied_kg),
+                        ("on-site water (WUE)", self.wue_l_per_kwh),
+                        ("water of electricity generation", self.water_elec_l_per_kwh),
+                        ("roofline factor (per-operator memory-bound time / compute time)", self.roofline)):
+            if self.power_w is not None and name in ("average power / TDP", "host power per accelerator"):
+                continue
+            out.append({"name": name, "value": u.value(), "unit": u.unit, "source": u.source})
+        return out
+
+
+def datacenter_for(region_id: str) -> str:
+    """The data centre of a cloud region (its provider), else a generic hyperscaler."""
+    for prefix in ("aws", "gcp", "azure"):
+        if region_id.lower().startswith(prefix + ":"):
+            return prefix
+    return "hyperscaler"
+
+
+def default_precision(dev) -> str:
+    """The device's fastest 16-bit format, else tf32, else fp32."""
+    return next((p for p in ("bf16", "fp16", "tf32", "fp32") if dev.peak_tflops(p)), "fp32")
+
+
+def host_for(dev, host: str | None = None):
+    """The host server: the one named, else the one built around this device, else a generic
+    8-GPU server (flopest/data/hosts.csv)."""
+    if host:
+        return data.host(host)
+    hosts = [h for h in data.hosts() if h.accelerator == dev.id]
+    return hosts[0] if hosts else data.host("generic-8gpu")
+
+
+def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datacenter: str | None = None,
+                   precision: str | None = None, host: str | None = None, *, mfu=None, pue=None,
+                   intensity=None, power_w=None, lifetime_years=None) -> Scenario:
+    """A Scenario from the embedded tables; each given override fixes its input."""
+    dev = data.device(device)
+    if precision is None:
+        precision = default_precision(dev)
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}"
+                         f"{did_you_mean(precision, PRECISIONS)}")
+    peak = dev.peak_tflops(precision)
+    if not peak:
+        raise InputError(f"device {dev.id!r} has no dense {precision} peak in the data; its precisions: "
+                         f"{', '.join(dev.precisions)} (--precision)")
+    n = int(n_devices)
+    if n < 1:
+        raise InputError(f"--devices must be >= 1, got {n_devices!r}")
+    reg = data.region(region)
+    dc = data.datacenter(datacenter or datacenter_for(reg.id))
+    notes = []
+    if mfu is not None:
+        mfu_u = Uncertain.fixed(_frac("--mfu", mfu), "", "given by the user")
+    else:
+        pr = data.mfu_prior(dev.mfu_class)
+        mfu_u = Uncertain(pr.p5, pr.p50, pr.p95, "", f"mfu_priors.csv [{dev.mfu_class}] ({pr.source})")
+    kind = dev.kind if dev.kind in ("gpu", "tpu") else "cpu"
+    pp = data.power_prior(kind)
+    power_frac = Uncertain(pp.p5, pp.p50, pp.p95, "", f"power_priors.csv [{kind}] ({pp.source})")
+    try:
+        hp = data.power_prior(f"host-{kind}")
+        host_w = Uncertain(hp.p5, hp.p50, hp.p95, "W", f"power_priors.csv [host-{kind}] ({hp.source})")
+    except KeyError:
+        host_w = Uncertain.fixed(0.0, "W", f"no host figure for {kind}: 0")
+    if pue is not None:
+        pv = float(pue)
+        if not (1.0 <= pv <= 3.0):
+            raise InputError(f"--pue must be between 1 and 3, got {pue!r}")
+        pue_u = Uncertain.fixed(pv, "", "given by the user")
+    else:
+        pue_u = between(dc.pue_p5, dc.pue_p50, dc.pue_p95, "", f"datacenters.csv [{dc.id}] ({dc.source}, {dc.year})")
+    if intensity is not None:
+        iv = float(intensity)
+        if not (0.0 <= iv <= 2000.0) or iv != iv:
+            raise InputError(f"--intensity must be between 0 and 2000 g CO2eq/kWh, got {intensity!r}")
+        int_u = Uncertain.fixed(iv, "g CO2eq/kWh", "given by the user")
+    else:
+        int_u = Uncertain.fixed(reg.intensity_g_per_kwh, "g CO2eq/kWh",
+                                f"grid_intensity.csv [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
+    h = host_for(dev, host)
+    if lifetime_years is not None:
+        lv = float(lifetime_years)
+        if not (0.0 < lv <= 50.0):   # NaN fails too
+            raise InputError(f"--lifetime-years must be above 0 and at most 50, got {lifetime_years!r}")
+        lt = Uncertain.fixed(lv, "years", "given by the user")
+    else:
+        lt = between(h.lifetime_min_years, h.lifetime_years, h.lifetime_years, "years",
+                     f"hosts.csv [{h.id}] ({h.lifetime_source})")
+    emb = dev.embodied_kgco2e + (h.embodied_kgco2e / h.accelerators_per_server if dev.kind != "cpu" else 0.0)
+    emb_u = Uncertain(emb, emb, emb * EMBODIED_SPREAD, "kg CO2eq",
+                      f"devices.csv embodied ({dev.embodied_source}) + hosts.csv [{h.id}] / "
+                      f"{h.accelerators_per_server} ({h.embodied_source}); p95 = 1.5 × (published LCAs "
+                      f"are likely underestimates, METHOD.md §4)")
+    wue = dc.wue_l_per_kwh
+    wue_u = Uncertain.fixed(wue or 0.0, "L/kWh", f"datacenters.csv [{dc.id}]" + ("" if wue else ": not published, 0"))
+    try:
+        wf = data.water_electricity(reg.maps_to or reg.id)
+        we_u = Uncertain.fixed(wf.water_l_per_kwh, "L/kWh", f"water_electricity.csv [{wf.region}] ({wf.source})")
+    except KeyError:
+        we_u = Uncertain.fixed(0.0, "L/kWh", "no water factor for this region: 0")
+        notes.append(f"no water-of-electricity figure for {reg.id}: water counts on-site use only")
+    pw = None
+    if power_w is not None:
+        pw = float(power_w)
+        if not (0 < pw < 100_000):
+            raise InputError(f"--power-w must be a positive number of watts, got {power_w!r}")
+    s = Scenario(dev.id, n, float(peak) * 1e12, precision, float(dev.tdp_w), mfu_u, power_frac, host_w,
+                 pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,
+                 datacenter=dc.id, notes=notes)
+    s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
+    return s
+
+
+def _frac(name, v) -> float:
+    f = float(v)
+    if not (0 < f <= 1):
+        raise InputError(f"{name} must be in (0, 1], got {v!r}")
+    return f

@@ -1,0 +1,408 @@
+"""Serving: the impact of a deployment over time (latency, devices, energy, CO₂eq by scope,
+water) from the per-request cost counted off the model, with p5/p50/p95.
+
+The counted cost is a flopest.generation.GenerationCost (prefill + decode with a KV cache) or
+ForwardCost (one forward pass per request); the time per batch is its roofline on the device
+(flopest.impact.roofline); the fleet, its power and its impacts are flopest.impact.fleet. Every
+uncertain input is an :class:`Uncertain`, sampled with the one Monte-Carlo sampler of the house
+(flopest.kernel.montecarlo); a value the user fixes collapses its range.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import data
+from ..errors import InputError
+from ..generation import ForwardCost, GenerationCost, generation_cost_params
+from ..validate import fraction, positive, whole
+from ..version import __version__
+from . import fleet as _fleet
+from .roofline import MBU_PRIOR, roofline
+from .scenario import ELEMENT_BYTES, build_scenario, host_for
+from .uncertain import DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
+
+MODES = ("generate", "forward", "energy-per-request")
+
+
+@dataclass
+class ServingEstimate:
+    """The impact of serving a model: per-request figures and fleet figures over the duration,
+    each {p5, p50, p95}. ``to_dict()`` is the JSON document; ``metrics()`` the budget-able
+    figures by name."""
+    mode: str
+    result: dict
+    info: dict
+    scenario: object = None
+    cost: object = None
+    assumptions_extra: list = field(default_factory=list)
+    data_version: str = ""
+    notes: list = field(default_factory=list)
+    embodied: Uncertain | None = None    # per accelerator, as used (a user's server figure / its GPUs)
+
+    def __getattr__(self, name):
+        res = self.__dict__.get("result", {})
+        if name in res:
+            return res[name]
+        raise AttributeError(name)
+
+    @property
+    def co2eq_kg_by_scope(self) -> dict:
+        return {"scope2": self.result["scope2"], "scope3": self.result["scope3"]}
+
+    METRICS = ("co2eq_kg", "co2eq_kg_per_month", "co2eq_kg_per_year", "co2eq_g_per_request",
+               "energy_kwh", "energy_kwh_per_month", "energy_wh_per_request", "water_l", "accelerator_hours",
+               "latency_s", "ttft_s", "tokens_per_s", "examples_per_s", "devices_needed", "breakeven_days")
+
+    def metrics(self) -> dict:
+        """{metric: {p5, p50, p95}}: the figures a budget can gate (latency_s, co2eq_kg_per_month,
+        ...), only those this estimate has."""
+        out = {k: dict(self.result[k]) for k in self.METRICS if self.result.get(k) is not None}
+        out["co2eq_kg_scope2"] = dict(self.result["scope2"])
+        out["co2eq_kg_scope3"] = dict(self.result["scope3"])
+        return out
+
+    def assumptions(self) -> list:
+        rows = []
+        if self.scenario is not None:
+            skip = {"lifetime utilisation", "roofline factor (per-operator memory-bound time / compute time)",
+                    "devices"}
+            if self.mode == "energy-per-request":   # no device model: only what turns energy into impacts
+                skip |= {"device", "TDP", "MFU", "average power / TDP", "host power per accelerator",
+                         "power per accelerator, all-in"}
+            for a in self.scenario.assumptions():
+                if a["name"] in skip or (self.mode == "energy-per-request" and a["name"].startswith("peak ")):
+                    continue
+                if a["name"] == "MFU":
+                    a = dict(a, name="MFU (compute-bound steps: prefill, large batches)")
+                if a["name"].startswith("embodied emissions") and self.embodied is not None:
+                    a = dict(a, value=self.embodied.value(), source=self.embodied.source)
+                rows.append(a)
+        return rows + list(self.assumptions_extra)
+
+    def to_dict(self) -> dict:
+        r = self.result
+        d = {"kind": "serving", "mode": self.mode}
+        d.update(self.info)
+        for k in ("latency_s", "ttft_s", "tokens_per_s", "decode_tokens_per_s", "examples_per_s", "devices_needed",
+                  "utilisation", "accelerator_hours", "time_s", "energy_kwh", "co2eq_kg", "water_l"):
+            if r.get(k) is not None:
+                d[k] = r[k]
+        d["co2eq_kg_by_scope"] = self.co2eq_kg_by_scope
+        for k in ("energy_kwh_per_month", "co2eq_kg_per_month", "co2eq_kg_per_year", "energy_wh_per_request",
+                  "co2eq_g_per_request", "breakeven_days"):
+            if r.get(k) is not None:
+                d[k] = r[k]
+        d.update({"assumptions": self.assumptions(), "data_version": self.data_version, "version": __version__,
+                  "notes": list(self.notes) + (list(self.scenario.notes) if self.scenario is not None else []),
+                  "method": "location-based scope 2; scope 3 = embodied share of the serving fleet by its time "
+                            "in service / lifetime; offsets never subtracted; roofline time per request "
+                            "(decode bytes = weights + KV cache per step)"})
+        return d
+
+
+def training_co2(training) -> Uncertain | None:
+    """A training footprint to break even against: an Estimate, its to_dict() / JSON file,
+    or kg CO₂eq."""
+    if training is None:
+        return None
+    src = "training estimate given"
+    if hasattr(training, "to_dict"):
+        training = training.to_dict()
+    if isinstance(training, str):
+        if os.path.isfile(training):
+            try:
+                with open(training, encoding="utf-8") as f:
+                    training, src = json.load(f), f"training estimate {training}"
+            except (OSError, ValueError) as exc:
+                raise InputError(f"--training {training!r}: not a readable JSON estimate ({exc})") from None
+        else:
+            training = positive("--training", training, allow_none=False)
+    if isinstance(training, dict):
+        v = training.get("co2eq_kg")
+        if not isinstance(v, dict) or not {"p5", "p50", "p95"} <= set(v):
+            raise InputError("--training: the estimate has no co2eq_kg {p5, p50, p95} (give the JSON of "
+                             "`flopest estimate --format json`, or kg CO2eq)")
+        return Uncertain(float(v["p5"]), float(v["p50"]), float(v["p95"]), "kg CO2eq", src)
+    v = positive("--training", training, allow_none=False)
+    return Uncertain.fixed(v, "kg CO2eq", "training footprint given by the user")
+
+
+
+
+def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, output_tokens=None,
+          requests_per_day=None, requests_per_hour=None, requests=None, users=None, requests_per_user=None,
+          days=None, months=None, device: str = "h100-sxm", n_devices=None, servers=None, batch=None,
+          max_latency_s=None, utilisation=1.0, region: str = "WORLD", datacenter=None, precision=None,
+          host=None, pue=None, intensity=None, mfu=None, mbu=None, power_w=None, lifetime_years=None,
+          server_embodied_kg=None, wh_per_request=None, params=None, layers=None, d_model=None, kv_dim=None,
+          context=None, training=None, dims=None, seq_dim=None, past_dim=None,
+          samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED) -> ServingEstimate:
+    """The impact of serving `model`, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
+
+    model: a transformers causal LM (with output_tokens: generation with a KV cache), any
+    torch.nn.Module followed by its example inputs (`example_args`, and `example_kwargs` for
+    keyword inputs: one forward per request), an .onnx path (a decoder taking past key/values
+    with output_tokens, else one forward), "zoo:NAME", or a GenerationCost / ForwardCost
+    already counted. None with params= (2·N per token) or wh_per_request= (measured IT energy
+    per request).
+    Load: requests_per_day, requests_per_hour, users × requests_per_user (per day), or requests
+    (total over the duration). Duration: days or months (default 12 months).
+    Fleet: computed from the latency per request at `batch` (or the largest batch meeting
+    max_latency_s) and the target utilisation, or fixed with n_devices / servers.
+    training: a training estimate (Estimate, its JSON file or dict, or kg CO₂eq) to break even
+    against: the days of serving that emit as much.
+    """
+    # ---- every value first (an error names its value), then how they combine
+    ld = _fleet.load(requests_per_day, requests_per_hour, requests, users, requests_per_user, days, months)
+    for flag, v in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens), ("--layers", layers),
+                    ("--d-model", d_model), ("--kv-dim", kv_dim), ("--context", context)):
+        whole(flag, v, allow_none=True)
+    positive("--lifetime-years", lifetime_years, allow_none=True)
+    util = fraction("--utilisation", utilisation)
+    max_lat = positive("--max-latency", max_latency_s, allow_none=True)
+    b_given = whole("--batch", batch, allow_none=True)
+    train_u = training_co2(training)
+    s = build_scenario(device, 1, region, datacenter, precision, host, mfu=mfu, pue=pue, intensity=intensity,
+                       power_w=power_w, lifetime_years=lifetime_years)
+    dev = data.device(s.device)
+    fl = _fleet.fleet(dev, host_for(dev, host), n_devices, servers)
+    us = _impact_inputs(s, fl, server_embodied_kg, train_u)
+    if wh_per_request is not None:
+        if model is not None or params is not None:
+            raise InputError("--wh-per-request replaces the model: give one of them")
+        return _per_request_energy(wh_per_request, s, fl, ld, us, server_embodied_kg, samples, seed)
+
+    # ---- the counted cost, the batch and the replica
+    def cost_at(b):
+        return _cost(model, example_args, example_kwargs, prompt_tokens, output_tokens, b, dims, seq_dim,
+                     past_dim, context, params, layers, d_model, kv_dim)
+
+    cost = cost_at(b_given or 1)
+    mbu_u = Uncertain.fixed(fraction("--mbu", mbu), "", "given by the user") if mbu is not None else MBU_PRIOR
+    notes = list(cost.notes)
+    B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes)
+    k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
+
+    # ---- Monte-Carlo: efficiencies, power, impacts
+    us.update({"mfu": s.mfu, "mbu": mbu_u})
+    if s.power_w is None:
+        us["power_frac"] = s.power_frac
+        us["host_w"] = s.host_w
+    v = sample(us, samples, seed)
+    t_pf, t_dec = rl.times(v["mfu"], v["mbu"])
+    lat = t_pf + t_dec
+    cap = B / lat                                         # requests/s per replica
+    lam = ld.per_second
+    if fl.devices is not None:
+        replicas = np.full(samples, float(fl.devices // k))
+        devices = np.full(samples, float(fl.devices))
+        if np.median(lam / (replicas * cap)) > 1:
+            notes.append(f"the fleet of {fl.devices} cannot carry the load at p50 "
+                         f"({lam:.3g} requests/s against {np.median(replicas * cap):.3g}): busy 100 %")
+    else:
+        replicas = np.maximum(1.0, np.ceil(lam / (cap * util) - 1e-9))
+        devices = replicas * k
+    busy_dev = np.minimum(1.0, lam / (replicas * cap)) * replicas * k / devices
+    e_it = devices * ld.hours * _fleet.device_power_w(dev, busy_dev, v, s.power_w) / 1000.0
+    res = _fleet.impacts(v, e_it, devices, ld.hours, ld.total_requests, train_u is not None)
+    res.update(_performance(cost, rl, B, k, lat, t_pf, t_dec, devices, busy_dev, ld.hours))
+    info = _info(cost, rl, dev, s.precision, B, k, ld, util, fl.devices)
+    extra = _serving_assumptions(mbu_u, B, b_given, max_lat, s, dev, util)
+    extra += _fleet.assumptions(fl, server_embodied_kg)
+    if s.power_w is not None:
+        extra.append({"name": "power per device, all-in, whatever the load", "value": s.power_w, "unit": "W",
+                      "source": "given by the user"})
+    return ServingEstimate(("generate" if isinstance(cost, GenerationCost) else "forward"), res, info, s, cost,
+                           extra, data.DATA_VERSION, notes, us["embodied"])
+
+
+def _impact_inputs(s, fl, server_embodied_kg, train_u) -> dict:
+    """The uncertain inputs that turn energy and devices into impacts, by name (sample order)."""
+    us = {"pue": s.pue, "intensity": s.intensity_g_per_kwh, "lifetime": s.lifetime_years,
+          "wue": s.wue_l_per_kwh, "water_elec": s.water_elec_l_per_kwh}
+    if server_embodied_kg is not None:
+        emb_srv = positive("--server-embodied-kg", server_embodied_kg)
+        us["embodied"] = Uncertain.fixed(emb_srv / fl.per_server, "kg CO2eq",
+                                         f"given by the user: {emb_srv:g} kg per server / {fl.per_server} "
+                                         f"accelerators")
+    else:
+        us["embodied"] = s.embodied_kg
+    if train_u is not None:
+        us["training"] = train_u
+    return us
+
+
+def _per_request_energy(wh_per_request, s, fl, ld, us, server_embodied_kg, samples, seed) -> ServingEstimate:
+    """A posteriori: the IT energy per request is given (no model, no device model)."""
+    wh = positive("--wh-per-request", wh_per_request)
+    us["wh"] = Uncertain.fixed(wh, "Wh", "given by the user (IT energy per request, before PUE)")
+    v = sample(us, samples, seed)
+    e_it = np.full(samples, wh * ld.total_requests / 1000.0)
+    notes = []
+    if fl.devices is None:
+        devices = None
+        notes.append("no fleet given (--servers or --devices): scope 3 (embodied) not counted")
+    else:
+        devices = np.full(samples, float(fl.devices))
+    info = {"requests": ld.total_requests, "requests_per_day": ld.per_day, "duration_days": ld.hours / 24.0,
+            "wh_per_request_it": wh, "servers": fl.servers, "devices": fl.devices}
+    res = _fleet.impacts(v, e_it, devices, ld.hours, ld.total_requests, "training" in us)
+    if devices is not None:
+        res["accelerator_hours"] = quantiles(devices * ld.hours)
+    extra = [{"name": "IT energy per request", "value": wh, "unit": "Wh", "source": "given by the user (before PUE)"}]
+    extra += _fleet.assumptions(fl, server_embodied_kg)
+    return ServingEstimate("energy-per-request", res, info, s, None, extra, data.DATA_VERSION, notes, us["embodied"])
+
+
+def _cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context, params,
+          layers, d_model, kv_dim):
+    """The counted cost of one request (GenerationCost) or of one batch (ForwardCost)."""
+    if params is not None:
+        if model is not None:
+            raise InputError("--params replaces the model: give one of them")
+        return generation_cost_params(params, prompt_tokens, output_tokens, layers, d_model, kv_dim, context)
+    if model is None:
+        raise InputError("give a MODEL, --params N (2·N FLOPs per token) or --wh-per-request")
+    if isinstance(model, (GenerationCost, ForwardCost)):
+        if isinstance(model, GenerationCost) and output_tokens is not None and (
+                model.prompt_tokens, model.output_tokens) != (whole("--prompt-tokens", prompt_tokens),
+                                                              whole("--output-tokens", output_tokens)):
+            raise InputError("the GenerationCost was counted for other token counts: count it again")
+        return model
+    from ..serving_capture import counted   # the resolver's side (models + front ends)
+    return counted(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context)
+
+
+def _batch(cost, cost_at, dev, prec, b_given, max_lat, mfu_u, mbu_u, notes):
+    """(batch, cost at that batch, its roofline): the batch given, or the largest power of 2 up
+    to 1024 meeting max_lat at p50 on the same replica size, else 1."""
+    generative = isinstance(cost, GenerationCost)
+
+    def rl_at(b):
+        c = cost if generative or cost.batch == b else cost_at(b)
+        return c, roofline(c, dev, b, prec)
+
+    def p50_latency(rl):
+        t_pf, t_dec = rl.times(np.array([mfu_u.p50]), np.array([mbu_u.p50]))
+        return float(t_pf[0] + t_dec[0])
+
+    if b_given is not None:
+        cost, rl = rl_at(b_given)
+        if max_lat is not None and p50_latency(rl) > max_lat:
+            notes.append(f"--max-latency {_fmt_s(max_lat)} is not met at batch {b_given}: p50 latency "
+                         f"{_fmt_s(p50_latency(rl))}")
+        return b_given, cost, rl
+    B = 1
+    cost, rl = rl_at(1)
+    if max_lat is None:
+        return B, cost, rl
+    if p50_latency(rl) > max_lat:
+        notes.append(f"--max-latency {_fmt_s(max_lat)} is not met even at batch 1 (p50 latency "
+                     f"{_fmt_s(p50_latency(rl))}): pick a faster --device or a smaller model")
+        return B, cost, rl
+    b = 2
+    while b <= 1024:   # the largest power of 2 that meets the target on the same replica size
+        c_b, cand = rl_at(b)
+        if cand.devices_per_replica > rl.devices_per_replica or p50_latency(cand) > max_lat:
+            break
+        B, cost, rl = b, c_b, cand
+        b *= 2
+    return B, cost, rl
+
+
+def _replica(cost, rl, dev, prec, B, fleet_fixed, notes):
+    """(devices per replica, roofline): the fewest that hold the weights and KV cache, or a fixed
+    fleet's devices spread over its replicas."""
+    k = k_min = rl.devices_per_replica
+    if fleet_fixed is not None and fleet_fixed > k:
+        k_all = fleet_fixed // (fleet_fixed // k)      # a fixed fleet: its devices spread over its replicas
+        if k_all != k:
+            rl = roofline(cost, dev, B, prec, devices_per_replica=k_all)
+            k = k_all
+    if fleet_fixed is not None and fleet_fixed < k:
+        raise InputError(f"--devices {fleet_fixed}: one replica of the model needs {k} × {dev.id} "
+                         f"({rl.memory_needed_bytes / 1e9:,.1f} GB of weights and KV cache at batch {B}); "
+                         f"give at least {k}")
+    if k > 1:
+        notes.append(f"one replica spans {k} × {dev.id} ({rl.memory_needed_bytes / 1e9:,.1f} GB of weights and KV "
+                     f"cache at batch {B} need {k_min}): tensor parallel, communication not counted")
+    return k, rl
+
+
+def _performance(cost, rl, B, k, lat, t_pf, t_dec, devices, busy_dev, hours) -> dict:
+    """Latency, throughput and fleet figures, {p5, p50, p95} each."""
+    res = {"latency_s": quantiles(lat)}
+    generative = isinstance(cost, GenerationCost)
+    if generative:
+        res["ttft_s"] = quantiles(t_pf)
+    res["devices_needed"] = quantiles(devices, integer=True)
+    res["utilisation"] = quantiles(busy_dev)
+    res["accelerator_hours"] = quantiles(devices * hours)
+    if generative:
+        O = cost.output_tokens
+        res["tokens_per_s"] = quantiles(B * O / lat / k)
+        if O > 1:
+            res["decode_tokens_per_s"] = quantiles(B * (O - 1) / t_dec / k)
+    else:
+        res["tokens_per_s"] = None
+        res["examples_per_s"] = quantiles(B / lat / k)
+    return res
+
+
+def _info(cost, rl, dev, prec, B, k, ld, util, fleet_fixed) -> dict:
+    """The deterministic facts of the estimate (the JSON document's top level)."""
+    total = ld.total_requests
+    info = {"model": cost.source, "frontend": cost.frontend, "device": dev.id, "precision": prec, "batch": B,
+            "devices_per_replica": k, "requests": total, "requests_per_day": ld.per_day,
+            "duration_days": ld.hours / 24.0, "utilisation_target": util}
+    if fleet_fixed is not None:
+        info["devices"] = fleet_fixed
+    if isinstance(cost, GenerationCost):
+        info.update(cost.to_dict())
+        info["flops"] = _times(cost.prefill_flops + cost.decode_flops_total, total)
+        info["bytes_per_request"] = {"prefill": rl.bytes_prefill / B, "decode": rl.bytes_decode / B}
+        info["weight_bytes"] = rl.weight_bytes
+        info["kv_cache_bytes_per_token"] = rl.kv_bytes_per_token
+        info["flops_per_token"] = {"prefill": cost.prefill_flops / cost.prompt_tokens,
+                                   "decode": cost.decode_flops_total / max(1, cost.decode_steps)}
+    else:
+        info.update({"flops_per_request": {"forward": _per(cost.flops, B)},
+                     "graph_bytes_per_request": {"forward": _per(cost.graph_bytes, B)}, "params": cost.params,
+                     "flops": _times(cost.flops, total) // B})
+    return info
+
+
+def _serving_assumptions(mbu_u, B, b_given, max_lat, s, dev, util) -> list:
+    bpe = ELEMENT_BYTES[s.precision]
+    return [{"name": "memory-bandwidth utilisation (MBU), memory-bound steps", "value": mbu_u.value(),
+             "unit": "", "source": mbu_u.source},
+            {"name": "batch (static batching: a batch starts and ends together)", "value": B, "unit": "",
+             "source": "given" if b_given else ("largest power of 2 meeting --max-latency at p50" if max_lat
+                                                else "default")},
+            {"name": "bytes per weight and KV element", "value": bpe, "unit": "B",
+             "source": f"{s.precision} storage width"},
+            {"name": "memory traffic per decode step", "value": "weights + KV cache", "unit": "",
+             "source": "roofline: weights read once per step for the whole batch, each sequence reads its "
+                       "KV cache; activations stay on chip (fused kernels)"},
+            {"name": "idle power per device", "value": dev.idle_w, "unit": "W", "source": s.device_source},
+            {"name": "target fleet utilisation", "value": util, "unit": "",
+             "source": "given" if util != 1.0 else "1: the smallest fleet that carries the average load "
+                                                  "(no headroom for peaks)"}]
+
+
+def _times(n: int, x: float) -> int:
+    """n × x as an exact int when x is a whole number (totals never lose digits), else rounded."""
+    return n * int(x) if float(x).is_integer() else round(n * x)
+
+
+def _per(n: int, b: int):
+    return n // b if n % b == 0 else n / b
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x * 1000:.3g} ms" if x < 1 else f"{x:.3g} s"

@@ -1,0 +1,277 @@
+"""Time, energy, CO₂eq by scope and water of a workload on a device, region and data centre,
+with p5/p50/p95 from a seeded Monte-Carlo over the uncertain inputs (METHOD.md §2-4).
+
+    time      = FLOPs × roofline factor / (devices × dense peak at the precision × MFU)
+    energy    = accelerator-hours × (TDP × power fraction + host W per accelerator) × PUE
+                (a user-given --power-w is the all-in draw per accelerator: only PUE is added)
+    scope 2   = energy × grid intensity (location-based)
+    scope 3   = embodied (accelerator + its share of the host) × use hours
+                / (lifetime hours × lifetime utilisation)
+    water     = IT energy × on-site WUE + energy × water of electricity generation
+
+A posteriori (accelerator-hours given): the time comes from the hours, not from FLOPs.
+Every input is an `Uncertain` (p5, p50, p95, unit, source); a value the user fixes collapses
+its range. Offsets are never subtracted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import data
+from ..errors import InputError
+from ..kernel import load
+from ..version import __version__
+from .scenario import ELEMENT_BYTES, Scenario, build_scenario
+from .uncertain import BOUNDS, DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
+from .workload import Workload, from_counts, from_params
+
+OUTPUTS = ("time_s", "accelerator_hours", "energy_kwh", "scope2", "scope3", "water_l")
+
+
+def inputs(s: Scenario) -> dict:
+    """The uncertain inputs of the training model by name, in the kernel's order (kernel/_mc.py)."""
+    return {"mfu": s.mfu, "power_frac": s.power_frac, "host_w": s.host_w, "pue": s.pue,
+            "intensity": s.intensity_g_per_kwh, "lifetime": s.lifetime_years,
+            "lifetime_utilisation": s.lifetime_utilisation, "embodied": s.embodied_kg, "wue": s.wue_l_per_kwh,
+            "water_elec": s.water_elec_l_per_kwh, "roofline": s.roofline}
+
+
+def draws(s: Scenario, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """(NQ, samples) draws of the training inputs, physical bounds applied (MFU <= 1, PUE >= 1, ...)."""
+    v = sample(inputs(s), samples, seed, BOUNDS)
+    return np.array(list(v.values()))
+
+
+def simulate(s: Scenario, flops: float = 0.0, accelerator_hours: float | None = None,
+             samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED) -> dict:
+    """{output: {p5, p50, p95}} for the outputs in OUTPUTS, plus co2eq_kg (scope 2 + 3 per sample)."""
+    v = draws(s, samples, seed)
+    out = np.empty((6, samples))
+    load("_mc").impacts(v, float(flops), float(s.n_devices), float(s.peak_flops), float(s.tdp_w),
+                        float(s.power_w or 0.0), float(accelerator_hours or 0.0), out)
+    res = {name: quantiles(row) for name, row in zip(OUTPUTS, out)}
+    res["co2eq_kg"] = quantiles(out[3] + out[4])
+    return res
+
+
+@dataclass
+class Estimate:
+    """The impact of a plan: every figure with p5/p50/p95, by scope, with its assumptions."""
+    flops: int
+    result: dict
+    scenario: Scenario
+    workload: object = None
+    data_version: str = ""
+    notes: list = field(default_factory=list)
+    top: list = field(default_factory=list)   # largest modules (PyTorch) or operators (ONNX) per pass
+
+    @property
+    def energy_kwh(self) -> dict:
+        return self.result["energy_kwh"]
+
+    @property
+    def co2eq_kg(self) -> dict:
+        return self.result["co2eq_kg"]
+
+    @property
+    def time_s(self) -> dict:
+        return self.result["time_s"]
+
+    @property
+    def accelerator_hours(self) -> dict:
+        return self.result["accelerator_hours"]
+
+    @property
+    def water_l(self) -> dict:
+        return self.result["water_l"]
+
+    @property
+    def co2eq_kg_by_scope(self) -> dict:
+        return {"scope2": self.result["scope2"], "scope3": self.result["scope3"]}
+
+    def to_dict(self) -> dict:
+        d = {
+            "flops": self.flops,
+            "accelerator_hours": self.accelerator_hours,
+            "time_s": self.time_s,
+            "energy_kwh": self.energy_kwh,
+            "co2eq_kg": self.co2eq_kg,
+            "water_l": self.water_l,
+            "co2eq_kg_by_scope": self.co2eq_kg_by_scope,
+            "assumptions": self.scenario.assumptions(),
+            "data_version": self.data_version,
+            "version": __version__,
+            "notes": list(self.notes) + list(self.scenario.notes),
+            "method": "location-based scope 2; scope 3 = embodied share by use time / lifetime; "
+                      "offsets never subtracted",
+        }
+        if self.workload is not None:
+            d["workload"] = self.workload.to_dict()
+        if self.top:
+            d["top"] = [dict(r) for r in self.top]
+        d["equivalences"] = equivalences(self.co2eq_kg["p50"], self.energy_kwh["p50"])
+        return d
+
+    def metrics(self) -> dict:
+        """{metric: {p5, p50, p95}}: the figures a budget can bound (flopest.check)."""
+        return {"co2eq_kg": self.co2eq_kg, "energy_kwh": self.energy_kwh,
+                "accelerator_hours": self.accelerator_hours, "time_s": self.time_s, "water_l": self.water_l,
+                "co2eq_kg_scope2": self.result["scope2"], "co2eq_kg_scope3": self.result["scope3"]}
+
+    def to_markdown(self) -> str:
+        from ..report import render_estimate
+        return render_estimate(self.to_dict(), "markdown")
+
+    def _repr_html_(self) -> str:
+        from ..report import estimate_html
+        return estimate_html(self.to_dict())
+
+    def __repr__(self) -> str:
+        c, e = self.co2eq_kg, self.energy_kwh
+        return (f"<flopest Estimate {self.scenario.device} × {self.scenario.n_devices} in {self.scenario.region}: "
+                f"CO2eq {c['p50']:,.4g} kg (p5 {c['p5']:,.4g} – p95 {c['p95']:,.4g}), "
+                f"energy {e['p50']:,.4g} kWh>")
+
+
+# equivalence id -> (what the figure compared is, how to turn it into a count)
+_EQUIV = (("car_km", "co2", lambda v, kg: kg * 1000 / v, "km by car"),
+          ("flight_paris_new_york_round_trip", "co2", lambda v, kg: kg / v, "Paris–New York round trips by plane"),
+          ("household_electricity_fr", "kwh", lambda v, kwh: kwh / v, "years of a French household's electricity"),
+          ("household_electricity_us", "kwh", lambda v, kwh: kwh / v, "years of a US household's electricity"),
+          ("smartphone_charge", "kwh", lambda v, kwh: kwh / v, "smartphone charges"))
+
+
+def equivalences(co2eq_kg: float, energy_kwh: float) -> list:
+    """Everyday equivalents of the p50 figures, each with its source (flopest/data/equivalences.csv)."""
+    table = data.equivalences()
+    out = []
+    for eid, basis, fn, label in _EQUIV:
+        e = table.get(eid)
+        if e is None or not e.value:
+            continue
+        amount = fn(float(e.value), co2eq_kg if basis == "co2" else energy_kwh)
+        out.append({"id": eid, "amount": amount, "what": label, "source": f"{e.source} ({e.year})"})
+    return out
+
+
+def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region: str = "WORLD",
+             datacenter: str | None = None, precision: str | None = None, pue=None, intensity=None,
+             mfu=None, power_w=None, lifetime_years=None, host: str | None = None,
+             accelerator_hours=None, params=None, tokens=None, samples: int = DEFAULT_SAMPLES,
+             seed: int = DEFAULT_SEED, **workload_kw) -> Estimate:
+    """Time, energy, CO₂eq by scope and water, with p5/p50/p95.
+
+    counts_or_workload: a `Counts` (then dataset_size=, epochs=, ... build the Workload), a
+    `Workload`, or None with params= and tokens= (6·N·D) or accelerator_hours= (a posteriori).
+    """
+    wl = None
+    flops = 0
+    if accelerator_hours is not None:
+        hours = float(accelerator_hours)
+        if not (hours > 0) or hours != hours or hours == float("inf"):
+            raise InputError(f"accelerator-hours must be a positive number, got {accelerator_hours!r}")
+    else:
+        hours = None
+        if isinstance(counts_or_workload, Workload):
+            wl = counts_or_workload
+        elif counts_or_workload is not None:
+            if "dataset_size" not in workload_kw:
+                raise InputError("a count needs dataset_size= (the number of training examples; "
+                                 "CLI --dataset-size)")
+            wl = from_counts(counts_or_workload, **workload_kw)
+        elif params is not None and tokens is not None:
+            wl = from_params(params, tokens, **workload_kw)
+        else:
+            raise InputError("give a model, params and tokens (6·N·D), or accelerator hours")
+        flops = wl.flops
+    s = build_scenario(device, n_devices, region, datacenter, precision, host, mfu=mfu, pue=pue,
+                       intensity=intensity, power_w=power_w, lifetime_years=lifetime_years)
+    notes = list(wl.notes) if wl else []
+    graph = wl is not None and not isinstance(counts_or_workload, Workload) and counts_or_workload is not None
+    if graph and hasattr(counts_or_workload, "roofline_factor"):
+        s.roofline = roofline_range(counts_or_workload, s, data.device(device))
+        cap = wl.factors.get("batch_size")
+        per = workload_kw.get("capture_examples", 1)
+        if s.roofline.p50 > 1.05 and cap and cap != per:
+            notes.append(f"the roofline factor is read off the counted pass of {per} example(s); training "
+                         f"batches hold {cap}: count at the training batch for a tighter time")
+    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
+    if hours is not None:
+        notes.append("a posteriori: time and energy from the accelerator-hours given")
+    top = top_rows(counts_or_workload) if graph else []
+    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top)
+
+
+def roofline_range(counts, s: Scenario, dev) -> Uncertain:
+    """The per-operator roofline factor of the counted pass on this device (Counts.roofline_factor):
+    p95 as counted (no fusion, the graph's dtypes: fp32 for most captures), p5 with the glue
+    operators fused into the matrix kernels and every tensor at the precision's element size,
+    p50 their geometric mean."""
+    bw = dev.mem_bandwidth_bytes_per_s
+    hi = counts.roofline_factor(s.peak_flops, bw)
+    lo = min(hi, counts.roofline_factor(s.peak_flops, bw, ELEMENT_BYTES[s.precision] / 4, fused=True))
+    src = (f"per-operator roofline of the counted graph: Σ max(FLOPs/peak, bytes/bandwidth) / Σ FLOPs/peak "
+           f"at {s.peak_flops:.3g} FLOP/s and {bw:.3g} B/s (devices.csv); p95 unfused at the counted dtypes, "
+           f"p5 with elementwise/norm/softmax/copies fused and tensors at {s.precision}")
+    return Uncertain(lo, math.sqrt(lo * hi), hi, "", src)
+
+
+def fold_repeats(rows: list) -> list:
+    """Fold the numbered copies of a block with the same FLOPs (encoder.layer.0 … encoder.layer.11)
+    into one row 'encoder.layer.* (12×)' carrying their sum."""
+    groups: dict = {}
+    for r in rows:
+        key = re.sub(r"(^|\.)\d+(?=\.|$)", r"\1*", r["name"])
+        groups.setdefault((key, r.get("flops")), []).append(r)
+    out = []
+    for (key, f), rs in groups.items():
+        if len(rs) == 1 or f is None:
+            out.extend(rs)
+        else:
+            out.append({**rs[0], "name": f"{key} ({len(rs)}×)", "flops": f * len(rs)})
+    out.sort(key=lambda r: -(r.get("flops") or 0))
+    return out
+
+
+def top_rows(counts, n: int = 10) -> list:
+    """The n largest modules (a PyTorch capture) or operators (ONNX) of one counted pass."""
+    if not hasattr(counts, "breakdown"):
+        return []
+    mods = getattr(getattr(counts, "table", None), "modules", None)
+    by = "module" if mods and any(mods) else "op"
+    total = counts.flops or 1
+    if by == "module":   # the shallowest depth with at least 5 parts whose largest holds at most
+        # half the FLOPs or cannot be split further (a leaf such as an LM head)
+        rows = fold_repeats(counts.breakdown(by="module", depth=1))
+        for depth in range(1, 9):
+            deeper = fold_repeats(counts.breakdown(by="module", depth=depth + 1))
+            big = rows[0] if rows else None
+            leaf = big is not None and any(r["name"] == big["name"] and r["flops"] == big["flops"] for r in deeper)
+            if len(rows) >= 5 and big is not None and ((big.get("flops") or 0) <= total / 2 or leaf):
+                break
+            rows = deeper
+    else:
+        rows = counts.breakdown(by="op")
+    return [{"by": by, "name": r["name"], "flops": r["flops"], "share": r["flops"] / total}
+            for r in rows if r.get("flops")][:n]   # zero-FLOP rows (views, "(top)") say nothing here
+
+
+def compare(estimates: list) -> dict:
+    """The same plan on several devices × regions: rows sorted by CO₂eq at p50, each with its
+    saving against the first choice (the first estimate given)."""
+    if not estimates:
+        raise InputError("compare() needs at least one estimate")
+    rows = [{"device": e.scenario.device, "region": e.scenario.region, **e.to_dict()} for e in estimates]
+    first = rows[0]
+    for r in rows:
+        r["saving_vs_first"] = {q: 1.0 - r["co2eq_kg"][q] / first["co2eq_kg"][q] if first["co2eq_kg"][q] else 0.0
+                                for q in ("p50",)}
+        r["label"] = f"{r['device']} @ {r['region']}"
+    rows.sort(key=lambda r: r["co2eq_kg"]["p50"])
+    return {"first_choice": first["label"], "rows": rows, "data_version": first["data_version"],
+            "version": first["version"], "flops": first["flops"]}

@@ -1,0 +1,45 @@
+"""The one Monte-Carlo sampler (training and serving): validates, draws the seeded standard
+normals and calls the Numba kernel (kernel/_mc.py `draw`).
+
+>>> import numpy as np
+>>> q = np.array([[0.3], [0.4], [0.5]])          # rows p5, p50, p95; one column per input
+>>> v = sample(q, 1000, seed=1, upper=np.array([1.0]))
+>>> v.shape
+(1, 1000)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from . import load
+
+MAX_SAMPLES = 10**8
+
+
+def _kernel():
+    return load("_mc")
+
+
+def sample(q: np.ndarray, samples: int, seed: int, lower=None, upper=None) -> np.ndarray:
+    """(k, samples) draws of k inputs given by q (3, k) = their p5, p50, p95, each from the
+    two-piece log-normal through them (a constant where p5 = p50 = p95), clipped to
+    [lower, upper] (arrays of k; None: unbounded)."""
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 1 <= samples <= MAX_SAMPLES:
+        raise InputError(f"samples must be a whole number between 1 and {MAX_SAMPLES:.0e}, got {samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative whole number, got {seed!r}")
+    q = np.ascontiguousarray(q, dtype=np.float64)
+    if q.ndim != 2 or q.shape[0] != 3:
+        raise InputError(f"q must have shape (3, k) (p5, p50, p95 rows), got {q.shape}")
+    k = q.shape[1]
+    lo = np.full(k, -np.inf) if lower is None else np.ascontiguousarray(lower, dtype=np.float64)
+    hi = np.full(k, np.inf) if upper is None else np.ascontiguousarray(upper, dtype=np.float64)
+    if lo.shape != (k,) or hi.shape != (k,):
+        raise InputError(f"bounds must have shape ({k},), got {lo.shape} and {hi.shape}")
+    cols = np.flatnonzero(~((q[0] == q[1]) & (q[1] == q[2]))).astype(np.int64)
+    z = np.random.default_rng(seed).standard_normal((int(samples), len(cols)))
+    out = np.empty((k, int(samples)))
+    _kernel().draw(q, z, cols, lo, hi, out)
+    return out

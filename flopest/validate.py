@@ -1,0 +1,82 @@
+"""Value checks whose messages use the caller's own name for the value (layer 0).
+
+The library passes its keyword (``n_devices``), the CLI its flag (``--devices``), so an error
+names what the user actually typed:
+
+>>> whole("n_devices", 0)
+Traceback (most recent call last):
+...
+flopest.errors.InputError: n_devices must be a positive whole number, got 0
+
+Numbers may be given as strings with a count suffix ('1.2M', '7B'; flopest.units.parse_count).
+Booleans are refused (``True`` is not 1 device), and nothing is rounded: 2.5 epochs is an error,
+not 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import InputError
+from .units import parse_count
+
+
+def _number(name: str, v) -> float:
+    if isinstance(v, bool) or v is None:
+        raise InputError(f"{name} must be a number, got {v!r}")
+    if isinstance(v, str):
+        return parse_count(v, name)
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a number, got {v!r}") from None
+    if not math.isfinite(f):
+        raise InputError(f"{name} must be a finite number, got {v!r}")
+    return f
+
+
+def required(name: str, v):
+    if v is None:
+        raise InputError(f"{name} is required")
+    return v
+
+
+def _checked(name: str, v, ok, msg: str, allow_none: bool) -> float | None:
+    if v is None and allow_none:
+        return None
+    try:
+        f = _number(name, required(name, v))
+    except InputError:
+        raise InputError(msg) from None
+    if not ok(f):
+        raise InputError(msg)
+    return f
+
+
+def whole(name: str, v, *, allow_zero: bool = False, allow_none: bool = False) -> int | None:
+    """A positive (or, with allow_zero, non-negative) whole number, as an exact int."""
+    what = "non-negative" if allow_zero else "positive"
+    f = _checked(name, v, lambda f: f.is_integer() and (f > 0 or (allow_zero and f == 0)),
+                 f"{name} must be a {what} whole number, got {v!r}", allow_none)
+    if f is None or isinstance(v, int):
+        return v     # an int stays exact beyond 2**53
+    return int(f)
+
+
+def positive(name: str, v, *, allow_none: bool = False) -> float | None:
+    """A positive finite number."""
+    return _checked(name, v, lambda f: f > 0, f"{name} must be a positive number, got {v!r}", allow_none)
+
+
+def fraction(name: str, v, *, allow_none: bool = False) -> float | None:
+    """A number in (0, 1]."""
+    return _checked(name, v, lambda f: 0 < f <= 1, f"{name} must be a number in (0, 1], got {v!r}", allow_none)
+
+
+def between(name: str, v, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
+            unit: str = "", allow_none: bool = False) -> float | None:
+    """A number in [lo, hi] (an open end with lo_open / hi_open)."""
+    lb, hb = ("above " if lo_open else "between "), (" and below " if hi_open else " and ")
+    u = f" {unit}" if unit else ""
+    return _checked(name, v, lambda f: (lo < f if lo_open else lo <= f) and (f < hi if hi_open else f <= hi),
+                    f"{name} must be {lb}{lo:g}{hb}{hi:g}{u}, got {v!r}", allow_none)
