@@ -1,5 +1,20 @@
+"""Shared fixtures: small ONNX models, the CLI in-process (`cli`) and as a process (`flopest_proc`).
+
+pytest puts the checkout on sys.path (tests/ is a package), so `model_zoo` and `tests.naive`
+import from it. Test modules that import torch, transformers, lightning or the zoo at module
+level are marked `torch` here, and are not collected where torch is not installed: run the
+core suite there with ``pytest -m "not torch"`` (CI does, in a venv without the torch extra).
+"""
+
+import ast
+import contextlib
+import importlib.util
+import io
 import os
+import pathlib
+import subprocess
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -7,8 +22,79 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # model_zoo/ and tests/naive.py import from the checkout
-    sys.path.insert(0, ROOT)
+TORCH_MODULES = {"torch", "transformers", "lightning", "pytorch_lightning", "model_zoo", "fvcore", "thop",
+                 "ptflops", "calflops"}
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _imports_torch(path: str) -> bool:
+    """Does the test module import torch (or a package that needs it) at module level?"""
+    try:
+        tree = ast.parse(pathlib.Path(path).read_text(), path)
+    except (OSError, SyntaxError):
+        return False
+    for node in tree.body:
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        if any(n.split(".")[0] in TORCH_MODULES for n in names):
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path, config):
+    if not HAVE_TORCH and collection_path.suffix == ".py" and _imports_torch(str(collection_path)):
+        return True   # cannot even be imported here; `-m "not torch"` deselects it where torch is
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    seen: dict = {}
+    for item in items:
+        path = str(item.path)
+        if path not in seen:
+            seen[path] = _imports_torch(path)
+        if seen[path]:
+            item.add_marker(pytest.mark.torch)
+
+
+@dataclass
+class Ran:
+    """What a CLI run gave: its exit code and standard streams (the names of subprocess's result)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def __iter__(self):   # code, out, err = cli([...])
+        return iter((self.returncode, self.stdout, self.stderr))
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """`cli(argv, cwd=None)`: flopest.cli.main(argv) in this process, in folder `cwd`."""
+    from flopest.cli import main
+
+    def run(argv, cwd=None):
+        out, err = io.StringIO(), io.StringIO()
+        with monkeypatch.context() as m:
+            if cwd is not None:
+                m.chdir(cwd)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([str(a) for a in argv])
+        return Ran(code, out.getvalue(), err.getvalue())
+    return run
+
+
+@pytest.fixture
+def flopest_proc():
+    """`flopest_proc(argv, cwd=None, **kw)`: `python -m flopest ARGV` as a process, for the tests of
+    the entry point itself (exit status, signals, streams of a real process)."""
+    def run(argv, cwd=None, timeout=120, env=None, **kw):
+        e = dict(os.environ if env is None else env)
+        e["PYTHONPATH"] = ROOT + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+        return subprocess.run([sys.executable, "-m", "flopest", *map(str, argv)], capture_output=True,
+                              text=True, cwd=cwd or ROOT, env=e, timeout=timeout, **kw)
+    return run
 
 
 def mlp_model(d_in=64, d_out=32, batch="batch") -> onnx.ModelProto:

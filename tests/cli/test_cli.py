@@ -2,28 +2,17 @@
 no traceback, no output file left behind."""
 
 import json
-import os
-import subprocess
-import sys
 
 import onnx
-import pytest
 
-from flopest.cli import main
 from tests.conftest import mlp_model
 
 # MLP at batch=8: MatMul 2*8*64*32 = 32768, Add 8*32 = 256, Relu 256 -> flops 33280
 MLP_FLOPS_B8 = 2 * 8 * 64 * 32 + 8 * 32 + 8 * 32
 
 
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_json_fields_exact(mlp_path, capsys):
-    code, out, err = run(["count", mlp_path, "--dim", "batch=8", "--format", "json", "--by", "op"], capsys)
+def test_json_fields_exact(mlp_path, cli):
+    code, out, err = cli(["count", mlp_path, "--dim", "batch=8", "--format", "json", "--by", "op"])
     assert code == 0, err
     d = json.loads(out)
     assert d["flops"] == MLP_FLOPS_B8
@@ -41,8 +30,8 @@ def test_json_fields_exact(mlp_path, capsys):
     assert names["MatMul"] == {"name": "MatMul", "kind": "gemm", "count": 1, "flops": 32768, "bytes": 11264}
 
 
-def test_sweep_rows(mlp_path, capsys):
-    code, out, err = run(["count", mlp_path, "--sweep", "batch=1,2,4", "--format", "csv"], capsys)
+def test_sweep_rows(mlp_path, cli):
+    code, out, err = cli(["count", mlp_path, "--sweep", "batch=1,2,4", "--format", "csv"])
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0] == "batch,flops,matmul_flops,macs,bytes"
@@ -51,31 +40,31 @@ def test_sweep_rows(mlp_path, capsys):
     assert len(lines) == 4
 
 
-def test_markdown_and_table(mlp_path, capsys):
-    code, out, _ = run(["count", mlp_path, "--dim", "batch=8", "--format", "markdown", "--by", "kind"], capsys)
+def test_markdown_and_table(mlp_path, cli):
+    code, out, _ = cli(["count", mlp_path, "--dim", "batch=8", "--format", "markdown", "--by", "kind"])
     assert code == 0 and "| gemm" in out and "33,280" in out
-    code, out, _ = run(["count", mlp_path, "--dim", "batch=8"], capsys)
+    code, out, _ = cli(["count", mlp_path, "--dim", "batch=8"])
     assert code == 0 and "33,280" in out and "coverage: 100.0%" in out
 
 
-def test_output_written_atomically(mlp_path, tmp_path, capsys):
+def test_output_written_atomically(mlp_path, tmp_path, cli):
     dest = tmp_path / "out.json"
-    code, out, _ = run(["count", mlp_path, "--dim", "batch=8", "--format", "json", "--output", str(dest)], capsys)
+    code, out, _ = cli(["count", mlp_path, "--dim", "batch=8", "--format", "json", "--output", str(dest)])
     assert code == 0 and out == ""
     assert json.loads(dest.read_text())["flops"] == MLP_FLOPS_B8
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".flopest-")] == []
 
 
-def test_strict_exits_2_on_unknown_op(tmp_path, capsys):
+def test_strict_exits_2_on_unknown_op(tmp_path, cli):
     m = mlp_model()
     m.graph.node.append(onnx.helper.make_node("Frobnicate", ["r"], ["q"], domain="acme"))
     m.opset_import.append(onnx.helper.make_opsetid("acme", 1))
     p = tmp_path / "u.onnx"
     onnx.save(m, str(p))
-    code, out, err = run(["count", str(p), "--dim", "batch=1", "--format", "json"], capsys)
+    code, out, err = cli(["count", str(p), "--dim", "batch=1", "--format", "json"])
     assert code == 0 and json.loads(out)["unknown_ops"] == {"acme:Frobnicate": 1}
     assert json.loads(out)["coverage"] == 0.75   # 3 of 4 nodes costed
-    code, out, err = run(["count", str(p), "--dim", "batch=1", "--strict", "--output", str(tmp_path / "o.json")], capsys)
+    code, out, err = cli(["count", str(p), "--dim", "batch=1", "--strict", "--output", str(tmp_path / "o.json")])
     assert code == 2 and "acme:Frobnicate" in err and not (tmp_path / "o.json").exists()
 
 
@@ -106,10 +95,10 @@ def _bad_inputs(tmp_path, mlp_path):
     ]
 
 
-def test_bad_inputs_one_line_exit_2(tmp_path, mlp_path, capsys):
+def test_bad_inputs_one_line_exit_2(tmp_path, mlp_path, cli):
     for argv, needle in _bad_inputs(tmp_path, mlp_path):
         argv = argv + ["--output", str(tmp_path / "never.json")] if "--output" not in argv else argv
-        code, out, err = run(argv, capsys)
+        code, out, err = cli(argv)
         assert code == 2, (argv, err)
         assert needle in err, (argv, err)
         assert len(err.strip().splitlines()) == 1, (argv, err)
@@ -117,11 +106,9 @@ def test_bad_inputs_one_line_exit_2(tmp_path, mlp_path, capsys):
         assert not (tmp_path / "never.json").exists()
 
 
-def test_python_dash_m_entry_point(mlp_path):
-    r = subprocess.run([sys.executable, "-m", "flopest", "count", mlp_path, "--dim", "batch=8", "--format", "json"],
-                       capture_output=True, text=True, timeout=120)
+def test_python_dash_m_entry_point(mlp_path, flopest_proc):
+    r = flopest_proc(["count", mlp_path, "--dim", "batch=8", "--format", "json"])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["flops"] == MLP_FLOPS_B8
-    r = subprocess.run([sys.executable, "-m", "flopest", "count", mlp_path + ".nope"], capture_output=True,
-                       text=True, timeout=120)
+    r = flopest_proc(["count", mlp_path + ".nope"])
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,5 +1,5 @@
 """`flopest check` (exit 0/1/2, budgets from pyproject.toml), `flopest compare`, and the
-budget API (flopest.check, BudgetExceeded, guard), run as subprocesses where the issue asks."""
+budget API (flopest.check, BudgetExceeded, guard), in process (the `cli` fixture) except where a real process is the point (a killed run)."""
 
 import json
 import os
@@ -24,14 +24,8 @@ GPT3 = ["--accelerator-hours", "3.552M", "--device", "v100-sxm2", "--power-w", "
 GPT3_KWH = 3.552e6 * 0.33 * 1.1
 
 
-def cli(args, cwd=None, **kw):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, "-m", "flopest", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, timeout=120, **kw)
-
-
 # ------------------------------------------------------------------------------------- exit codes
-def test_within_budget_exits_0(tmp_path):
+def test_within_budget_exits_0(tmp_path, cli):
     r = cli(["check", *GPT3, "--budget", "energy=1.3GWh", "--budget", "scope2=560t"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     first = r.stdout.splitlines()[0]
@@ -39,20 +33,20 @@ def test_within_budget_exits_0(tmp_path):
     assert "energy 1.29 GWh <= 1.3 GWh at p95" in first    # 1,289,376 kWh printed as 1.29 GWh
 
 
-def test_over_budget_exits_1(tmp_path):
+def test_over_budget_exits_1(tmp_path, cli):
     r = cli(["check", *GPT3, "--budget", "energy=1.28GWh"], cwd=tmp_path)     # 1.289 GWh > 1.28 GWh
     assert r.returncode == 1, r.stderr
     assert r.stdout.splitlines()[0].startswith("OVER BUDGET: energy 1.29 GWh > 1.28 GWh at p95")
 
 
-def test_bad_budget_exits_2(tmp_path):
+def test_bad_budget_exits_2(tmp_path, cli):
     r = cli(["check", *GPT3, "--budget", "carbon=5kg"], cwd=tmp_path)
     assert r.returncode == 2
     assert "carbon" in r.stderr and "co2eq" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_quantile_choice_changes_the_verdict(tmp_path):
+def test_quantile_choice_changes_the_verdict(tmp_path, cli):
     # 7B × 200B tokens on 64 H100s in FR: CO2 p50 and p95 differ (MFU, power, PUE ranges);
     # a budget between them passes at p50 and fails at p95.
     args = ["check", "--params", "7B", "--tokens", "200B", "--devices", "64", "--region", "FR",
@@ -66,7 +60,7 @@ def test_quantile_choice_changes_the_verdict(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ JSON = API
-def test_json_equals_api_to_dict(tmp_path):
+def test_json_equals_api_to_dict(tmp_path, cli):
     r = cli(["check", *GPT3, "--budget", "co2eq=700t", "--format", "json"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
@@ -78,7 +72,7 @@ def test_json_equals_api_to_dict(tmp_path):
     assert abs(d["energy_kwh"]["p50"] - GPT3_KWH) < 1e-6 * GPT3_KWH
 
 
-def test_markdown_output(tmp_path):
+def test_markdown_output(tmp_path, cli):
     r = cli(["check", *GPT3, "--budget", "energy=1GWh", "--format", "markdown"], cwd=tmp_path)
     assert r.returncode == 1
     lines = r.stdout.splitlines()
@@ -87,7 +81,7 @@ def test_markdown_output(tmp_path):
     assert "| assumption" in r.stdout
 
 
-def test_output_written_atomically(tmp_path):
+def test_output_written_atomically(tmp_path, cli):
     out = tmp_path / "report.json"
     r = cli(["check", *GPT3, "--budget", "energy=2GWh", "--format", "json", "--output", str(out)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -111,7 +105,7 @@ def test_killed_run_leaves_no_file(tmp_path):
 
 
 # --------------------------------------------------------------------------------- configuration
-def test_budgets_and_plan_from_pyproject(tmp_path):
+def test_budgets_and_plan_from_pyproject(tmp_path, cli):
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\n\n[tool.flopest]\naccelerator-hours = "3.552M"\ndevice = "v100-sxm2"\n'
         'power-w = 330\npue = 1.1\nintensity = 429\nsamples = 2000\n\n[tool.flopest.budget]\n'
@@ -130,7 +124,7 @@ def test_budgets_and_plan_from_pyproject(tmp_path):
     assert r.returncode == 2 and "give a MODEL" in r.stderr
 
 
-def test_flopest_toml_and_bad_key(tmp_path):
+def test_flopest_toml_and_bad_key(tmp_path, cli):
     (tmp_path / "flopest.toml").write_text('params = "1B"\ntokens = "20B"\nregion = "FR"\nsamples = 2000\n'
                                            'budget = ["co2eq=10t"]\n')
     assert cli(["check"], cwd=tmp_path).returncode == 0
@@ -140,14 +134,14 @@ def test_flopest_toml_and_bad_key(tmp_path):
     assert "tokenz" in r.stderr and "tokens" in r.stderr and "flopest.toml" in r.stderr
 
 
-def test_unrelated_pyproject_is_ignored(tmp_path):
+def test_unrelated_pyproject_is_ignored(tmp_path, cli):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     r = cli(["check", "--budget", "co2eq=1t"], cwd=tmp_path)
     assert r.returncode == 2 and "give a MODEL" in r.stderr
 
 
 # ------------------------------------------------------------------------------------- compare
-def test_compare_sorted_with_savings(tmp_path):
+def test_compare_sorted_with_savings(tmp_path, cli):
     r = cli(["compare", "--params", "1B", "--tokens", "20B", "--device", "a100-sxm4-80gb,h100-sxm",
              "--region", "PL,FR", "--samples", "3000", "--format", "json"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -169,7 +163,7 @@ def test_compare_sorted_with_savings(tmp_path):
     assert md.index("| h100-sxm | FR") < md.index("| h100-sxm | PL")
 
 
-def test_compare_unknown_device_suggests(tmp_path):
+def test_compare_unknown_device_suggests(tmp_path, cli):
     r = cli(["compare", "--params", "1B", "--tokens", "20B", "--device", "h100-sxm,a100-sxm4-80g"], cwd=tmp_path)
     assert r.returncode == 2 and "a100-sxm4-80g" in r.stderr and "a100-sxm4-80gb" in r.stderr
 
@@ -249,7 +243,7 @@ CHATGPT = ["--wh-per-request", "3.96", "--requests-per-day", "195M", "--days", "
 
 
 @pytest.mark.parametrize("cmd", [["check", "serve"], ["serve"]])
-def test_serving_budgets_exit_codes(cmd, tmp_path):
+def test_serving_budgets_exit_codes(cmd, tmp_path, cli):
     ok = cli([*cmd, *CHATGPT, "--budget", "energy=25.6GWh", "--budget", "scope2=10kt"], cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("within budget: energy 25.5 GWh <= 25.6 GWh at p95")
@@ -259,7 +253,7 @@ def test_serving_budgets_exit_codes(cmd, tmp_path):
     assert "scope2" not in over.stdout.splitlines()[0]          # only the budgets over are in the verdict
 
 
-def test_serving_check_json_and_latency_budget(tmp_path):
+def test_serving_check_json_and_latency_budget(tmp_path, cli):
     r = cli(["check", "serve", "--params", "7B", "--prompt-tokens", "500", "--output-tokens", "200",
              "--requests-per-day", "100k", "--device", "h100-sxm", "--budget", "latency=1ms", "--format", "json"],
             cwd=tmp_path)
@@ -272,14 +266,14 @@ def test_serving_check_json_and_latency_budget(tmp_path):
     assert "OVER BUDGET" in r.stderr
 
 
-def test_check_serve_needs_a_budget_and_a_serving_metric(tmp_path):
+def test_check_serve_needs_a_budget_and_a_serving_metric(tmp_path, cli):
     r = cli(["check", "serve", *CHATGPT], cwd=tmp_path)
     assert r.returncode == 2 and "--budget" in r.stderr and "Traceback" not in r.stderr
     r = cli(["check", "--params", "1B", "--tokens", "20B", "--budget", "latency=200ms", "--no-config"], cwd=tmp_path)
     assert r.returncode == 2 and "latency" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path):
+def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path, cli):
     base = ["estimate", "tests.cli.factories:mlp", "--input", "8x16", "--dataset-size", "800", "--samples", "500",
             "--optimizer", "sgd", "--format", "json"]
     plain = json.loads(cli(base).stdout)["flops"]
@@ -291,7 +285,7 @@ def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path):
     assert r.returncode == 2 and "--checkpointing" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_zoo_model_is_captured_at_the_training_batch(tmp_path):
+def test_zoo_model_is_captured_at_the_training_batch(tmp_path, cli):
     base = ["estimate", "zoo:einsum_attention", "--dataset-size", "64", "--samples", "500", "--format", "json"]
     one = json.loads(cli(base).stdout)
     eight = json.loads(cli(base + ["--batch-size", "8"]).stdout)

@@ -4,19 +4,12 @@ import json
 
 import pytest
 
-from flopest.cli import main
 
 
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_gpt3_a_posteriori_json(capsys):
+def test_gpt3_a_posteriori_json(cli):
     # the exact command line (no --precision: V100 has no bf16, its fp16 is taken)
-    code, out, err = run(["estimate", "--accelerator-hours", "3.552M", "--device", "v100-sxm2", "--power-w", "330",
-                          "--pue", "1.1", "--intensity", "429", "--format", "json"], capsys)
+    code, out, err = cli(["estimate", "--accelerator-hours", "3.552M", "--device", "v100-sxm2", "--power-w", "330",
+                          "--pue", "1.1", "--intensity", "429", "--format", "json"])
     assert code == 0, err
     d = json.loads(out)
     # 3.552e6 h × 0.33 kW × 1.1 = 1,289,376 kWh; × 0.429 = 553,142 kg (METHOD: 1,287 MWh, 552 t ± 2 %)
@@ -28,9 +21,9 @@ def test_gpt3_a_posteriori_json(capsys):
     assert all({"name", "value", "unit", "source"} <= set(a) for a in d["assumptions"])
 
 
-def test_6nd_path_ranges(capsys):
-    code, out, err = run(["estimate", "--params", "7B", "--tokens", "2T", "--device", "h100-sxm", "--devices", "256",
-                          "--region", "FR", "--format", "json", "--samples", "20000"], capsys)
+def test_6nd_path_ranges(cli):
+    code, out, err = cli(["estimate", "--params", "7B", "--tokens", "2T", "--device", "h100-sxm", "--devices", "256",
+                          "--region", "FR", "--format", "json", "--samples", "20000"])
     assert code == 0, err
     d = json.loads(out)
     assert d["flops"] == 6 * 7 * 10**9 * 2 * 10**12
@@ -38,20 +31,20 @@ def test_6nd_path_ranges(capsys):
         assert d[k]["p5"] < d[k]["p50"] < d[k]["p95"], k
 
 
-def test_france_vs_us_same_plan(capsys):
+def test_france_vs_us_same_plan(cli):
     res = {}
     for region in ("FR", "US"):
-        code, out, err = run(["estimate", "--params", "1B", "--tokens", "20B", "--device", "a100-sxm4-80gb",
-                              "--region", region, "--format", "json", "--samples", "5000"], capsys)
+        code, out, err = cli(["estimate", "--params", "1B", "--tokens", "20B", "--device", "a100-sxm4-80gb",
+                              "--region", region, "--format", "json", "--samples", "5000"])
         assert code == 0, err
         res[region] = json.loads(out)["co2eq_kg_by_scope"]["scope2"]["p50"]
     assert 4 < res["US"] / res["FR"] < 12     # the seed: 7-10x more in the US
 
 
-def test_model_path_with_factory(capsys):
-    code, out, err = run(["estimate", "tests.cli.factories:mlp", "--input", "8x16", "--dataset-size", "80000",
+def test_model_path_with_factory(cli):
+    code, out, err = cli(["estimate", "tests.cli.factories:mlp", "--input", "8x16", "--dataset-size", "80000",
                           "--epochs", "2", "--device", "t4", "--precision", "fp16", "--format", "json",
-                          "--samples", "2000"], capsys)
+                          "--samples", "2000"])
     assert code == 0, err
     d = json.loads(out)
     # per batch of 8: forward 10,784 + backward (grad W 2*32*16*8 + bias 256 + grad x 2*8*32*4 + grad W2 2*4*32*8
@@ -77,24 +70,24 @@ def test_model_path_with_factory(capsys):
     (["estimate", "--params", "7B", "--tokens", "2T", "--devices", "0"], "--devices"),
     (["devices", "--search", "zzzz"], "no devices match"),
 ])
-def test_bad_estimate_inputs(argv, needle, capsys):
-    code, out, err = run(argv, capsys)
+def test_bad_estimate_inputs(argv, needle, cli):
+    code, out, err = cli(argv)
     assert code == 2, (argv, err)
     assert needle in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_devices_and_regions_listings(capsys):
-    code, out, err = run(["devices", "--search", "h100", "--format", "json"], capsys)
+def test_devices_and_regions_listings(cli):
+    code, out, err = cli(["devices", "--search", "h100", "--format", "json"])
     assert code == 0, err
     rows = json.loads(out)
     assert {r["id"] for r in rows} >= {"h100-sxm", "h100-pcie"}
     assert all(r["source"] and r["year"] for r in rows)
-    code, out, err = run(["regions", "--search", "france", "--format", "csv"], capsys)
+    code, out, err = cli(["regions", "--search", "france", "--format", "csv"])
     assert code == 0 and "FR" in out
 
 
-def test_user_device_file(tmp_path, capsys):
+def test_user_device_file(tmp_path, cli):
     from flopest import data as profiles
     header = ("id,name,vendor,kind,release_year,peak_fp32_tflops,peak_tf32_tflops,peak_bf16_tflops,"
               "peak_fp16_tflops,peak_fp8_tflops,peak_int8_tops,mem_bandwidth_gbps,memory_gb,tdp_w,idle_w,"
@@ -103,8 +96,8 @@ def test_user_device_file(tmp_path, capsys):
     good.write_text(header + "x1,ACME X1,acme,gpu,2026,50,100,200,200,,,2000,64,500,75,150,my LCA,"
                     "gpu-datacenter-large-run,,ACME X1 datasheet,2026\n")
     try:
-        code, out, err = run(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(good), "--devices",
-                              "8", "--device", "x1", "--mfu", "0.5", "--format", "json", "--samples", "100"], capsys)
+        code, out, err = cli(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(good), "--devices",
+                              "8", "--device", "x1", "--mfu", "0.5", "--format", "json", "--samples", "100"])
         assert code == 0, err
         d = json.loads(out)
         # 6·1e9·2e10 = 1.2e20 FLOPs / (8 × 200e12 × 0.5) = 150,000 s; × 8 / 3600 = 333.3 accelerator-hours
@@ -113,7 +106,7 @@ def test_user_device_file(tmp_path, capsys):
         bad = tmp_path / "bad.csv"
         bad.write_text(header + "x2,ACME X2,acme,gpu,2026,50,100,-200,200,,,2000,64,500,75,150,my LCA,"
                        "gpu-datacenter-large-run,,ACME,2026\n")
-        code, out, err = run(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(bad)], capsys)
+        code, out, err = cli(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(bad)])
         assert code == 2 and "bad.csv" in err and "peak_bf16_tflops" in err, err
     finally:
         profiles.reload()

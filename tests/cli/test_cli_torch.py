@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from flopest.cli import main
 
 pytestmark = pytest.mark.torch
 
@@ -13,22 +12,16 @@ pytestmark = pytest.mark.torch
 MLP_B8 = 8192 + 256 + 256 + 2048 + 32
 
 
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_factory_with_input(capsys, monkeypatch):
-    code, out, err = run(["count", "tests.cli.factories:mlp", "--input", "8x16", "--format", "json"], capsys)
+def test_factory_with_input(cli, monkeypatch):
+    code, out, err = cli(["count", "tests.cli.factories:mlp", "--input", "8x16", "--format", "json"])
     assert code == 0, err
     d = json.loads(out)
     assert d["flops"] == MLP_B8 and d["forward_flops"] == MLP_B8 and d["backward_flops"] == 0
 
 
-def test_factory_returning_inputs_and_training(capsys):
-    code, out, err = run(["count", "tests.cli.factories:mlp_with_inputs", "--training", "--optimizer", "adamw",
-                          "--format", "json", "--by", "module", "--depth", "1"], capsys)
+def test_factory_returning_inputs_and_training(cli):
+    code, out, err = cli(["count", "tests.cli.factories:mlp_with_inputs", "--training", "--optimizer", "adamw",
+                          "--format", "json", "--by", "module", "--depth", "1"])
     assert code == 0, err
     d = json.loads(out)
     # adamw: 16 FLOPs per parameter; 16*32 + 32 + 32*4 + 4 = 676 parameters
@@ -51,8 +44,8 @@ def test_factory_returning_inputs_and_training(capsys):
     (["count", "tests.cli.factories:mlp", "--input", "8x16", "--dim", "batch=2"], "--dim and --sweep"),
     (["count", "zoo:resnet5O"], "did you mean 'resnet50'"),
 ])
-def test_bad_torch_inputs_exit_2(argv, needle, capsys):
-    code, out, err = run(argv, capsys)
+def test_bad_torch_inputs_exit_2(argv, needle, cli):
+    code, out, err = cli(argv)
     assert code == 2, err
     assert needle in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
