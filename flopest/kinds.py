@@ -59,8 +59,9 @@ FORMULAS = {
     CONV: "flops = 2·n·c_out·out_spatial·(c_in/groups)·kernel_spatial "
           "(transposed: 2·n·c_in·in_spatial·(c_out/groups)·kernel_spatial); "
           "bytes = (input + weight)·in + output·out",
-    ATTENTION: "pairs = q·kv, or causal: Σ_i min(i + causal_offset + 1, kv) (query i sees keys "
-               "j <= i + causal_offset; offset 0 = top-left, kv − q = bottom-right); "
+    ATTENTION: "pairs = q·kv, or causal = 1: Σ_i clamp(i + causal_offset + 1, 0, kv) (query i sees "
+               "keys j <= i + causal_offset; offset 0 = top-left, kv − q = bottom-right); causal = "
+               "w + 2: a sliding window, keys i + causal_offset − w <= j <= i + causal_offset; "
                "matmul = 2·bh·pairs·(d_qk + d_v); flops = matmul + 6·bh·pairs (scale + softmax); "
                "bytes = (Q + K + V)·in + O·out",
     ELEMENTWISE: "flops = out_elems·flops_per_elem; bytes = in_elems·in + out_elems·out "

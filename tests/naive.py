@@ -29,6 +29,9 @@ def causal_pairs(q: int, kv: int, off: int = 0) -> int:
 
     Counted as all pairs minus the masked ones: query i masks max(0, M - i) keys with
     M = kv - off - 1, so masked = Σ_{i<n} (M - i) = n·M - n(n-1)/2 with n = min(q, M)."""
+    if off < 0:   # the first -off queries see no key
+        skip = min(q, -off)
+        q, off = q - skip, off + skip
     m = kv - off - 1
     if m <= 0:
         return q * kv
@@ -36,9 +39,22 @@ def causal_pairs(q: int, kv: int, off: int = 0) -> int:
     return q * kv - (n * m - n * (n - 1) // 2)
 
 
-def causal_pairs_brute(q: int, kv: int, off: int = 0) -> int:
-    """The same count by enumerating the mask (small sizes only)."""
-    return sum(1 for i in range(q) for j in range(kv) if j <= i + off)
+def causal_pairs_brute(q: int, kv: int, off: int = 0, window: int | None = None) -> int:
+    """The same count by enumerating the mask (small sizes only); `window`: only the keys
+    i + off − window <= j are seen too."""
+    return sum(1 for i in range(q) for j in range(kv)
+               if j <= i + off and (window is None or j >= i + off - window))
+
+
+def attention_pairs(q: int, kv: int, causal: int, off: int) -> int:
+    """Pairs of an ATTENTION row: causal 0 = all, 1 = causal frontier j <= i + off,
+    c >= 2 = a band of c - 1 keys ending at the frontier (sliding window)."""
+    if causal == 0:
+        return q * kv
+    pairs = causal_pairs(q, kv, off)
+    if causal > 1:
+        pairs -= causal_pairs(q, kv, off - causal + 1)
+    return pairs
 
 
 def naive_costs(kind: int, params, elsize: int, outsize: int | None = None) -> tuple:
@@ -85,7 +101,7 @@ def naive_costs(kind: int, params, elsize: int, outsize: int | None = None) -> t
     elif kind == ATTENTION:
         bh, q, kv = p["batch_heads"], p["q_len"], p["kv_len"]
         dqk, dv, bkv = p["d_qk"], p["d_v"], p["batch_kv_heads"]
-        pairs = causal_pairs(q, kv, p["causal_offset"]) if p["causal"] else q * kv
+        pairs = attention_pairs(q, kv, p["causal"], p["causal_offset"])
         matmul = 2 * bh * pairs * (dqk + dv)           # QKᵀ and AV
         flops = matmul + (1 + 5) * bh * pairs          # + scale and softmax, per score
         qb = bh * q * dqk

@@ -107,7 +107,14 @@ overload(_mul3, inline="always")(lambda a, b, c: _mul3)
 # ---------------------------------------------------------------- per-row costs
 def causal_pairs(lq, lk, off):
     """Query i (0-based) sees keys j <= i + off: Σ_i clamp(i + off + 1, 0, lk)
-    = i1·(i1 + 2·off + 1)/2 + (lq − i1)·lk with i1 = clamp(lk − off − 1, 0, lq)."""
+    = i1·(i1 + 2·off + 1)/2 + (lq − i1)·lk with i1 = clamp(lk − off − 1, 0, lq), once the
+    first −off queries (a negative offset: they see no key) are dropped."""
+    if off < 0:
+        skip = sub(0, off)
+        if skip > lq:
+            skip = lq
+        lq = sub(lq, skip)
+        off = add(off, skip)
     i1 = sub(sub(lk, off), 1)
     if i1 < 0:
         i1 = 0
@@ -144,7 +151,12 @@ def _cost(kind, p, es, eo):
         b = add(mul(add(_mul3(n, ci, isp), w), es), mul(_mul3(n, co, osp), eo))
     elif kind == ATTENTION:
         bh, lq, lk, dqk, dv, causal, bkv, off = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
-        pairs = causal_pairs(lq, lk, off) if causal != 0 else mul(lq, lk)
+        if causal == 0:
+            pairs = mul(lq, lk)
+        else:   # causal >= 2: a window of causal - 1 keys ending at the causal frontier
+            pairs = causal_pairs(lq, lk, off)
+            if causal > 1:
+                pairs = sub(pairs, causal_pairs(lq, lk, add(sub(off, causal), 1)))
         scores = mul(bh, pairs)
         m = mul(mul(2, scores), add(dqk, dv))
         f = add(m, mul(ATTN_EXTRA_FLOPS_PER_SCORE, scores))

@@ -34,8 +34,9 @@ def _sdpa_adapter(name: str):
 @lowering("Attention", aten=tuple((n, _sdpa_adapter(n)) for n in SDPA_CAUSAL_ARG))
 def attention(c: Ctx):
     """QKᵀ and AV: 2·B·H·pairs·(d_qk + d_v), pairs = Lq·Lk, or with `is_causal` the pairs
-    where query i sees key j <= i + past (ONNX: top-left aligned without a cache, the cache's
-    length as offset with one); + scale and softmax (6 FLOPs per score).
+    where query i sees key j <= i + offset (ONNX: top-left aligned without a cache, the cache's
+    length as offset with one, see mask_groups), within the sliding window if one is set;
+    + scale and softmax (6 FLOPs per score).
     Q is (B, Hq, Lq, D) or (B, Lq, Hq·D) with `q_num_heads`; K and V likewise with
     `kv_num_heads`; past_key (input 4) extends Lk."""
     q, k, v = c.inp(0), c.inp(1), c.inp(2)
@@ -57,5 +58,45 @@ def attention(c: Ctx):
     if c.has(4):  # past_key (B, Hkv, past, D)
         past = c.inp(4)[2]
         lk = lk + past
-    causal = 1 if c.attr("is_causal", 0) else 0
-    return [(kinds.ATTENTION, [b * hq, lq, lk, dqk, dv, causal, b * hkv, past])]
+    return [(kinds.ATTENTION, [bb * hq, lq, lk, dqk, dv, code, bb * hkv, off])
+            for bb, code, off in mask_groups(c, b, lq, lk, past)]
+
+
+def _window(c: Ctx, lk, off):
+    """(causal code, frontier offset) of the kernel's ATTENTION row for offset `off`: 0 all
+    pairs; 1 query i sees keys j <= i + off; w + 2 only the w + 1 keys ending there. ONNX
+    (opset 25) composes `is_causal` (j <= p) with left_window_size / right_window_size
+    (p − left <= j <= p + right, −1 = unbounded), p = off + i."""
+    left, right = int(c.attr("left_window_size", -1)), int(c.attr("right_window_size", -1))
+    if c.attr("is_causal", 0):
+        upper = off
+    elif right >= 0:
+        upper = off + right
+    else:
+        upper = None
+    if left < 0:
+        return (0, 0) if upper is None else (1, upper)
+    if upper is None:   # a lower bound only: a frontier past every key (j <= i + kv)
+        upper = lk
+    return upper - (off - left) + 2, upper
+
+
+def mask_groups(c: Ctx, b, lq, lk, past) -> list:
+    """(batch, causal code, offset) per group of batch entries with one mask. The offset is
+    the cache length: past_key's (input 4), else nonpad_kv_seqlen − q_len per batch entry
+    (input 6, an external cache) when its values are constant, else kv_len − q_len (every
+    cached key valid: an upper bound, the front end says so); 0 without a cache."""
+    if c.has(4):
+        return [(b, *_window(c, lk, past))]
+    if not c.has(6):
+        return [(b, *_window(c, lk, 0))]
+    lens = c.const(6)
+    if lens is None or not isinstance(b, int) or lens.size != b:
+        return [(b, *_window(c, lk, lk - lq))]
+    groups: dict = {}
+    for n in lens.reshape(-1).tolist():
+        off = int(n) - lq
+        if isinstance(off, int) and off < 0:   # NB: its first −off queries see no key; counted
+            off = 0                            # as top-left (an upper bound), the front end notes it
+        groups[off] = groups.get(off, 0) + 1
+    return [(cnt, *_window(c, lk, off)) for off, cnt in sorted(groups.items(), key=lambda kv: str(kv[0]))]

@@ -22,7 +22,7 @@ from flopest.kernel import _kernels, evaluate  # noqa: E402
 from flopest.kinds import (ATTENTION, CONV, ELEMENTWISE, FREE, GATHER, GEMM, MOVE,  # noqa: E402
                            NORM, POOL, REDUCE, RNN, SOFTMAX)
 from flopest.optable import TableBuilder  # noqa: E402
-from tests.naive import (active_rows, causal_pairs, causal_pairs_brute,  # noqa: E402
+from tests.naive import (active_rows, attention_pairs, causal_pairs, causal_pairs_brute,  # noqa: E402
                          naive_costs, naive_evaluate)
 
 MEASURES = ("flops", "matmul_flops", "bytes")
@@ -159,12 +159,21 @@ def test_hand_examples(kind, params, repeat, es, expected):
 
 
 def test_causal_pairs_closed_form():
+    rows, want = [], []
     for q in range(13):
         for kv in range(13):
-            for off in range(15):
+            for off in range(-15, 15):   # negative: the first -off queries see no key
                 assert causal_pairs(q, kv, off) == causal_pairs_brute(q, kv, off), (q, kv, off)
+                for w in range(0, 6):    # a sliding window of w + 1 keys: causal code w + 2
+                    assert attention_pairs(q, kv, w + 2, off) == causal_pairs_brute(q, kv, off, w), \
+                        (q, kv, off, w)
+                for code in (1, 2, 5) if off >= 0 else ():   # the kernel refuses negative params
+                    rows.append((ATTENTION, [2, q, kv, 3, 5, code, 2, off], 1, 4))
+                    # 2 heads: matmul = 2·2·pairs·(3 + 5)
+                    want.append(2 * 2 * causal_pairs_brute(q, kv, off, None if code == 1 else code - 2) * 8)
             if q <= kv:   # bottom-right: q·kv − (masked upper triangle)
                 assert causal_pairs(q, kv, kv - q) == q * kv - q * (q - 1) // 2
+    assert [r[1] for r in kernel_rows(evaluate(build(rows)))] == want
 
 
 # (kind, params, elsize, outsize, expected): inputs and outputs of different element sizes

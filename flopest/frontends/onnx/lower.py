@@ -36,7 +36,8 @@ class Lowered:
 
 
 class _Walker:
-    def __init__(self, info: ShapeInfo, consts: dict, functions: dict):
+    def __init__(self, info: ShapeInfo, consts: dict, functions: dict, opset: int = 21):
+        self.opset = opset      # of the default domain: Scan's inputs differ before opset 9
         self.info = info
         self.consts = consts
         self.functions = functions
@@ -110,6 +111,8 @@ class _Walker:
                 return
             if fkey in self.functions:
                 self.note(f"{key}: a model-local function that calls itself; node {name!r} not costed")
+            else:
+                self.note(f"{key}: no lowering in flopest's operator registry; not costed")
             self.unknown[key] += 1
             return
         ctx = Ctx(op=node.op_type, inputs=[self.shape(i) for i in node.input],
@@ -135,6 +138,31 @@ class _Walker:
         for r in rows:
             add(*r)
         self.costed += 1
+        if key == "Attention" and len(node.input) > 6 and node.input[6]:
+            self.note_cache(ctx, name)
+
+    def condition(self, name: str):
+        """The value of a boolean If condition known before the run (a constant, or computed
+        from shapes by the propagation), else None."""
+        c = self.consts.get(name) if name else None
+        if c is not None and c.size == 1:
+            return bool(c.reshape(-1)[0])
+        v = getattr(self.info, "values", {}).get(name) if name else None
+        if v is not None and len(v) == 1 and isinstance(v[0], (int, float)):   # not a Sym
+            return bool(v[0])
+        return None
+
+    def note_cache(self, ctx, name) -> None:
+        """Notes where an external KV cache's lengths (nonpad_kv_seqlen) make the causal count
+        an upper bound."""
+        lens, q = ctx.consts[6], ctx.inputs[0]
+        lq = None if q is None else (q[2] if len(q) == 4 else q[1])
+        if lens is None:
+            self.note(f"Attention {name!r}: nonpad_kv_seqlen is a runtime input; causal counting "
+                      f"takes every cached key as valid (offset kv_len − q_len), an upper bound")
+        elif isinstance(lq, int) and (lens < lq).any():
+            self.note(f"Attention {name!r}: nonpad_kv_seqlen has lengths below q_len {lq}; those "
+                      f"queries are counted with offset 0 (an upper bound)")
 
     def control(self, node, key, name, add, group, branch, repeat) -> None:
         subs = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
@@ -151,6 +179,15 @@ class _Walker:
             self.note(f"{key} {name!r}: {why}; its body is not costed")
 
         if node.op_type == "If":
+            live = self.condition(node.input[0] if node.input else "")
+            if live is not None:
+                add(kinds.FREE, [])
+                which = "then_branch" if live else "else_branch"
+                self.note(f"If {name!r}: the condition is a constant ({bool(live)}): only its "
+                          f"{which} is costed")
+                self.walk(subs[which], name + ("/then/" if live else "/else/"), group, branch, repeat)
+                self.costed += 1
+                return
             g = self.b.new_group((group, branch))
             add(kinds.FREE, [])
             self.walk(subs["then_branch"], name + "/then/", g, 0, repeat)
@@ -176,25 +213,31 @@ class _Walker:
             self.walk(subs["body"], name + "/body/", group, branch, repeat * trips)
             self.costed += 1
             return
-        # Scan: trip count = the scan axis length of the first scan input
+        # Scan: trip count = the scan axis length of the first scan input; opset 8 puts a
+        # sequence_lens input first and a batch axis 0 before the scan axis 1 on every input
+        # and state: its body runs batch × sequence times
         a = node_attrs(node)
+        v8 = self.opset < 9
         try:
             n_scan = int(a.get("num_scan_inputs", 0))
-            n_state = len(node.input) - n_scan
+            n_state = len(node.input) - n_scan - (1 if v8 else 0)
             if n_scan < 1 or n_state < 0:
                 raise ValueError
-            scan_in = node.input[n_state]
+            scan_in = node.input[len(node.input) - n_scan]
             shp = self.shape(scan_in)
-            axes = a.get("scan_input_axes") or [0]
+            axes = [1] if v8 else (a.get("scan_input_axes") or [0])
             axis = int(axes[0])
         except (TypeError, ValueError, IndexError):
             return uncosted(f"num_scan_inputs={a.get('num_scan_inputs')!r} does not match its "
                             f"{len(node.input)} inputs")
         if shp is None:
-            return uncosted("the scan input's shape is unknown")
+            return uncosted("the trip count is unknown (the scan input's shape was not inferred)")
         if not -len(shp) <= axis < len(shp):
             return uncosted(f"scan axis {axis} is out of range for a rank-{len(shp)} input")
-        trips = shp[axis]
+        trips = shp[axis] * shp[0] if v8 else shp[axis]
+        if v8 and node.input[0]:
+            self.note(f"{key} {name!r}: sequence_lens given: each batch entry counted at the full "
+                      f"sequence length (an upper bound)")
         if isinstance(trips, int) and (trips < 0 or not _fits(trips * repeat)):
             return uncosted(f"scan length {trips} is negative or beyond int64")
         add(kinds.FREE, [])
@@ -215,6 +258,9 @@ def _check_int64(rows, repeat) -> None:
     int64: the OpTable stores int64 (costs themselves are exact at any size)."""
     for kind, params, rep in rows:
         for v in params:
+            if type(v) is int and v < 0:   # e.g. a dead If branch's Split of a too-short axis
+                raise ShapeUnknown(f"a size parameter is {v}: the shapes inferred for it are "
+                                   f"inconsistent")
             if type(v) is int and not -_I64 <= v < _I64:
                 raise OverflowError(f"a shape parameter is {v:.3e}, beyond int64 (2**63); the "
                                     f"model's shapes are implausible")
@@ -227,7 +273,8 @@ def lower(model: onnx.ModelProto, info: ShapeInfo) -> Lowered:
     consts: dict = {}
     read_constants(model.graph, consts)
     functions = {(f.domain, f.name): f for f in model.functions}
-    w = _Walker(info, consts, functions)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 21)
+    w = _Walker(info, consts, functions, opset)
     w.walk(model.graph)
     return Lowered(w.b.build(), w.nodes, w.costed, w.unknown, w.notes, w.shape_fail)
 
