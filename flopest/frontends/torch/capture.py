@@ -4,8 +4,9 @@ Parameters and buffers are swapped for meta tensors through ``torch.func.functio
 (no weight is allocated, no arithmetic is done, the user's module is left as it was), and a
 ``TorchDispatchMode`` records every aten operator with its tensor shapes. Each operator goes
 through the same registry as ONNX nodes (aten aliases on the ONNX-named lowerings). Module
-paths come from ``torch.utils.module_tracker.ModuleTracker``; training adds autograd's
-backward operators (tagged backward) and the optimizer step (per parameter, ``ops.optimizer``).
+paths are recorded at forward time (``attribution.py``: a backward operator is credited to the
+module whose forward made its autograd node); training adds autograd's backward operators
+(tagged backward) and the optimizer step (per parameter, ``ops.optimizer``).
 
 The recorder replays meta kernels from their arguments' metadata (``replay.py``) and reuses an
 operator's cost rows for a repeated call; attention and recurrent layers are counted by the
@@ -23,13 +24,13 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.module_tracker import ModuleTracker
 
 from ... import kinds
 from ...errors import DataDependentError, FlopestError, InputError, ModelRunError
 from ...ops import Ctx, ShapeUnknown, lookup_aten
 from ...ops.optimizer import add_optimizer_rows, check_optimizer
 from ...optable import TableBuilder
+from .attribution import Attribution
 from .inputs import as_T, examples_per_pass, meta_like, real_inputs, tensors, to_meta_inputs
 from .patches import counting_patches
 from .replay import Replayer
@@ -62,28 +63,31 @@ class _Recorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out, key, name = self.replayer.call(func, args, kwargs)
+        if torch._C._current_graph_task_id() == -1:   # forward: note the autograd node it made
+            self.cap.modules.created_by(name)
         if not self.paused and not name.startswith("prim."):   # prim.device & co: metadata queries
             self.cap.record(name, args, kwargs, out, key=key)
         return out
 
 
 class _Capture:
-    def __init__(self, root_name: str, phase_of):
+    def __init__(self, modules: Attribution):
         self.b = TableBuilder()
         self.unknown = Counter()
         self.notes: list = []
         self._noted: set = set()
         self.nodes = 0
         self.costed = 0
-        self.tracker = None
+        self.modules = modules
         self.recorder = None
-        self.root = root_name
-        self.phase_of = phase_of
         self.index = 0
-        self.current_phase = kinds.FORWARD
         self._lookup: dict = {}
         self._rows: dict = {}
         self.training = False
+
+    @staticmethod
+    def phase() -> int:
+        return kinds.BACKWARD if torch._C._current_graph_task_id() != -1 else kinds.FORWARD
 
     def note(self, text):
         if text not in self._noted:
@@ -91,21 +95,12 @@ class _Capture:
             self.notes.append(text)
 
     def module_path(self) -> str:
-        parents = self.tracker.parents if self.tracker is not None else {"Global"}
-        best = ""
-        for p in parents:
-            if p != "Global" and len(p) > len(best):
-                best = p
-        if best == self.root:
-            return ""
-        if best.startswith(self.root + "."):
-            return best[len(self.root) + 1:]
-        return best
+        return self.modules.current()
 
     def record(self, name: str, args, kwargs, out, fused: bool = False, key=None) -> None:
         self.nodes += 1
         self.index += 1
-        phase = self.phase_of(self)
+        phase = self.phase()
         module = self.module_path()
         lk = self._lookup.get(name)
         if lk is None:
@@ -136,7 +131,7 @@ class _Capture:
         self.index += 1
         module = self.module_path()
         node = f"{module or '(top)'}/{name}#{self.index}"
-        phase = self.phase_of(self)
+        phase = self.phase()
         for kind, params in rows:
             self.b.add(kind, params, elsize=elsize, op=name, node=node, module=module, phase=phase)
         self.costed += 1
@@ -245,33 +240,14 @@ class _NeedsValues(Exception):
 
 def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "_Capture":
     """One capture: mode "meta" (default), "fake" (FakeTensors) or "real" (CPU tensors)."""
-    root_name = type(module).__name__
-
-    def phase_of(cap):
-        return kinds.BACKWARD if (cap.tracker is not None and cap.tracker.is_bw) else cap.current_phase
-
-    cap = _Capture(root_name, phase_of)
-    recorder = _Recorder(cap)
-    cap.recorder = recorder
-    stack: list = []
-
-    def pre(mod, inp):
-        stack.append(mod)
-
-    def post(mod, inp, out):
-        if stack:
-            stack.pop()
-
-    names = {m: n for n, m in module.named_modules(remove_duplicate=False)}
     fake_mode = contextlib.nullcontext()
     if mode == "fake":
         from torch._subclasses.fake_tensor import FakeTensorMode
         fake_mode = FakeTensorMode()
     elif mode == "real":   # same seed every time, and the user's RNG state left as it was
         fake_mode = torch.random.fork_rng(devices=[])
-    h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre)
-    h2 = torch.nn.modules.module.register_module_forward_hook(post)
     margs = mkwargs = ()
+    cap = modules = h1 = h2 = None
     try:
         module.train(training)
         with fake_mode:
@@ -288,9 +264,15 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                 state.update({n: meta_like(b, requires_grad=False) for n, b in module.named_buffers()})
                 margs = to_meta_inputs(tuple(args), default_dtype)
                 mkwargs = to_meta_inputs(kwargs, default_dtype)
+            modules = Attribution(module, state)
+            cap = _Capture(modules)
+            recorder = _Recorder(cap)
+            cap.recorder = recorder
             cap.training = training
-            with ModuleTracker() as tracker, counting_patches(cap), recorder:
-                cap.tracker = tracker
+            modules.enter_thread()
+            h1 = torch.nn.modules.module.register_module_forward_pre_hook(modules.pre_forward)
+            h2 = torch.nn.modules.module.register_module_forward_hook(modules.post_forward)
+            with counting_patches(cap), recorder:
                 out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
                                                  tie_weights=True)
                 if training:
@@ -306,11 +288,13 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                             recorder.paused -= 1
                     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                         raise InputError("loss_fn must return a scalar tensor")
+                    modules.watch_graph([loss])
                     loss.backward()
     except FlopestError:
         raise
     except Exception as exc:  # the user's model raised
-        path = names.get(stack[-1], "") if stack else ""
+        inner = modules.innermost() if modules is not None else None
+        path = modules.names.get(inner, "") if inner is not None else ""
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if any(k in str(exc) for k in _DATA_DEPENDENT) or any(
                 k in type(exc).__name__ for k in ("DataDependent", "DynamicOutputShape")):
@@ -318,11 +302,15 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
         shapes = ", ".join(str(tuple(t.shape)) for t in tree_flatten((margs, mkwargs))[0]
                            if isinstance(t, torch.Tensor))
         raise ModelRunError(f"the model raised in module {path or '(top)'!r} "
-                            f"({type(stack[-1] if stack else module).__name__}): "
+                            f"({type(inner if inner is not None else module).__name__}): "
                             f"{type(exc).__name__}: {msg} — example input shapes: {shapes}") from None
     finally:
-        h1.remove()
-        h2.remove()
+        for h in (h1, h2):
+            if h is not None:
+                h.remove()
+        if modules is not None:
+            modules.leave_thread()
+            modules.close()
     return cap
 
 
