@@ -175,6 +175,16 @@ def rms_norm_backward(c: Ctx):
     return _norm_backward(elems, per, rows_n, reads, prod(w) if w and mask[1] else 0, mask[0])
 
 
+@lowering("aten._weight_norm_interface_backward")
+def weight_norm_backward(c: Ctx):
+    """aten._weight_norm_interface_backward(grad_w, v, g, norms, dim) -> (grad_v, grad_g), with
+    r = ‖v‖ per norm: grad_g = Σ(grad_w·v)/r (mul, add = 2 per element; a divide per norm);
+    grad_v = (g/r)·(grad_w − v·grad_g/r) (mul, sub, mul = 3 per element; grad_g/r and g/r per
+    norm): 5 per element, 3 per norm. Reads grad_w, v, g, norms; writes grad_v and grad_g."""
+    n, groups = prod(_shape(c, 0, "grad_w")), prod(_shape(c, 2, "saved_g"))
+    return [(kinds.NORM, [n, 5, 0, n + 2 * groups]), (kinds.ELEMENTWISE, [groups, 3, 0])]
+
+
 # ---------------------------------------------------------------------------- softmax
 @lowering("aten._softmax_backward_data")
 def softmax_backward(c: Ctx):

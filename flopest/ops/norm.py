@@ -113,3 +113,13 @@ def lrn(c: Ctx):
     """Local response norm: per element size squares+adds (2·size) and 4 for the scale/pow."""
     x = c.inp(0)
     return [(kinds.ELEMENTWISE, [prod(x), 2 * int(c.attr("size", 1)) + 4, prod(x)])]
+
+
+@lowering("aten._weight_norm_interface")
+def weight_norm(c: Ctx):
+    """aten._weight_norm_interface(v, g, dim) -> (w, norms), w = v·g/‖v‖ with the norm over every
+    dim but `dim` (Salimans & Kingma 2016), one per element of g: per element of v square and
+    add (2) + the scale (1) = 3; per norm sqrt and g/‖v‖ (2). Reads v and g; writes w and the
+    norms."""
+    n, groups = c.numel_in(0), c.numel_in(1)
+    return [(kinds.NORM, [n, 3, 0, groups]), (kinds.ELEMENTWISE, [groups, 2, 0])]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from torch.utils._pytree import tree_flatten, tree_map
 
 from ... import kinds
 from ...errors import DataDependentError, FlopestError, InputError, ModelRunError
@@ -54,20 +54,45 @@ class Captured:
 class _Recorder(TorchDispatchMode):
     """Records every aten call (results replayed from metadata where exact: ``Replayer``)."""
 
-    def __init__(self, cap: "_Capture"):
+    def __init__(self, cap: "_Capture", meta: bool = True):
         super().__init__()
         self.cap = cap
         self.paused = 0
         self.replayer = Replayer()
+        self.meta = meta
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out, key, name = self.replayer.call(func, args, kwargs)
+        try:
+            out, key, name = self.replayer.call(func, args, kwargs)
+        except (RuntimeError, NotImplementedError):
+            # a tensor the model made outside the capture (a plain attribute, not a parameter or
+            # buffer: ``torch.mm(x, w, out=self.buf)``) meets meta tensors: its meta twin is used
+            if not self.meta or not _has_real(args, kwargs):
+                raise
+            args, kwargs = _as_meta(args), _as_meta(kwargs)
+            out, key, name = self.replayer.call(func, args, kwargs)
+            self.cap.note("tensors the model holds outside its parameters and buffers met meta tensors: "
+                          "meta tensors of their shapes were used in their place (their values are not read)")
         if torch._C._current_graph_task_id() == -1:   # forward: note the autograd node it made
             self.cap.modules.created_by(name)
         if not self.paused and not name.startswith("prim."):   # prim.device & co: metadata queries
             self.cap.record(name, args, kwargs, out, key=key)
         return out
+
+
+def _real(t) -> bool:
+    return isinstance(t, torch.Tensor) and not t.is_meta
+
+
+def _has_real(args, kwargs) -> bool:
+    return any(_real(t) for t in tree_flatten((args, kwargs))[0])
+
+
+def _as_meta(x):
+    """`x` with every non-meta tensor replaced by a meta tensor of its shape, strides and dtype."""
+    return tree_map(lambda t: torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
+                    if _real(t) else t, x)
 
 
 class _Capture:
@@ -184,6 +209,9 @@ _DATA_DEPENDENT = ("meta tensor", "data-dependent", "DataDependent", "item()", "
                    "Cannot copy out of meta", "nonzero")
 
 
+_PARALLEL_WRAPPERS = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
+
+
 def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=None,
             optimizer: str | None = None, checkpointing: bool = False, materialize: bool = False,
             dtype=None) -> Captured:
@@ -196,6 +224,10 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"expected a torch.nn.Module, got {type(module).__name__!r}; pass the model "
                          f"(or a factory returning one)")
+    wrappers = []
+    while isinstance(module, _PARALLEL_WRAPPERS):   # they split the batch; the work is the module's
+        wrappers.append(type(module).__name__)
+        module = module.module
     kwargs = dict(kwargs or {})
     if optimizer is not None:
         check_optimizer(optimizer)
@@ -218,7 +250,7 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
                     cap.note("run on real CPU tensors (materialize=True): the count is that of these "
                              "input values")
                     return _finish(cap, params_total, trainable, training, optimizer, checkpointing,
-                                   examples)
+                                   examples, wrappers)
                 raise DataDependentError(
                     f"module {exc.path or '(top)'!r} needs tensor values that meta tensors do not have "
                     f"({exc.msg}); pass materialize=True (CLI --materialize) to run it on real CPU "
@@ -228,7 +260,7 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     finally:
         for m, t in modes.items():
             m.training = t
-    return _finish(cap, params_total, trainable, training, optimizer, checkpointing, examples)
+    return _finish(cap, params_total, trainable, training, optimizer, checkpointing, examples, wrappers)
 
 
 class _NeedsValues(Exception):
@@ -243,7 +275,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
     fake_mode = contextlib.nullcontext()
     if mode == "fake":
         from torch._subclasses.fake_tensor import FakeTensorMode
-        fake_mode = FakeTensorMode()
+        fake_mode = FakeTensorMode(allow_non_fake_inputs=True)   # meta tensors made in forward
     elif mode == "real":   # same seed every time, and the user's RNG state left as it was
         fake_mode = torch.random.fork_rng(devices=[])
     margs = mkwargs = ()
@@ -266,7 +298,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                 mkwargs = to_meta_inputs(kwargs, default_dtype)
             modules = Attribution(module, state)
             cap = _Capture(modules)
-            recorder = _Recorder(cap)
+            recorder = _Recorder(cap, meta=mode == "meta")
             cap.recorder = recorder
             cap.training = training
             modules.enter_thread()
@@ -332,7 +364,10 @@ def _check_materialize(module) -> None:
 
 
 def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpointing,
-            examples) -> Captured:
+            examples, wrappers=()) -> Captured:
+    for w in wrappers:
+        cap.note(f"{w} unwrapped: the wrapped module is counted for the whole batch (the wrapper "
+                 f"splits it over devices; communication is not counted here)")
     table = cap.b.build()
     if training and checkpointing:
         # activation checkpointing recomputes the forward once during backward
