@@ -62,8 +62,8 @@ def __getattr__(name):   # flopest.BudgetExceeded without importing the budget m
 def spec(shape, dtype=None):
     """An example input by shape for PyTorch capture: ``flopest.spec((8, 3, 224, 224))``,
     ``flopest.spec((1, 128), "int64")``."""
-    from .frontends.torch import spec as _spec
-    return _spec(shape, dtype)
+    from .models import torch_frontend
+    return torch_frontend().spec(shape, dtype)
 
 
 __all__ = ["count", "estimate", "serve", "check", "guard", "spec", "BudgetExceeded", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",

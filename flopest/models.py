@@ -70,6 +70,18 @@ def kind(model) -> str:
                      f"a torch.nn.Module with example inputs, 'zoo:NAME' or 'package.module:factory'")
 
 
+def torch_frontend():
+    """The PyTorch front end, or an error naming the extra to install when torch is missing."""
+    try:
+        from .frontends import torch as fe
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("torch", "transformers"):
+            raise
+        raise InputError(f"PyTorch models (zoo:NAME, package.module:factory, torch.nn.Module) need the "
+                         f"torch extra ({exc.name} is not installed): pip install 'flopest[torch]'") from None
+    return fe
+
+
 # ----------------------------------------------------------------------------- PyTorch inputs
 @dataclass
 class TorchModel:
@@ -107,7 +119,7 @@ def _zoo_name(spec: str) -> str:
 def zoo_model(spec: str, batch: int | None = None) -> TorchModel:
     """The zoo model's PyTorch module at its example inputs; `batch` replaces the dim of every
     input axis the zoo names "batch" (meta tensors: no memory)."""
-    from .frontends.torch import spec as tensor_spec
+    tensor_spec = torch_frontend().spec
     name = _zoo_name(spec)
     module, example, input_names, axes = _zoo_package().get(name, size="full")
     for p in module.parameters():   # the zoo builds frozen modules; all weights train
@@ -273,8 +285,7 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
                  loss_fn=None, optimizer=None, checkpointing=False, materialize=False,
                  examples_per_pass: int | None = None, source: str = "") -> Counts:
     """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it."""
-    from .frontends import torch as fe
-
+    fe = torch_frontend()
     with TORCH_CAPTURE_LOCK:
         cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
                          checkpointing=checkpointing, materialize=materialize)

@@ -47,13 +47,23 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def _runs_a_torch_model(value) -> bool:
+    """A parameter that names a PyTorch model (zoo:NAME or a test factory) needs torch to run."""
+    if isinstance(value, str):
+        return value.startswith("zoo:") or "factories:" in value
+    if isinstance(value, (list, tuple)):
+        return any(_runs_a_torch_model(v) for v in value)
+    return False
+
+
 def pytest_collection_modifyitems(config, items):
     seen: dict = {}
     for item in items:
         path = str(item.path)
         if path not in seen:
             seen[path] = _imports_torch(path)
-        if seen[path]:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if seen[path] or any(_runs_a_torch_model(v) for v in params.values()):
             item.add_marker(pytest.mark.torch)
 
 

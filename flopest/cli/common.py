@@ -81,7 +81,6 @@ def parse_shape(text: str) -> tuple:
 
 def example_inputs(a):
     """(args, kwargs) of flopest.spec from --input / --input-dtype."""
-    from ..frontends.torch import parse_dtype, spec
     dts = a.input_dtype
     if dts and len(dts) not in (1, len(a.input)):
         raise InputError(f"--input-dtype given {len(dts)} times for {len(a.input)} --input: give one "
@@ -92,12 +91,19 @@ def example_inputs(a):
         if eq and not name.strip():
             raise InputError(f"--input {short(item)!r} has an empty name; write NAME=SHAPE or SHAPE")
         dt = dts[0] if len(dts) == 1 else (dts[i] if dts else None)
+        shape = parse_shape(shape)   # before torch is imported: a bad shape is named first
+        try:
+            fe = models.torch_frontend()
+        except InputError as exc:
+            flags = f"--input {short(item)!r}" + (f" --input-dtype {short(dt)!r}" if dt else "")
+            raise InputError(f"{flags}: {exc}") from None
+        parse_dtype, spec = fe.parse_dtype, fe.spec
         if dt is not None:
             try:
                 parse_dtype(dt)   # validate now: a bad dtype is a user error
             except InputError as exc:
                 raise InputError(f"--input-dtype: {exc}") from None
-        sp = spec(parse_shape(shape), dt)
+        sp = spec(shape, dt)
         if name:
             kwargs[name] = sp
         else:
@@ -154,5 +160,13 @@ def emit(a, text: str) -> None:
 
 
 def check_output(a) -> None:
-    if getattr(a, "output", None) is not None and not a.output.strip():
+    """A bad --output fails before any work is done (an empty name, a folder that does not exist)."""
+    out = getattr(a, "output", None)
+    if out is None:
+        return
+    if not out.strip():
         raise InputError("--output '' is empty; give a file name")
+    import os
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise InputError(f"--output {short(out)!r}: the folder {short(folder)!r} does not exist")

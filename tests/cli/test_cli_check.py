@@ -90,6 +90,7 @@ def test_output_written_atomically(tmp_path, cli):
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
+@pytest.mark.torch
 def test_killed_run_leaves_no_file(tmp_path):
     # a run killed while it counts a model (torch capture) must leave no report behind
     out = tmp_path / "report.json"
@@ -208,6 +209,7 @@ def test_check_api_raises_with_figures():
         flopest.check(est, co2_kg=5)
 
 
+@pytest.mark.torch
 def test_guard_counts_and_checks():
     import torch
     model = torch.nn.Linear(16, 4)
@@ -273,6 +275,7 @@ def test_check_serve_needs_a_budget_and_a_serving_metric(tmp_path, cli):
     assert r.returncode == 2 and "latency" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.torch
 def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path, cli):
     base = ["estimate", "tests.cli.factories:mlp", "--input", "8x16", "--dataset-size", "800", "--samples", "500",
             "--optimizer", "sgd", "--format", "json"]
@@ -285,6 +288,7 @@ def test_estimate_checkpointing_adds_the_recomputed_forward(tmp_path, cli):
     assert r.returncode == 2 and "--checkpointing" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.torch
 def test_zoo_model_is_captured_at_the_training_batch(tmp_path, cli):
     base = ["estimate", "zoo:einsum_attention", "--dataset-size", "64", "--samples", "500", "--format", "json"]
     one = json.loads(cli(base).stdout)

@@ -41,6 +41,7 @@ def test_france_vs_us_same_plan(cli):
     assert 4 < res["US"] / res["FR"] < 12     # the seed: 7-10x more in the US
 
 
+@pytest.mark.torch
 def test_model_path_with_factory(cli):
     code, out, err = cli(["estimate", "tests.cli.factories:mlp", "--input", "8x16", "--dataset-size", "80000",
                           "--epochs", "2", "--device", "t4", "--precision", "fp16", "--format", "json",

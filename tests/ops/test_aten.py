@@ -392,6 +392,7 @@ def _tiny_models():
     (0, {"aten.addmm", "aten.mm", "aten.threshold_backward"}),
     (1, {"aten.convolution_backward", "aten.native_batch_norm_backward", "aten.max_pool2d_with_indices_backward"}),
 ], ids=["mlp", "conv-bn-maxpool"])
+@pytest.mark.torch
 def test_small_models_have_no_unknown_ops(i, expected):
     name, module, inputs = _tiny_models()[i]
     ops, unknown, errors = _census(module, inputs)
@@ -399,6 +400,7 @@ def test_small_models_have_no_unknown_ops(i, expected):
     assert expected <= set(ops)
 
 
+@pytest.mark.torch
 def test_tiny_bert_has_no_unknown_ops():
     import transformers
     import torch

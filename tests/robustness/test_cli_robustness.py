@@ -270,6 +270,7 @@ def test_output_into_unwritable_or_odd_places(mlp_file, tmp_path):
 
 
 # ------------------------------------------------------------------ Ctrl-C during a capture
+@pytest.mark.torch
 def test_ctrl_c_during_capture_exits_130_and_writes_nothing(tmp_path):
     marker = tmp_path / "in_forward"
     dest = tmp_path / "f.json"

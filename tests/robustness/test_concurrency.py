@@ -19,6 +19,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 def test_eight_threads_match_sequential_calls():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "robustness", "_concurrent_run.py"), "threads"],

@@ -53,6 +53,7 @@ def test_onnx_count_opens_no_connection(no_network, tmp_path):
     assert no_network == []
 
 
+@pytest.mark.torch
 def test_torch_count_opens_no_connection(no_network):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -94,6 +95,7 @@ WRAPPER = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 def test_subprocess_with_sockets_refused_and_audited(tmp_path):
     p = tmp_path / "mlp.onnx"

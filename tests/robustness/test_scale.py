@@ -26,6 +26,7 @@ def torch_ready():
     import torch  # noqa: F401
 
 
+@pytest.mark.torch
 def test_llama_1t_config_is_a_trillion_parameters(torch_ready):
     """The full 128-layer model built on meta: its parameters, by torch and by the formula."""
     m = _scale.llama_meta()
@@ -34,6 +35,7 @@ def test_llama_1t_config_is_a_trillion_parameters(torch_ready):
     assert n >= 10**12
 
 
+@pytest.mark.torch
 def test_llama_layers_scale_to_the_formula(torch_ready):
     """Two layers captured (fast); matmul FLOPs per layer are identical, so 128 layers are
     the 2-layer count + 126 × (one layer): the formula for the whole model within 2 %."""
@@ -48,6 +50,7 @@ def test_llama_layers_scale_to_the_formula(torch_ready):
     assert c2.params == _scale.llama_params(2)
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 def test_llama_1t_captured_whole(torch_ready):
     """flopest.count on the whole 1.009 T-parameter model (meta tensors: no weight allocated)."""

@@ -73,6 +73,7 @@ NMM = L * (D * 3 * D + D * D + 2 * D * 4 * D) + D * V
 assert NMM == 27_776
 
 
+@pytest.mark.torch
 def test_onnx_decoder_cost(decoder_path):
     c = generation_cost_onnx(decoder_path, 7, 6)
     # decode step with p cached: 2·27,776 + 2 layers × (QKᵀ 2·32 + AV 2·32) × (p + 1) = 55,552 + 256·(p + 1)
@@ -89,6 +90,7 @@ def test_onnx_decoder_cost(decoder_path):
     assert c.frontend == "onnx" and c.captured_positions == (7, 8, 9, 11)
 
 
+@pytest.mark.torch
 def test_onnx_decoder_served_in_every_format(decoder_path, capsys, tmp_path):
     base = ["serve", decoder_path, "--prompt-tokens", "7", "--output-tokens", "6", "--requests-per-day", "10M",
             "--device", "l4", "--region", "FR", "--batch", "4", "--samples", "5000"]
@@ -155,6 +157,7 @@ def test_bad_input_one_line_exit_2(flag, value, fix):
     assert flag.split("=")[0] in lines[0] and fix in lines[0], lines[0]
 
 
+@pytest.mark.torch
 def test_context_of_a_zoo_model_exit_2():
     # GPT-2's context is n_positions = 1024: 1,000 + 100 tokens do not fit
     r = _cli("zoo:gpt2", "--prompt-tokens", "1000", "--output-tokens", "100", "--requests-per-day", "1M")
