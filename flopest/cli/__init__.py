@@ -48,7 +48,40 @@ def _with_config(parser, args, argv):
     return args
 
 
+def _safe_streams() -> None:
+    """A report with characters the terminal's encoding lacks (cp1252, ascii, latin-1) is written
+    with replacements rather than failing half-way."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError, OSError):   # not a TextIOWrapper, or closed
+            pass
+
+
+def _say(text: str) -> None:
+    try:
+        print(text, file=sys.stderr)
+    except (AttributeError, ValueError, OSError):   # no stderr either: the exit code says it
+        pass
+
+
 def main(argv=None) -> int:
+    try:
+        code = _main(argv)
+        if sys.stdout is not None:
+            sys.stdout.flush()   # a full disk or closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return 0
+    except (OSError, ValueError, AttributeError) as exc:
+        if sys.stdout is not None and not getattr(sys.stdout, "closed", False) and not isinstance(exc, OSError):
+            raise
+        _say(f"flopest: error: cannot write the report to standard output ({getattr(exc, 'strerror', None) or exc}); "
+             f"use --output FILE")
+        return 2
+
+
+def _main(argv=None) -> int:
     import warnings
     # library deprecation notices (transformers' past_key_values) are not the user's to act on
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|torch)\.")
@@ -64,6 +97,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # usage errors (exit 2), --help and --version (exit 0)
         return int(exc.code or 0)
     debug = getattr(args, "debug", False) or os.environ.get("FLOPEST_DEBUG") == "1"
+    _safe_streams()
     if not args.command:
         parser.print_help()
         return 2
@@ -74,10 +108,32 @@ def main(argv=None) -> int:
     except FlopestError as exc:
         if debug:
             raise
-        print(f"flopest: error: {exc}", file=sys.stderr)
+        _say(f"flopest: error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("flopest: interrupted", file=sys.stderr)
+        _say("flopest: interrupted")
         return 130
-    except BrokenPipeError:
-        return 0
+    except (BrokenPipeError, OSError, ValueError, AttributeError):
+        if _stdout_broken():
+            raise   # main() turns it into one line
+        if debug:
+            raise
+        return _internal(sys.exc_info()[1])
+    except Exception as exc:   # a bug: never exit 1, which `check` uses for "over budget"
+        if debug:
+            raise
+        return _internal(exc)
+
+
+def _stdout_broken() -> bool:
+    out = sys.stdout
+    return out is None or getattr(out, "closed", False) or isinstance(sys.exc_info()[1], BrokenPipeError) or (
+        isinstance(sys.exc_info()[1], OSError) and getattr(sys.exc_info()[1], "errno", None) == 28)
+
+
+def _internal(exc) -> int:
+    text = str(exc)
+    text = text if len(text) <= 200 else text[:200] + "…"
+    _say(f"flopest: internal error: {type(exc).__name__}: {text} (run with --debug for the traceback, and "
+         f"please report it)")
+    return 2

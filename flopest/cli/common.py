@@ -10,6 +10,7 @@ from .. import models
 from ..errors import FlopestError, InputError
 
 INT64_MAX = 2**63 - 1
+MAX_COUNT = 1e30   # no flag's count (tokens, params, epochs, hours, samples) is larger in any real plan
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,6 +30,9 @@ def num_arg(flag, v, integer=False):
     if v is None:
         return None
     x = parse_count(v, flag)
+    if not x <= MAX_COUNT:
+        raise InputError(f"{flag} {short(str(v))!r} is beyond {MAX_COUNT:.0e}, more than any plan holds: "
+                         f"check the value and its suffix")
     if integer:
         if x != int(x):
             raise InputError(f"{flag} {v!r} must be a whole number")
