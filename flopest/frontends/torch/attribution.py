@@ -12,12 +12,17 @@ delivered the last one is current: those sums are credited to the module of the 
 receives them (the tensor's producer), found by replaying the engine's rule (a second arrival
 at a node's input is added) in pre/post hooks on every node of the graph.
 
+Threads the forward starts (captured: ``capture._start_counted``) have sequence counters of
+their own, which overlap the capture thread's; their nodes are read off their calls' outputs
+(autograd attaches a node to them once the call returns) and mapped by node instead.
+
 Nothing here depends on set or dict iteration order, thread timing or hash seeds: the same
 model gives the same breakdown in every run (``ModuleTracker``'s backward attribution did not).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 
@@ -37,13 +42,16 @@ class Attribution:
         self.param_paths = {id(t): n.rpartition(".")[0] for n, t in state.items()}
         self._params = list(state.values())   # keeps the ids above valid
         self._tls = threading.local()
-        self._threads = 0
-        self.created: dict = {}   # sequence nr -> [(thread token, module path, op name)]
+        self._tokens = itertools.count()   # 0: the capture's thread
+        self.created: dict = {}      # sequence nr -> module path (the capture's thread)
+        self.node_paths: dict = {}   # autograd node -> module path (threads started in forward)
         # backward bookkeeping (one backward at a time per capture)
         self._received: set = set()
         self._pending: deque = deque()
         self._in_node = False
         self._handles: list = []
+        self._own = set(self.names)   # the model's modules
+        self.foreign: list = []       # paths of the model's modules run in threads not captured
 
     # -- threads: only those entered record module paths -------------------------------------
 
@@ -52,10 +60,10 @@ class Attribution:
         `base` (the module that started the thread)."""
         self._tls.stack = []
         self._tls.base = base
-        self._tls.token = self._threads
-        self._threads += 1
+        self._tls.token = next(self._tokens)
 
     def leave_thread(self) -> None:
+        self._resolve()
         self._tls.stack = None
 
     def tracked(self) -> bool:
@@ -76,6 +84,8 @@ class Attribution:
         stack = getattr(self._tls, "stack", None)
         if stack is not None:
             stack.append((mod, self._name(mod)))
+        elif mod in self._own and self.names[mod] not in self.foreign:
+            self.foreign.append(self.names[mod])
 
     def post_forward(self, mod, inputs, output) -> None:
         stack = getattr(self._tls, "stack", None)
@@ -99,35 +109,41 @@ class Attribution:
             return self._node_path(node)
         return getattr(self._tls, "base", "")
 
-    def created_by(self, op_name: str) -> None:
-        """Called for every forward aten call: the autograd node it made (if any) has the
-        sequence number one below the thread's counter; the first call to see it made it."""
-        seq = torch._C._autograd._get_sequence_nr() - 1
-        if seq < 0:
+    def created_by(self, op_name: str, out) -> None:
+        """Called for every forward aten call. In the capture's thread: the autograd node it made
+        (if any) has the sequence number one below the thread's counter; the first call to see
+        it made it. In a thread the forward started (whose counter overlaps the first's): the
+        node autograd attaches to the call's outputs once it returns, read at the next call."""
+        if self._tls.token:
+            self._resolve()
+            self._tls.pending = (out, self.current())
             return
-        token = self._tls.token
-        entries = self.created.get(seq)
-        if entries is None:
-            self.created[seq] = [(token, self.current(), op_name)]
-        elif all(e[0] != token for e in entries):
-            entries.append((token, self.current(), op_name))
+        seq = torch._C._autograd._get_sequence_nr() - 1
+        if seq >= 0 and seq not in self.created:
+            self.created[seq] = self.current()
+
+    def _resolve(self) -> None:
+        pending = getattr(self._tls, "pending", None)
+        if pending is None:
+            return
+        self._tls.pending = None
+        out, path = pending
+        for t in out if isinstance(out, (list, tuple)) else (out,):
+            gf = t.grad_fn if isinstance(t, torch.Tensor) else None
+            if gf is not None and gf not in self.node_paths:
+                self.node_paths[gf] = path
 
     def _node_path(self, node) -> str:
+        if self.node_paths:
+            path = self.node_paths.get(node)
+            if path is not None:
+                return path
         seq = node._sequence_nr()
         if seq == _NO_SEQ:
             var = getattr(node, "variable", None)
             return self.param_paths.get(id(var), "") if var is not None else ""
-        entries = self.created.get(seq)
-        if not entries:
-            return getattr(self._tls, "base", "")
-        if len(entries) == 1:
-            return entries[0][1]
-        # threads' counters overlap: the entry whose op the node is the backward of
-        want = node.name().split("Backward")[0].lower()
-        for _, path, op in entries:
-            if op.rpartition(".")[2].replace("_", "").lower() == want:
-                return path
-        return entries[0][1]
+        path = self.created.get(seq)
+        return getattr(self._tls, "base", "") if path is None else path
 
     # -- backward -----------------------------------------------------------------------------
 
@@ -167,5 +183,6 @@ class Attribution:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        self.node_paths.clear()
         self._received.clear()
         self._pending.clear()

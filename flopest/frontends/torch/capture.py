@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -75,7 +76,7 @@ class _Recorder(TorchDispatchMode):
             self.cap.note("tensors the model holds outside its parameters and buffers met meta tensors: "
                           "meta tensors of their shapes were used in their place (their values are not read)")
         if torch._C._current_graph_task_id() == -1:   # forward: note the autograd node it made
-            self.cap.modules.created_by(name)
+            self.cap.modules.created_by(name, out)
         if not self.paused and not name.startswith("prim."):   # prim.device & co: metadata queries
             self.cap.record(name, args, kwargs, out, key=key)
         return out
@@ -104,11 +105,36 @@ class _Capture:
         self.nodes = 0
         self.costed = 0
         self.modules = modules
-        self.recorder = None
         self.index = 0
         self._lookup: dict = {}
         self._rows: dict = {}
         self.training = False
+        self.meta = True
+        self.lock = threading.RLock()   # threads started in forward record too (one table)
+        self._tls = threading.local()   # the recorder of each capturing thread
+        self.threads: list = []         # threads started in forward, captured
+        self.closed = False
+
+    @property
+    def recorder(self):
+        """This thread's recorder (None in a thread that is not captured)."""
+        return getattr(self._tls, "recorder", None)
+
+    @recorder.setter
+    def recorder(self, rec) -> None:
+        self._tls.recorder = rec
+
+    @contextlib.contextmanager
+    def worker(self, base: str):
+        """Capture the calling thread (started in forward from module `base`) into this table."""
+        self.modules.enter_thread(base)
+        rec = self.recorder = _Recorder(self, meta=self.meta)
+        try:
+            with counting_patches(self), rec:
+                yield
+        finally:
+            self.recorder = None
+            self.modules.leave_thread()
 
     @staticmethod
     def phase() -> int:
@@ -123,6 +149,11 @@ class _Capture:
         return self.modules.current()
 
     def record(self, name: str, args, kwargs, out, fused: bool = False, key=None) -> None:
+        with self.lock:
+            if not self.closed:
+                self._record(name, args, kwargs, out, key)
+
+    def _record(self, name: str, args, kwargs, out, key) -> None:
         self.nodes += 1
         self.index += 1
         phase = self.phase()
@@ -152,6 +183,11 @@ class _Capture:
 
     def record_rows(self, name: str, rows, elsize: int) -> None:
         """One operator costed by a stand-in (``patches.py``): its rows as given."""
+        with self.lock:
+            if not self.closed:
+                self._record_rows(name, rows, elsize)
+
+    def _record_rows(self, name: str, rows, elsize: int) -> None:
         self.nodes += 1
         self.index += 1
         module = self.module_path()
@@ -301,6 +337,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
             recorder = _Recorder(cap, meta=mode == "meta")
             cap.recorder = recorder
             cap.training = training
+            cap.meta = mode == "meta"
             modules.enter_thread()
             h1 = torch.nn.modules.module.register_module_forward_pre_hook(modules.pre_forward)
             h2 = torch.nn.modules.module.register_module_forward_hook(modules.post_forward)
@@ -324,9 +361,12 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                     loss.backward()
     except FlopestError:
         raise
-    except Exception as exc:  # the user's model raised
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the user's model raised
         inner = modules.innermost() if modules is not None else None
         path = modules.names.get(inner, "") if inner is not None else ""
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):   # not flopest's exit, nor a pass
+            raise ModelRunError(f"the model raised {type(exc).__name__}({exc}) in module "
+                                f"{path or '(top)'!r}; flopest does not exit on behalf of the model") from None
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if any(k in str(exc) for k in _DATA_DEPENDENT) or any(
                 k in type(exc).__name__ for k in ("DataDependent", "DynamicOutputShape")):
@@ -343,7 +383,22 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
         if modules is not None:
             modules.leave_thread()
             modules.close()
+        if cap is not None:
+            with cap.lock:
+                cap.closed = True
+            _thread_notes(cap)
     return cap
+
+
+def _thread_notes(cap: "_Capture") -> None:
+    running = [t.name for t in cap.threads if t.is_alive()]
+    if running:
+        cap.note(f"the count is incomplete: {len(running)} thread(s) started in forward "
+                 f"({', '.join(running[:3])}) were still running when it ended; their later work is "
+                 f"not counted (join them in forward)")
+    for path in cap.modules.foreign:
+        cap.note(f"the count is incomplete: module {path or '(top)'!r} ran in a thread the capture "
+                 f"did not start (a thread pool made before it?); that work is not counted")
 
 
 class _Materialize(Exception):

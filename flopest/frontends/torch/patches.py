@@ -5,8 +5,12 @@ row; its decomposition (which differs by backend) is then not recorded, so atten
 once on every backend. ``nn.LSTM`` / ``nn.RNN`` forwards in a forward-only meta capture record
 one RNN row per layer instead of stepping through the recurrence op by op.
 
+``threading.Thread.start`` is swapped so that a thread the forward starts runs captured.
+
 The capture object handed to :func:`counting_patches` provides ``record(name, args, kwargs,
-out, fused=True)``, ``record_rows(name, rows, elsize)``, ``recorder.paused`` and ``training``.
+out, fused=True)``, ``record_rows(name, rows, elsize)``, ``recorder`` (this thread's, with
+``paused``), ``training``, ``closed``, ``threads``, ``modules.current()`` and ``worker(base)``
+(a context that captures the calling thread).
 """
 
 from __future__ import annotations
@@ -85,18 +89,39 @@ def _rnn_counted(self, input, hx=None):
         cap.recorder.paused -= 1
 
 
+_thread_start_orig = None
+
+
+def _thread_start_counted(self):
+    """Stands in for threading.Thread.start: a thread started by a capturing thread (the
+    model's forward) runs captured, its operators credited under the module that started it;
+    any other thread starts as it would."""
+    cap = getattr(_tls, "cap", None)
+    if cap is not None and not cap.closed:
+        base, run = cap.modules.current(), self.run
+
+        def run_captured():
+            with cap.worker(base):
+                run()
+        self.run = run_captured
+        cap.threads.append(self)
+    return _thread_start_orig(self)
+
+
 @contextlib.contextmanager
 def counting_patches(cap):
-    """Route F.scaled_dot_product_attention (and LSTM/RNN forwards) through the counting
-    stand-ins while `cap` captures in this thread (module attributes swapped under a lock and a
+    """Route F.scaled_dot_product_attention (LSTM/RNN forwards, Thread.start) through the
+    counting stand-ins while `cap` captures in this thread (module attributes swapped under a lock and a
     user count: cheaper than a TorchFunctionMode, which would see every torch call; code that
     imported the function by name keeps the original, and its decomposition is then counted
     operator by operator)."""
-    global _sdpa_users, _sdpa_orig
+    global _sdpa_users, _sdpa_orig, _thread_start_orig
     with _sdpa_lock:
         if _sdpa_users == 0:
             _sdpa_orig = F.scaled_dot_product_attention
             F.scaled_dot_product_attention = _sdpa_counted
+            _thread_start_orig = threading.Thread.start
+            threading.Thread.start = _thread_start_counted
             for cls in _RNN_CLASSES:   # GRU: torch's reset gate is not ONNX's default
                 _rnn_orig[cls] = cls.forward
                 cls.forward = _rnn_counted
@@ -111,5 +136,6 @@ def counting_patches(cap):
             _sdpa_users -= 1
             if _sdpa_users == 0:
                 F.scaled_dot_product_attention = _sdpa_orig
+                threading.Thread.start = _thread_start_orig
                 for cls, fwd in _rnn_orig.items():
                     cls.forward = fwd
