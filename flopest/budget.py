@@ -247,8 +247,6 @@ def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), train
         counts = model
     else:
         counts = count(model, *example_args, training=True, **tk, **(example_kwargs or {}))
-    if "capture_examples" not in kw:
-        kw["capture_examples"] = _leading_dim(example_args, example_kwargs)
     est = estimate(counts, dataset_size=dataset_size, **kw)
     check(est, at=at, budgets=budgets, **limits)
     return est

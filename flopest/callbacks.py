@@ -76,7 +76,7 @@ class _Gate:
         kw.setdefault("device", "h100-sxm")
         kw.setdefault("n_devices", max(1, int(n_devices)))
         est = estimate(counts, dataset_size=max(1, int(examples)), epochs=1, batch_size=max(1, int(global_batch)),
-                       capture_examples=max(1, int(capture_examples)), **kw)
+                       examples_per_pass=max(1, int(capture_examples)), **kw)
         est.notes.extend(notes)
         self.estimate = est
         try:

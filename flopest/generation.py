@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .errors import InputError, ServingError
-from .validate import whole
+from .errors import ServingError
+from .validate import error, whole
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def fit_position(points: dict) -> Poly:
             return quad
     raise ServingError(f"the decode cost is not a polynomial of degree ≤ 2 in the cache length "
                        f"(captured at {xs}: {[int(y) for y in ys]}); count the decode steps one by "
-                       f"one with flopest.count, or give --wh-per-request")
+                       f"one with flopest.count, or give wh_per_request (--wh-per-request)")
 
 
 @dataclass
@@ -162,9 +162,9 @@ class ForwardCost:
 
 def check_context(prompt: int, output: int, context: int | None, what: str) -> None:
     if context is not None and prompt + output > context:
-        raise InputError(f"--prompt-tokens {prompt:,} + --output-tokens {output:,} = {prompt + output:,} tokens "
-                         f"exceed the model's context of {context:,} ({what}); shorten the prompt or the "
-                         f"output so that they fit")
+        raise error(f"prompt_tokens {prompt:,} + output_tokens {output:,} = {prompt + output:,} tokens "
+                    f"exceed the model's context of {context:,} ({what}); shorten the prompt or the "
+                    f"output so that they fit", "prompt_tokens", "output_tokens")
 
 
 def fit_positions(prompt: int, output: int) -> list:
@@ -205,17 +205,17 @@ def generation_cost_params(params, prompt_tokens: int, output_tokens: int, layer
     products), + attention 2·2·L·d per cached key (QKᵀ and AV, d = heads × head dim) when
     --layers and --d-model are given; KV cache 2·L·kv_dim elements per token (kv_dim = d for
     multi-head attention). Kaplan et al. 2020 (forward ≈ 2N), PaLM appendix B."""
-    n = whole("--params", params)
-    P = whole("--prompt-tokens", prompt_tokens)
-    O = whole("--output-tokens", output_tokens)
-    ctx = whole("--context", context, allow_none=True)
-    check_context(P, O, ctx, "--context")
+    n = whole("params", params)
+    P = whole("prompt_tokens", prompt_tokens)
+    O = whole("output_tokens", output_tokens)
+    ctx = whole("context", context, allow_none=True)
+    check_context(P, O, ctx, "context")
     notes = []
     if (layers is None) != (d_model is None):
-        raise InputError("attention and the KV cache need both --layers and --d-model")
+        raise error("attention and the KV cache need both layers and d_model", "layers", "d_model")
     if layers is not None:
-        L, d = whole("--layers", layers), whole("--d-model", d_model)
-        kvd = whole("--kv-dim", kv_dim, allow_none=True) or d
+        L, d = whole("layers", layers), whole("d_model", d_model)
+        kvd = whole("kv_dim", kv_dim, allow_none=True) or d
         att = 4 * L * d           # per key: QKᵀ 2·d + AV 2·d, per layer
         kv = 2 * L * kvd
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .errors import InputError, ServingError
 from .generation import ForwardCost, GenerationCost, assemble, check_context, fit_positions
-from .validate import whole
+from .validate import error, whole
 
 # ----------------------------------------------------------------------------- PyTorch front
 def _hf_model(module):
@@ -64,8 +64,8 @@ def generation_cost_torch(module, prompt_tokens: int, output_tokens: int) -> Gen
         raise ServingError(f"{type(module).__name__} is not a transformers causal LM (no .config with "
                            f"num_hidden_layers): serve its ONNX decoder export with past key values, "
                            f"or give --params (2·N per token) or --wh-per-request")
-    P = whole("--prompt-tokens", prompt_tokens)
-    O = whole("--output-tokens", output_tokens)
+    P = whole("prompt_tokens", prompt_tokens)
+    O = whole("output_tokens", output_tokens)
     ctx, ctx_name = _context_of(hf.config)
     check_context(P, O, ctx, f"{type(hf).__name__} config {ctx_name}")
     layers, kvh, hd = _kv_shape(hf.config)
@@ -173,13 +173,13 @@ def _onnx_roles(inputs, seq_dim=None, past_dim=None):
     if seq_dim is None:
         if ids is None or len(ids[1]) < 2 or not isinstance(ids[1][1], str):
             raise InputError(f"cannot tell which dim of the ONNX model is the new tokens (its inputs: {listing}); "
-                             f"name it with --seq-dim NAME")
+                             f"name it with seq_dim (--seq-dim NAME)")
         seq_dim = ids[1][1]
     if past_dim is None:
         cands = {d for _, dims in past_inputs for d in dims if isinstance(d, str) and d not in (batch, seq_dim)}
         if len(cands) != 1:
             raise InputError(f"cannot tell which dim of the ONNX model is the KV-cache length (its inputs: "
-                             f"{listing}); name it with --past-dim NAME")
+                             f"{listing}); name it with past_dim (--past-dim NAME)")
         past_dim = cands.pop()
     return batch, seq_dim, past_dim, past_inputs
 
@@ -190,9 +190,9 @@ def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=Non
     then re-bound (prefill: seq = P, past = 0; decode: seq = 1, past = p)."""
     from . import count
     from .counts import parse_dims
-    P = whole("--prompt-tokens", prompt_tokens)
-    O = whole("--output-tokens", output_tokens)
-    check_context(P, O, context, "--context")
+    P = whole("prompt_tokens", prompt_tokens)
+    O = whole("output_tokens", output_tokens)
+    check_context(P, O, context, "context")
     inputs = _onnx_inputs(model)
     batch, seq_dim, past_dim, past_inputs = _onnx_roles(inputs, seq_dim, past_dim)
     fixed = parse_dims(dims)
@@ -207,7 +207,7 @@ def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=Non
             elif d in fixed:
                 e *= fixed[d]
             else:
-                raise InputError(f"past input {n!r} has a dim {d!r} with no value: bind it with --dim {d}=VALUE")
+                raise error(f"past input {n!r} has a dim {d!r} with no value: bind it with dims {d}=VALUE", "dims")
         kv += e
     base = dict(fixed)
     if batch:
@@ -261,7 +261,7 @@ def counted(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_
     """GenerationCost (output_tokens given) or ForwardCost of `model` at `batch`."""
     generative = output_tokens is not None
     if generative and prompt_tokens is None:
-        raise InputError("--output-tokens needs --prompt-tokens (the prompt length)")
+        raise error("output_tokens needs prompt_tokens (the prompt length)", "output_tokens", "prompt_tokens")
     from . import models
     if models.is_zoo(model):
         tm = models.zoo_model(model)
@@ -273,17 +273,17 @@ def counted(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_
             raise InputError(f"{type(model).__name__}: give its example inputs (one forward per request), or "
                              f"--output-tokens for a generative model")
         if prompt_tokens is not None:
-            args = tuple(_with_seq(a, whole("--prompt-tokens", prompt_tokens)) for a in args)
-            kwargs = {k: _with_seq(a, whole("--prompt-tokens", prompt_tokens)) for k, a in (kwargs or {}).items()}
+            args = tuple(_with_seq(a, whole("prompt_tokens", prompt_tokens)) for a in args)
+            kwargs = {k: _with_seq(a, whole("prompt_tokens", prompt_tokens)) for k, a in (kwargs or {}).items()}
         return forward_cost_torch(model, args, kwargs, batch)
     if args or kwargs:
         raise InputError("example inputs are for PyTorch modules; an ONNX model takes dims={...}")
     if generative:
         return generation_cost_onnx(model, prompt_tokens, output_tokens, dims, seq_dim, past_dim,
-                                    whole("--context", context, allow_none=True))
+                                    whole("context", context, allow_none=True))
     d = dict(dims or {})
     if prompt_tokens is not None:
-        d.setdefault(seq_dim or "sequence", whole("--prompt-tokens", prompt_tokens))
+        d.setdefault(seq_dim or "sequence", whole("prompt_tokens", prompt_tokens))
     return forward_cost_onnx(model, d, batch)
 
 

@@ -8,6 +8,9 @@ Traceback (most recent call last):
 ...
 flopest.errors.InputError: n_devices must be a positive whole number, got 0
 
+Each error carries the names it speaks of in ``.names`` (`error` makes one), so the CLI can put
+its own flags in their place (``flag_message``) without a second copy of any rule.
+
 Numbers may be given as strings with a count suffix ('1.2M', '7B'; flopest.units.parse_count).
 Booleans are refused (``True`` is not 1 device), and nothing is rounded: 2.5 epochs is an error,
 not 2.
@@ -16,40 +19,61 @@ not 2.
 from __future__ import annotations
 
 import math
+import re
 
 from .errors import InputError
 from .units import parse_count
 
 
+def error(message: str, *names: str) -> InputError:
+    """An InputError whose message speaks of the values `names` (keywords), in that order."""
+    exc = InputError(message)
+    exc.names = tuple(names)
+    return exc
+
+
+def flag_message(exc: Exception, flags: dict) -> str:
+    """The message of `exc` with each keyword of ``exc.names`` replaced, once, by its flag in
+    `flags` ({"n_devices": "--devices"}): what the CLI prints."""
+    msg = str(exc)
+    for name in getattr(exc, "names", ()):
+        flag = flags.get(name)
+        if flag:
+            msg = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lambda _m: flag, msg, count=1)
+    return msg
+
+
 def _number(name: str, v) -> float:
     if isinstance(v, bool) or v is None:
-        raise InputError(f"{name} must be a number, got {v!r}")
+        raise error(f"{name} must be a number, got {v!r}", name)
     if isinstance(v, str):
         return parse_count(v, name)
     try:
         f = float(v)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{name} must be a number, got {v!r}") from None
+        raise error(f"{name} must be a number, got {v!r}", name) from None
     if not math.isfinite(f):
-        raise InputError(f"{name} must be a finite number, got {v!r}")
+        raise error(f"{name} must be a finite number, got {v!r}", name)
     return f
 
 
 def required(name: str, v):
     if v is None:
-        raise InputError(f"{name} is required")
+        raise error(f"{name} is required", name)
     return v
 
 
 def _checked(name: str, v, ok, msg: str, allow_none: bool) -> float | None:
     if v is None and allow_none:
         return None
+    if v is None:
+        required(name, v)
     try:
-        f = _number(name, required(name, v))
+        f = _number(name, v)
     except InputError:
-        raise InputError(msg) from None
+        raise error(msg, name) from None
     if not ok(f):
-        raise InputError(msg)
+        raise error(msg, name)
     return f
 
 
@@ -76,7 +100,10 @@ def fraction(name: str, v, *, allow_none: bool = False) -> float | None:
 def between(name: str, v, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False,
             unit: str = "", allow_none: bool = False) -> float | None:
     """A number in [lo, hi] (an open end with lo_open / hi_open)."""
-    lb, hb = ("above " if lo_open else "between "), (" and below " if hi_open else " and ")
     u = f" {unit}" if unit else ""
+    if lo_open or hi_open:
+        where = f"{'above' if lo_open else 'at least'} {lo:g} and {'below' if hi_open else 'at most'} {hi:g}{u}"
+    else:
+        where = f"between {lo:g} and {hi:g}{u}"
     return _checked(name, v, lambda f: (lo < f if lo_open else lo <= f) and (f < hi if hi_open else f <= hi),
-                    f"{name} must be {lb}{lo:g}{hb}{hi:g}{u}, got {v!r}", allow_none)
+                    f"{name} must be {where}, got {v!r}", allow_none)

@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..errors import FlopestError, InputError
+from ..validate import flag_message
 from ..version import __version__
 from . import count, listing, plan, serve
 from .common import Parser
@@ -108,7 +109,7 @@ def _main(argv=None) -> int:
     except FlopestError as exc:
         if debug:
             raise
-        _say(f"flopest: error: {exc}")
+        _say(f"flopest: error: {flag_message(exc, _flags(parser))}")
         return 2
     except KeyboardInterrupt:
         _say("flopest: interrupted")
@@ -137,3 +138,21 @@ def _internal(exc) -> int:
     _say(f"flopest: internal error: {type(exc).__name__}: {text} (run with --debug for the traceback, and "
          f"please report it)")
     return 2
+
+
+# library keywords whose flag is not --KEYWORD with dashes (flopest.validate.flag_message)
+_KEYWORD_FLAGS = {"n_devices": "--devices", "max_latency_s": "--max-latency", "trial_fraction": "--early-stopping",
+                  "dims": "--dim"}
+
+
+def _flags(parser) -> dict:
+    """{library keyword: CLI flag}: a library error names its keywords, the CLI prints its flags."""
+    out = {}
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for sub in subs:
+        for p in sub.choices.values():
+            for act in p._actions:
+                longs = [o for o in act.option_strings if o.startswith("--")]
+                if longs:
+                    out.setdefault(act.dest, longs[-1])
+    return {**out, **_KEYWORD_FLAGS}

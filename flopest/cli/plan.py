@@ -290,7 +290,7 @@ class Plan:
             if per is None:
                 raise InputError(f"cannot tell how many examples one counted pass of {short(a.model)!r} "
                                  f"holds ({self.counts.examples_reason}): give --examples-per-pass N")
-            self.kw = dict(wl, capture_examples=int(per))
+            self.kw = dict(wl, examples_per_pass=int(per))
 
     def _count(self, a, examples_per_pass):
         with progress(a, f"counting {short(a.model)}"):

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
 from ..units import HOURS_PER_YEAR
-from ..validate import positive, whole
+from ..validate import error, positive, whole
 from .uncertain import quantiles
 
 HOURS_PER_MONTH = HOURS_PER_YEAR / 12   # 730 h: a month is a twelfth of a year
@@ -45,29 +44,30 @@ def load(requests_per_day=None, requests_per_hour=None, requests=None, users=Non
     """The load, given once: requests_per_day, requests_per_hour, requests (total over the
     duration) or users × requests_per_user (per day); the duration in days or months (default 12
     months)."""
-    days = positive("--days", days, allow_none=True)
-    months = positive("--months", months, allow_none=True)
+    days = positive("days", days, allow_none=True)
+    months = positive("months", months, allow_none=True)
     given = {f: positive(f, v, allow_none=True) for f, v in (
-        ("--requests-per-day", requests_per_day), ("--requests-per-hour", requests_per_hour),
-        ("--requests", requests), ("--users", users), ("--requests-per-user", requests_per_user))}
+        ("requests_per_day", requests_per_day), ("requests_per_hour", requests_per_hour),
+        ("requests", requests), ("users", users), ("requests_per_user", requests_per_user))}
     if days is not None and months is not None:
-        raise InputError("give --days or --months, not both")
+        raise error("give days or months, not both", "days", "months")
     hours = days * 24.0 if days is not None else (months if months is not None else 12.0) * HOURS_PER_MONTH
-    named = [f for f in ("--requests-per-day", "--requests-per-hour", "--requests", "--users")
-             if given[f] is not None]
+    named = [f for f in ("requests_per_day", "requests_per_hour", "requests", "users") if given[f] is not None]
     if len(named) != 1:
-        raise InputError("give the load once: --requests-per-day N, --requests-per-hour N, --requests N (total) "
-                         "or --users N with --requests-per-user N" + (f" (given: {', '.join(named)})" if named else ""))
-    if (given["--users"] is None) != (given["--requests-per-user"] is None):
-        raise InputError("--users and --requests-per-user (requests per user per day) go together")
-    if given["--users"] is not None:
-        per_day = given["--users"] * given["--requests-per-user"]
-    elif given["--requests-per-day"] is not None:
-        per_day = given["--requests-per-day"]
-    elif given["--requests-per-hour"] is not None:
-        per_day = given["--requests-per-hour"] * 24
+        raise error("give the load once: requests_per_day, requests_per_hour, requests (the total) or users "
+                    "with requests_per_user" + (f" (given: {', '.join(named)})" if named else ""),
+                    "requests_per_day", "requests_per_hour", "requests", "users", "requests_per_user", *named)
+    if (given["users"] is None) != (given["requests_per_user"] is None):
+        raise error("users and requests_per_user (requests per user per day) go together", "users",
+                    "requests_per_user")
+    if given["users"] is not None:
+        per_day = given["users"] * given["requests_per_user"]
+    elif given["requests_per_day"] is not None:
+        per_day = given["requests_per_day"]
+    elif given["requests_per_hour"] is not None:
+        per_day = given["requests_per_hour"] * 24
     else:
-        per_day = given["--requests"] / (hours / 24.0)
+        per_day = given["requests"] / (hours / 24.0)
     return Load(hours, per_day)
 
 
@@ -82,13 +82,13 @@ class Fleet:
 
 def fleet(dev, host, n_devices=None, servers=None) -> Fleet:
     """The fleet of `dev` accelerators on `host` servers, fixed when n_devices or servers is given."""
-    nd = whole("--devices", n_devices, allow_none=True)
-    nsrv = whole("--servers", servers, allow_none=True)
+    nd = whole("n_devices", n_devices, allow_none=True)
+    nsrv = whole("servers", servers, allow_none=True)
     per_server = host.accelerators_per_server if dev.kind != "cpu" else 1
     if nsrv is not None:
         if nd is not None and nd != nsrv * per_server:
-            raise InputError(f"--devices {nd} and --servers {nsrv} disagree ({nsrv} × {per_server} per server); "
-                             f"give one")
+            raise error(f"n_devices {nd} and servers {nsrv} disagree ({nsrv} × {per_server} per server); give one",
+                        "n_devices", "servers")
         return Fleet(host, per_server, nsrv, nsrv * per_server)
     return Fleet(host, per_server, None, nd)
 

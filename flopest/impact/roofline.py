@@ -95,7 +95,7 @@ def roofline(cost, device, batch: int = 1, precision: str | None = None, devices
     peak = dev.peak_flops(prec)
     bw = dev.mem_bandwidth_bytes_per_s
     bpe = ELEMENT_BYTES[prec]
-    B = whole("--batch", batch)
+    B = whole("batch", batch)
     if isinstance(cost, ForwardCost):
         if cost.batch != B:
             raise InputError(f"the forward cost was counted at batch {cost.batch}, not {B}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import data
-from ..errors import InputError, did_you_mean
+from ..errors import did_you_mean
+from ..validate import between as _between
+from ..validate import error, fraction, whole
 from .uncertain import Uncertain, between
 
 PRECISIONS = data.PRECISIONS
@@ -99,25 +101,24 @@ def host_for(dev, host: str | None = None):
 def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datacenter: str | None = None,
                    precision: str | None = None, host: str | None = None, *, mfu=None, pue=None,
                    intensity=None, power_w=None, lifetime_years=None) -> Scenario:
-    """A Scenario from the embedded tables; each given override fixes its input."""
+    """A Scenario from the embedded tables; each given override fixes its input (mfu in (0, 1],
+    pue in [1, 3], intensity in g CO₂eq/kWh, power_w all-in W per accelerator, lifetime_years)."""
     dev = data.device(device)
     if precision is None:
         precision = default_precision(dev)
     if precision not in PRECISIONS:
-        raise InputError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}"
-                         f"{did_you_mean(precision, PRECISIONS)}")
+        raise error(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}"
+                    f"{did_you_mean(precision, PRECISIONS)}", "precision")
     peak = dev.peak_tflops(precision)
     if not peak:
-        raise InputError(f"device {dev.id!r} has no dense {precision} peak in the data; its precisions: "
-                         f"{', '.join(dev.precisions)} (--precision)")
-    n = int(n_devices)
-    if n < 1:
-        raise InputError(f"--devices must be >= 1, got {n_devices!r}")
+        raise error(f"device {dev.id!r} has no dense {precision} peak in the data; give precision as one of "
+                    f"its precisions: {', '.join(dev.precisions)}", "precision")
+    n = whole("n_devices", n_devices)
     reg = data.region(region)
     dc = data.datacenter(datacenter or datacenter_for(reg.id))
     notes = []
     if mfu is not None:
-        mfu_u = Uncertain.fixed(_frac("--mfu", mfu), "", "given by the user")
+        mfu_u = Uncertain.fixed(fraction("mfu", mfu), "", "given by the user")
     else:
         pr = data.mfu_prior(dev.mfu_class)
         mfu_u = Uncertain(pr.p5, pr.p50, pr.p95, "", f"mfu_priors.csv [{dev.mfu_class}] ({pr.source})")
@@ -130,26 +131,19 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     except KeyError:
         host_w = Uncertain.fixed(0.0, "W", f"no host figure for {kind}: 0")
     if pue is not None:
-        pv = float(pue)
-        if not (1.0 <= pv <= 3.0):
-            raise InputError(f"--pue must be between 1 and 3, got {pue!r}")
-        pue_u = Uncertain.fixed(pv, "", "given by the user")
+        pue_u = Uncertain.fixed(_between("pue", pue, 1.0, 3.0), "", "given by the user")
     else:
         pue_u = between(dc.pue_p5, dc.pue_p50, dc.pue_p95, "", f"datacenters.csv [{dc.id}] ({dc.source}, {dc.year})")
     if intensity is not None:
-        iv = float(intensity)
-        if not (0.0 <= iv <= 2000.0) or iv != iv:
-            raise InputError(f"--intensity must be between 0 and 2000 g CO2eq/kWh, got {intensity!r}")
-        int_u = Uncertain.fixed(iv, "g CO2eq/kWh", "given by the user")
+        int_u = Uncertain.fixed(_between("intensity", intensity, 0.0, 2000.0, unit="g CO2eq/kWh"), "g CO2eq/kWh",
+                                "given by the user")
     else:
         int_u = Uncertain.fixed(reg.intensity_g_per_kwh, "g CO2eq/kWh",
                                 f"grid_intensity.csv [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
     h = host_for(dev, host)
     if lifetime_years is not None:
-        lv = float(lifetime_years)
-        if not (0.0 < lv <= 50.0):   # NaN fails too
-            raise InputError(f"--lifetime-years must be above 0 and at most 50, got {lifetime_years!r}")
-        lt = Uncertain.fixed(lv, "years", "given by the user")
+        lt = Uncertain.fixed(_between("lifetime_years", lifetime_years, 0.0, 50.0, lo_open=True, unit="years"),
+                             "years", "given by the user")
     else:
         lt = between(h.lifetime_min_years, h.lifetime_years, h.lifetime_years, "years",
                      f"hosts.csv [{h.id}] ({h.lifetime_source})")
@@ -166,20 +160,9 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     except KeyError:
         we_u = Uncertain.fixed(0.0, "L/kWh", "no water factor for this region: 0")
         notes.append(f"no water-of-electricity figure for {reg.id}: water counts on-site use only")
-    pw = None
-    if power_w is not None:
-        pw = float(power_w)
-        if not (0 < pw < 100_000):
-            raise InputError(f"--power-w must be a positive number of watts, got {power_w!r}")
+    pw = _between("power_w", power_w, 0.0, 100_000.0, lo_open=True, hi_open=True, unit="W", allow_none=True)
     s = Scenario(dev.id, n, float(peak) * 1e12, precision, float(dev.tdp_w), mfu_u, power_frac, host_w,
                  pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,
                  datacenter=dc.id, notes=notes)
     s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
     return s
-
-
-def _frac(name, v) -> float:
-    f = float(v)
-    if not (0 < f <= 1):
-        raise InputError(f"{name} must be in (0, 1], got {v!r}")
-    return f

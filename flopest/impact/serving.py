@@ -19,7 +19,7 @@ import numpy as np
 from .. import data
 from ..errors import InputError
 from ..generation import ForwardCost, GenerationCost, generation_cost_params
-from ..validate import fraction, positive, whole
+from ..validate import error, fraction, positive, whole
 from ..version import __version__
 from . import fleet as _fleet
 from .roofline import MBU_PRIOR, roofline
@@ -119,16 +119,16 @@ def training_co2(training) -> Uncertain | None:
                 with open(training, encoding="utf-8") as f:
                     training, src = json.load(f), f"training estimate {training}"
             except (OSError, ValueError) as exc:
-                raise InputError(f"--training {training!r}: not a readable JSON estimate ({exc})") from None
+                raise error(f"training {training!r}: not a readable JSON estimate ({exc})", "training") from None
         else:
-            training = positive("--training", training, allow_none=False)
+            training = positive("training", training, allow_none=False)
     if isinstance(training, dict):
         v = training.get("co2eq_kg")
         if not isinstance(v, dict) or not {"p5", "p50", "p95"} <= set(v):
-            raise InputError("--training: the estimate has no co2eq_kg {p5, p50, p95} (give the JSON of "
-                             "`flopest estimate --format json`, or kg CO2eq)")
+            raise error("training: the estimate has no co2eq_kg {p5, p50, p95} (give an Estimate, its to_dict() "
+                        "or the JSON of `flopest estimate --format json`, or kg CO2eq)", "training")
         return Uncertain(float(v["p5"]), float(v["p50"]), float(v["p95"]), "kg CO2eq", src)
-    v = positive("--training", training, allow_none=False)
+    v = positive("training", training, allow_none=False)
     return Uncertain.fixed(v, "kg CO2eq", "training footprint given by the user")
 
 
@@ -159,13 +159,13 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     """
     # ---- every value first (an error names its value), then how they combine
     ld = _fleet.load(requests_per_day, requests_per_hour, requests, users, requests_per_user, days, months)
-    for flag, v in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens), ("--layers", layers),
-                    ("--d-model", d_model), ("--kv-dim", kv_dim), ("--context", context)):
+    for flag, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens), ("layers", layers),
+                    ("d_model", d_model), ("kv_dim", kv_dim), ("context", context)):
         whole(flag, v, allow_none=True)
-    positive("--lifetime-years", lifetime_years, allow_none=True)
-    util = fraction("--utilisation", utilisation)
-    max_lat = positive("--max-latency", max_latency_s, allow_none=True)
-    b_given = whole("--batch", batch, allow_none=True)
+    positive("lifetime_years", lifetime_years, allow_none=True)
+    util = fraction("utilisation", utilisation)
+    max_lat = positive("max_latency_s", max_latency_s, allow_none=True)
+    b_given = whole("batch", batch, allow_none=True)
     train_u = training_co2(training)
     s = build_scenario(device, 1, region, datacenter, precision, host, mfu=mfu, pue=pue, intensity=intensity,
                        power_w=power_w, lifetime_years=lifetime_years)
@@ -174,7 +174,7 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     us = _impact_inputs(s, fl, server_embodied_kg, train_u)
     if wh_per_request is not None:
         if model is not None or params is not None:
-            raise InputError("--wh-per-request replaces the model: give one of them")
+            raise error("wh_per_request replaces the model: give one of them", "wh_per_request")
         return _per_request_energy(wh_per_request, s, fl, ld, us, server_embodied_kg, samples, seed)
 
     # ---- the counted cost, the batch and the replica
@@ -183,7 +183,7 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
                      past_dim, context, params, layers, d_model, kv_dim)
 
     cost = cost_at(b_given or 1)
-    mbu_u = Uncertain.fixed(fraction("--mbu", mbu), "", "given by the user") if mbu is not None else MBU_PRIOR
+    mbu_u = Uncertain.fixed(fraction("mbu", mbu), "", "given by the user") if mbu is not None else MBU_PRIOR
     notes = list(cost.notes)
     B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes)
     k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
@@ -226,7 +226,7 @@ def _impact_inputs(s, fl, server_embodied_kg, train_u) -> dict:
     us = {"pue": s.pue, "intensity": s.intensity_g_per_kwh, "lifetime": s.lifetime_years,
           "wue": s.wue_l_per_kwh, "water_elec": s.water_elec_l_per_kwh}
     if server_embodied_kg is not None:
-        emb_srv = positive("--server-embodied-kg", server_embodied_kg)
+        emb_srv = positive("server_embodied_kg", server_embodied_kg)
         us["embodied"] = Uncertain.fixed(emb_srv / fl.per_server, "kg CO2eq",
                                          f"given by the user: {emb_srv:g} kg per server / {fl.per_server} "
                                          f"accelerators")
@@ -239,7 +239,7 @@ def _impact_inputs(s, fl, server_embodied_kg, train_u) -> dict:
 
 def _per_request_energy(wh_per_request, s, fl, ld, us, server_embodied_kg, samples, seed) -> ServingEstimate:
     """A posteriori: the IT energy per request is given (no model, no device model)."""
-    wh = positive("--wh-per-request", wh_per_request)
+    wh = positive("wh_per_request", wh_per_request)
     us["wh"] = Uncertain.fixed(wh, "Wh", "given by the user (IT energy per request, before PUE)")
     v = sample(us, samples, seed)
     e_it = np.full(samples, wh * ld.total_requests / 1000.0)
@@ -264,14 +264,14 @@ def _cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_di
     """The counted cost of one request (GenerationCost) or of one batch (ForwardCost)."""
     if params is not None:
         if model is not None:
-            raise InputError("--params replaces the model: give one of them")
+            raise error("params replaces the model: give one of them", "params")
         return generation_cost_params(params, prompt_tokens, output_tokens, layers, d_model, kv_dim, context)
     if model is None:
-        raise InputError("give a MODEL, --params N (2·N FLOPs per token) or --wh-per-request")
+        raise error("give a model, params (2·N FLOPs per token) or wh_per_request", "params", "wh_per_request")
     if isinstance(model, (GenerationCost, ForwardCost)):
         if isinstance(model, GenerationCost) and output_tokens is not None and (
-                model.prompt_tokens, model.output_tokens) != (whole("--prompt-tokens", prompt_tokens),
-                                                              whole("--output-tokens", output_tokens)):
+                model.prompt_tokens, model.output_tokens) != (whole("prompt_tokens", prompt_tokens),
+                                                              whole("output_tokens", output_tokens)):
             raise InputError("the GenerationCost was counted for other token counts: count it again")
         return model
     from ..serving_capture import counted   # the resolver's side (models + front ends)
@@ -325,9 +325,9 @@ def _replica(cost, rl, dev, prec, B, fleet_fixed, notes):
             rl = roofline(cost, dev, B, prec, devices_per_replica=k_all)
             k = k_all
     if fleet_fixed is not None and fleet_fixed < k:
-        raise InputError(f"--devices {fleet_fixed}: one replica of the model needs {k} × {dev.id} "
-                         f"({rl.memory_needed_bytes / 1e9:,.1f} GB of weights and KV cache at batch {B}); "
-                         f"give at least {k}")
+        raise error(f"n_devices {fleet_fixed}: one replica of the model needs {k} × {dev.id} "
+                    f"({rl.memory_needed_bytes / 1e9:,.1f} GB of weights and KV cache at batch {B}); "
+                    f"give at least {k}", "n_devices")
     if k > 1:
         notes.append(f"one replica spans {k} × {dev.id} ({rl.memory_needed_bytes / 1e9:,.1f} GB of weights and KV "
                      f"cache at batch {B} need {k_min}): tensor parallel, communication not counted")

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import data
 from ..errors import InputError
+from ..validate import error, positive
 from ..kernel import load
 from ..version import __version__
 from .scenario import ELEMENT_BYTES, Scenario, build_scenario
@@ -162,49 +163,78 @@ def equivalences(co2eq_kg: float, energy_kwh: float) -> list:
 def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region: str = "WORLD",
              datacenter: str | None = None, precision: str | None = None, pue=None, intensity=None,
              mfu=None, power_w=None, lifetime_years=None, host: str | None = None,
-             accelerator_hours=None, params=None, tokens=None, samples: int = DEFAULT_SAMPLES,
-             seed: int = DEFAULT_SEED, **workload_kw) -> Estimate:
-    """Time, energy, CO₂eq by scope and water, with p5/p50/p95.
+             dataset_size=None, epochs=None, batch_size=None, examples_per_pass=None, eval_counts=None,
+             eval_size=None, trials=None, trial_fraction=None, params=None, tokens=None, layers=None,
+             d_model=None, seq_len=None, accelerator_hours=None, samples: int = DEFAULT_SAMPLES,
+             seed: int = DEFAULT_SEED) -> Estimate:
+    """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
-    counts_or_workload: a `Counts` (then dataset_size=, epochs=, ... build the Workload), a
-    `Workload`, or None with params= and tokens= (6·N·D) or accelerator_hours= (a posteriori).
+    One of three plans:
+    - a `Counts` with dataset_size (training examples), epochs (1), batch_size (the optimizer's
+      steps; default the counted batch), examples_per_pass (the examples one counted pass holds;
+      default what the count recorded, an error when unknown), eval_counts / eval_size, trials
+      (1) and trial_fraction (1: early stopping's average share);
+    - params and tokens (6·N·D; layers, d_model and seq_len add attention), trials, trial_fraction;
+    - accelerator_hours (a posteriori: the time comes from the hours, not from FLOPs).
+    A `Workload` already built (flopest.impact.from_counts / from_params) is taken as it is.
+    The scenario: device, n_devices, region, datacenter, precision, host; pue, intensity
+    (g CO₂eq/kWh), mfu, power_w (all-in W per accelerator) and lifetime_years fix their input.
+    A keyword that the chosen plan does not read is an error, never ignored.
     """
+    plan = {"dataset_size": dataset_size, "epochs": epochs, "batch_size": batch_size,
+            "examples_per_pass": examples_per_pass, "eval_counts": eval_counts, "eval_size": eval_size}
+    lm = {"params": params, "tokens": tokens, "layers": layers, "d_model": d_model, "seq_len": seq_len}
+    search = {"trials": trials, "trial_fraction": trial_fraction}
+    searched = {k: v for k, v in search.items() if v is not None}
     wl = None
-    flops = 0
+    hours = None
     if accelerator_hours is not None:
-        hours = float(accelerator_hours)
-        if not (hours > 0) or hours != hours or hours == float("inf"):
-            raise InputError(f"accelerator-hours must be a positive number, got {accelerator_hours!r}")
+        _unread("accelerator_hours", counts_or_workload, {**plan, **lm, **search})
+        hours = positive("accelerator_hours", accelerator_hours)
+    elif isinstance(counts_or_workload, Workload):
+        _unread("a Workload", None, {**plan, **lm, **search})
+        wl = counts_or_workload
+    elif counts_or_workload is not None:
+        _unread("a count", None, lm)
+        if dataset_size is None:
+            raise error("a count needs dataset_size= (the number of training examples; CLI --dataset-size)",
+                        "dataset_size")
+        wl = from_counts(counts_or_workload, **{k: v for k, v in plan.items() if v is not None}, **searched)
+    elif params is not None or tokens is not None:
+        _unread("params and tokens", None, plan)
+        if params is None or tokens is None:
+            raise error("the 6·N·D plan needs both params and tokens", "params", "tokens")
+        wl = from_params(params, tokens, layers=layers, d_model=d_model, seq_len=seq_len, **searched)
     else:
-        hours = None
-        if isinstance(counts_or_workload, Workload):
-            wl = counts_or_workload
-        elif counts_or_workload is not None:
-            if "dataset_size" not in workload_kw:
-                raise InputError("a count needs dataset_size= (the number of training examples; "
-                                 "CLI --dataset-size)")
-            wl = from_counts(counts_or_workload, **workload_kw)
-        elif params is not None and tokens is not None:
-            wl = from_params(params, tokens, **workload_kw)
-        else:
-            raise InputError("give a model, params and tokens (6·N·D), or accelerator hours")
-        flops = wl.flops
+        raise error("give a model's counts (with dataset_size), params and tokens (6·N·D), or accelerator_hours",
+                    "dataset_size", "params", "tokens", "accelerator_hours")
+    flops = wl.flops if wl is not None else 0
     s = build_scenario(device, n_devices, region, datacenter, precision, host, mfu=mfu, pue=pue,
                        intensity=intensity, power_w=power_w, lifetime_years=lifetime_years)
     notes = list(wl.notes) if wl else []
-    graph = wl is not None and not isinstance(counts_or_workload, Workload) and counts_or_workload is not None
+    graph = wl is not None and not isinstance(counts_or_workload, Workload)
+    graph = graph and counts_or_workload is not None
     if graph and hasattr(counts_or_workload, "roofline_factor"):
         s.roofline = roofline_range(counts_or_workload, s, data.device(device))
-        cap = wl.factors.get("batch_size")
-        per = workload_kw.get("capture_examples", 1)
-        if s.roofline.p50 > 1.05 and cap and cap != per:
+        bs, per = wl.factors.get("batch_size"), wl.factors.get("examples_per_pass")
+        if s.roofline.p50 > 1.05 and bs and bs != per:
             notes.append(f"the roofline factor is read off the counted pass of {per} example(s); training "
-                         f"batches hold {cap}: count at the training batch for a tighter time")
+                         f"batches hold {bs}: count at the training batch for a tighter time")
     res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
     top = top_rows(counts_or_workload) if graph else []
     return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top)
+
+
+def _unread(plan: str, model, given: dict) -> None:
+    """A keyword the chosen plan does not read is an error naming it."""
+    if model is not None:
+        raise error("accelerator_hours replaces the model: give one of them", "accelerator_hours")
+    extra = [k for k, v in given.items() if v is not None]
+    if extra:
+        raise error(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to {plan}: "
+                    f"remove {'it' if len(extra) == 1 else 'them'}", *extra)
 
 
 def roofline_range(counts, s: Scenario, dev) -> Uncertain:

@@ -13,40 +13,13 @@ All figures are exact Python ints (fractions are applied last and rounded).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from ..errors import InputError, did_you_mean
+from ..errors import did_you_mean
 from ..units import parse_count  # noqa: F401  (re-exported: flopest.impact.parse_count)
+from ..validate import error, fraction, whole
 
 SEARCHES = ("grid", "random", "bayesian")
-
-
-def _pos_int(name, v, allow_zero=False) -> int:
-    if isinstance(v, bool) or v is None:
-        raise InputError(f"{name} must be a number, got {v!r}")
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {v!r}") from None
-    if not math.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
-        raise InputError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} finite number, "
-                         f"got {v!r}")
-    if isinstance(v, int):
-        return v
-    if not f.is_integer():
-        return round(f)
-    return int(f)
-
-
-def _fraction(name, v) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number in (0, 1], got {v!r}") from None
-    if not (0 < f <= 1):
-        raise InputError(f"{name} must be in (0, 1], got {v!r}")
-    return f
 
 
 @dataclass
@@ -70,32 +43,51 @@ class Workload:
 def trial_count(search: str = "grid", grid: dict | None = None, trials: int | None = None) -> int:
     """Grid search: Π (values of each hyperparameter); random/Bayesian: `trials`."""
     if search not in SEARCHES:
-        raise InputError(f"search {search!r} is not one of {', '.join(SEARCHES)}{did_you_mean(search, SEARCHES)}")
+        raise error(f"search {search!r} is not one of {', '.join(SEARCHES)}{did_you_mean(search, SEARCHES)}",
+                    "search")
     if search == "grid":
         if trials is not None and not grid:
-            return _pos_int("trials", trials)
+            return whole("trials", trials)
         n = 1
         for k, v in (grid or {}).items():
-            count = len(v) if isinstance(v, (list, tuple, set)) else _pos_int(f"grid value count of {k!r}", v)
+            count = len(v) if isinstance(v, (list, tuple, set)) else whole(f"grid value count of {k!r}", v)
             if count <= 0:
-                raise InputError(f"hyperparameter {k!r} has no value")
+                raise error(f"hyperparameter {k!r} has no value", "grid")
             n *= count
         return n
     if trials is None:
-        raise InputError(f"{search} search needs the number of trials (--trials N)")
-    return _pos_int("trials", trials)
+        raise error(f"{search} search needs trials, the number of trials to run", "trials")
+    return whole("trials", trials)
 
 
-def from_counts(counts, *, dataset_size, epochs=1, capture_examples=1, batch_size=None,
+def examples_of(counts, examples_per_pass=None, what: str = "counts") -> tuple:
+    """(examples one counted pass holds, how it is known): `examples_per_pass` when given, else
+    what the count recorded at capture (Counts.examples_per_pass). Never a default: an error
+    asking for examples_per_pass= when neither is known."""
+    if examples_per_pass is not None:
+        return whole("examples_per_pass", examples_per_pass), "given (examples_per_pass=)"
+    per = getattr(counts, "examples_per_pass", None)
+    if per is None:
+        why = getattr(counts, "examples_reason", "") or "the count does not record it"
+        raise error(f"cannot tell how many examples one counted pass of the {what} holds ({why}): give "
+                    f"examples_per_pass=N, the batch the model was counted at", "examples_per_pass")
+    return whole("examples_per_pass", per), getattr(counts, "examples_reason", "") or "recorded by the count"
+
+
+def from_counts(counts, *, dataset_size, epochs=1, examples_per_pass=None, batch_size=None,
                 eval_counts=None, eval_size=0, trials=1, trial_fraction=1.0) -> Workload:
     """Training plan from a graph count. `counts` is a training capture (forward + backward,
-    optimizer per step) of `capture_examples` examples, or a forward-only count (then
-    training = 3 × forward, said in notes). `eval_counts` (forward) of `capture_examples`."""
-    n = _pos_int("dataset size", dataset_size)
-    ep = _pos_int("epochs", epochs)
-    cap = _pos_int("examples per captured pass", capture_examples)
-    tr = _pos_int("trials", trials)
-    frac = _fraction("trial fraction (early stopping)", trial_fraction)
+    optimizer per step) of `examples_per_pass` examples (default: what the count recorded at
+    capture; an error when unknown), or a forward-only count (then training = 3 × forward, said
+    in notes). `eval_counts` (forward) likewise. The plan's FLOPs per example do not depend on
+    the batch the model was counted at; the optimizer's steps are dataset / batch_size × epochs
+    (batch_size defaults to the counted batch, said in notes)."""
+    n = whole("dataset_size", dataset_size)
+    ep = whole("epochs", epochs)
+    per, per_source = examples_of(counts, examples_per_pass)
+    tr = whole("trials", trials)
+    frac = fraction("trial_fraction", trial_fraction)
+    es = whole("eval_size", eval_size or 0, allow_zero=True)
     notes = []
     fb = counts.forward_flops + counts.backward_flops
     if counts.backward_flops == 0:
@@ -103,21 +95,30 @@ def from_counts(counts, *, dataset_size, epochs=1, capture_examples=1, batch_siz
         notes.append("the count has no backward pass: training = 3 × forward (count it with "
                      "training=True / --training for the real figure)")
     opt = counts.optimizer_flops
-    bs = _pos_int("batch size", batch_size) if batch_size is not None else cap
+    if batch_size is not None:
+        bs = whole("batch_size", batch_size)
+    else:
+        bs = per
+        if opt:
+            notes.append(f"no batch size given: the optimizer steps assume the counted batch of {per} "
+                         f"(batch_size= / --batch-size)")
     steps = -(-n // bs) * ep
-    train = (fb * n * ep) // cap + opt * steps
+    train = (fb * n * ep) // per + opt * steps
     ev = 0
-    if eval_size:
-        es = _pos_int("eval size", eval_size, allow_zero=True)
-        ec = eval_counts if eval_counts is not None else counts
-        ev = (ec.forward_flops * es * ep) // cap
+    if es:
+        if eval_counts is not None:
+            ec, eper = eval_counts, examples_of(eval_counts, what="evaluation counts")[0]
+        else:
+            ec, eper = counts, per
+        ev = (ec.forward_flops * es * ep) // eper
     per_trial = train + ev
     total = round(per_trial * tr * frac) if frac != 1 else per_trial * tr
     return Workload(
         flops=total, train_flops=train, eval_flops=ev, trials=tr * frac,
-        factors={"forward_backward_flops_per_example": fb / cap, "optimizer_flops_per_step": opt,
+        factors={"forward_backward_flops_per_example": fb / per, "optimizer_flops_per_step": opt,
+                 "examples_per_pass": per, "examples_per_pass_source": per_source,
                  "dataset_size": n, "epochs": ep, "batch_size": bs, "steps_per_trial": steps,
-                 "eval_size": eval_size or 0, "trials": tr, "trial_fraction": frac},
+                 "eval_size": es, "trials": tr, "trial_fraction": frac},
         formula="((forward+backward)/example × dataset × epochs + optimizer × steps + eval forward "
                 "× eval size × epochs) × trials × trial fraction",
         notes=notes)
@@ -127,18 +128,18 @@ def from_params(params, tokens, *, layers=None, d_model=None, seq_len=None, tria
                 trial_fraction=1.0) -> Workload:
     """Language-model plan without a graph: 6·N·D, + 12·L·d·T·D for attention when layers,
     d_model and seq_len are given (PaLM, appendix B)."""
-    n = _pos_int("params", params)
-    d = _pos_int("tokens", tokens)
-    tr = _pos_int("trials", trials)
-    frac = _fraction("trial fraction (early stopping)", trial_fraction)
+    n = whole("params", params)
+    d = whole("tokens", tokens)
+    tr = whole("trials", trials)
+    frac = fraction("trial_fraction", trial_fraction)
     dense = 6 * n * d
     attn = 0
     notes = []
     given = [x is not None for x in (layers, d_model, seq_len)]
     if any(given) and not all(given):
-        raise InputError("attention needs all of --layers, --d-model and --seq-len")
+        raise error("attention needs all of layers, d_model and seq_len", "layers", "d_model", "seq_len")
     if all(given):
-        attn = 12 * _pos_int("layers", layers) * _pos_int("d_model", d_model) * _pos_int("seq_len", seq_len) * d
+        attn = 12 * whole("layers", layers) * whole("d_model", d_model) * whole("seq_len", seq_len) * d
     else:
         notes.append("6·N·D only: give --layers, --d-model and --seq-len to add attention (12·L·d·T per token)")
     train = dense + attn

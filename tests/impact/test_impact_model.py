@@ -115,7 +115,7 @@ def test_lifetime_must_be_positive(years):
     # a lifetime of 0 divided the embodied share by zero inside the kernel; now a clear InputError
     from flopest.errors import InputError
     from flopest.impact import build_scenario
-    with pytest.raises(InputError, match="--lifetime-years"):
+    with pytest.raises(InputError, match="lifetime_years"):
         build_scenario("h100-sxm", lifetime_years=years)
 
 

@@ -64,7 +64,7 @@ def test_estimate_time_uses_the_factor():
     c = flopest.count(m, torch.zeros(4, 512), training=True)
     dev = profiles.device("a100-sxm4-40gb")
     peak, bw = dev.peak_fp32_tflops * 1e12, dev.mem_bandwidth_bytes_per_s
-    e = flopest.estimate(c, dataset_size=4000, capture_examples=4, device="a100-sxm4-40gb", precision="fp32",
+    e = flopest.estimate(c, dataset_size=4000, examples_per_pass=4, device="a100-sxm4-40gb", precision="fp32",
                          mfu=0.5, samples=2000)
     hi, lo = by_hand(c, peak, bw), by_hand(c, peak, bw, fused=True)
     assert lo > 2   # small batches of a small MLP: memory-bound even with the ReLU fused
@@ -79,7 +79,7 @@ def test_estimate_time_uses_the_factor():
 def test_bf16_range_runs_from_fused_bf16_to_unfused_as_counted():
     c = flopest.count(nn.Linear(1024, 1024), torch.zeros(2, 1024))
     dev = profiles.device("h100-sxm")
-    e = flopest.estimate(c, dataset_size=100, capture_examples=2, device="h100-sxm", precision="bf16", samples=500)
+    e = flopest.estimate(c, dataset_size=100, examples_per_pass=2, device="h100-sxm", precision="bf16", samples=500)
     roof = next(a for a in e.to_dict()["assumptions"] if a["name"].startswith("roofline"))["value"]
     peak, bw = dev.peak_bf16_tflops * 1e12, dev.mem_bandwidth_bytes_per_s
     hi, lo = by_hand(c, peak, bw), by_hand(c, peak, bw, 0.5, fused=True)
