@@ -12,21 +12,21 @@ by default (``at="p50"`` to choose): a plan passes only when it is within budget
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 
-from .errors import FlopestError, InputError, did_you_mean
+from .errors import CoverageError, FlopestError, InputError, did_you_mean
+from .units import clip, format_quantity, parse_quantity
 
 QUANTILES = ("p5", "p50", "p95")
 
-# unit family -> {unit: factor to the base unit}
+# unit family -> (units.py family, the base unit budgets are compared in, the unit a bare
+# number is in: None = a unit is required). Only "hours" takes a bare number: its name is its unit.
 UNITS = {
-    "mass": ({"mg": 1e-6, "g": 1e-3, "kg": 1.0, "t": 1e3, "kt": 1e6, "mt": 1e9}, "kg"),
-    "energy": ({"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "gwh": 1e6, "twh": 1e9}, "kWh"),
-    "hours": ({"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0, "days": 24.0, "y": 8766.0}, "h"),
-    "time": ({"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "days": 86400.0}, "s"),
-    "volume": ({"ml": 1e-3, "l": 1.0, "m3": 1e3}, "L"),
+    "mass": ("mass", "kg", None),
+    "energy": ("energy", "kWh", None),
+    "hours": ("duration", "h", "h"),
+    "time": ("duration", "s", None),
+    "volume": ("volume", "L", None),
 }
 
 # budget name -> (metric key in the result's metrics, unit family, what it is)
@@ -46,9 +46,6 @@ METRICS = {
 }
 # keyword names of flopest.check(): the metric keys themselves
 KEYWORDS = {m[0]: name for name, m in METRICS.items()}
-
-_VALUE = re.compile(r"^\s*(-?(?:[0-9][0-9_,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?))\s*([A-Za-z0-9]*)\s*$")
-_SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 
 class BudgetExceeded(FlopestError):
@@ -88,8 +85,11 @@ class Row:
         return self.value <= self.budget.limit
 
     @property
-    def ratio(self) -> float:
-        return self.value / self.budget.limit if self.budget.limit > 0 else math.inf
+    def ratio(self) -> float | None:
+        """value / limit; None for a zero limit (no finite ratio: JSON has no Infinity)."""
+        if self.budget.limit > 0:
+            return self.value / self.budget.limit
+        return 0.0 if self.value == 0 else None
 
     def to_dict(self) -> dict:
         return {"budget": self.budget.name, "metric": self.budget.metric, "unit": self.budget.unit,
@@ -99,74 +99,94 @@ class Row:
 
 @dataclass
 class CheckResult:
+    """The verdict: every budget's row, and what the result did not cost (``unknown_ops``
+    {op: count}, ``coverage`` the share of operators costed, None when the plan has no graph).
+
+    ``state``: "ok" (within every budget, everything costed or ``allow_unknown``), "over"
+    (over a budget: the uncosted operators can only add to it) or "incomplete" (within budget
+    for what was costed, but some operators were not: nothing can be concluded).
+    ``exit_code``: 0, 1, 2 for these."""
     rows: list
     at: str
     estimate: object = None
     notes: list = field(default_factory=list)
+    unknown_ops: dict = field(default_factory=dict)
+    coverage: float | None = None
+    allow_unknown: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown_ops and (self.coverage is None or self.coverage >= 1.0)
+
+    @property
+    def state(self) -> str:
+        if not all(r.ok for r in self.rows):
+            return "over"
+        return "ok" if self.complete or self.allow_unknown else "incomplete"
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
+        return self.state == "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "over": 1, "incomplete": 2}[self.state]
 
     def __bool__(self) -> bool:
         return self.ok
 
-    def verdict(self) -> str:
-        """One line: 'within budget: ...' or 'OVER BUDGET: ...'."""
-        from .report import _num
+    def uncosted(self) -> str:
+        """'2 operator node(s) not costed (FusedMatMul ×2), coverage 92.0 %' or ''."""
+        if self.complete:
+            return ""
+        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(self.unknown_ops.items())) or "unnamed"
+        cov = f", coverage {self.coverage:.1%}" if self.coverage is not None else ""
+        return f"{sum(self.unknown_ops.values())} operator node(s) not costed ({listing}){cov}"
 
+    def verdict(self) -> str:
+        """One line: 'within budget: ...', 'OVER BUDGET: ...' or 'NOT CHECKED: ...', saying what
+        was not costed whenever something was not."""
         def part(r):
-            return (f"{r.budget.name} {_num(r.value, r.budget.unit)} {'<=' if r.ok else '>'} "
-                    f"{_num(r.budget.limit, r.budget.unit)} at {r.at}")
-        over = [r for r in self.rows if not r.ok]
-        if over:
-            return "OVER BUDGET: " + "; ".join(part(r) for r in over)
-        return "within budget: " + "; ".join(part(r) for r in self.rows)
+            return (f"{r.budget.name} {format_quantity(r.value, r.budget.unit)} {'<=' if r.ok else '>'} "
+                    f"{format_quantity(r.budget.limit, r.budget.unit)} at {r.at}")
+        state, miss = self.state, self.uncosted()
+        if state == "over":
+            line = "OVER BUDGET: " + "; ".join(part(r) for r in self.rows if not r.ok)
+            return line + (f" (at least: {miss})" if miss else "")
+        if state == "incomplete":
+            return (f"NOT CHECKED: {miss}; the costed part is " + "; ".join(part(r) for r in self.rows)
+                    + " — the rest is unknown, not 0 (give allow_unknown / --allow-unknown to accept "
+                    "the costed part only)")
+        line = "within budget: " + "; ".join(part(r) for r in self.rows)
+        return line + (f" (costed part only: {miss}, allowed)" if miss else "")
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "at": self.at, "verdict": self.verdict(),
-                "budgets": [r.to_dict() for r in self.rows]}
+        return {"ok": self.ok, "state": self.state, "exit_code": self.exit_code, "at": self.at,
+                "verdict": self.verdict(), "budgets": [r.to_dict() for r in self.rows],
+                "unknown_ops": dict(sorted(self.unknown_ops.items())), "coverage": self.coverage,
+                "allow_unknown": self.allow_unknown, "notes": list(self.notes)}
 
 
-
-
-def parse_value(text, family: str, what: str) -> float:
-    """'50kg' → 50, '2t' → 2000, '200kWh' → 200, '5m3' → 5000 (L), '200ms' → 0.2 (s), '1.2M' → 1.2e6
-    in the family's base unit; a bare number is already in it. InputError names `what`."""
-    units, base = UNITS[family]
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        v = float(text)
-    else:
-        m = _VALUE.match(str(text))
-        if not m:
-            raise InputError(f"{what}: {text!r} is not a number with an optional unit "
-                             f"(e.g. 50{base}; units: {', '.join(units)})")
-        num, unit = m.group(1).replace("_", "").replace(",", ""), m.group(2)
-        v = float(num)
-        if unit:
-            if unit.lower() in units:
-                v *= units[unit.lower()]
-            elif unit in _SI:            # 1.2M (of the base unit)
-                v *= _SI[unit]
-            elif unit[0] in _SI and unit[1:].lower() in units:   # kt, MWh handled above; e.g. Mt
-                v *= _SI[unit[0]] * units[unit[1:].lower()]
-            else:
-                raise InputError(f"{what}: unit {unit!r} of {text!r} is not one of {', '.join(units)}"
-                                 f"{did_you_mean(unit.lower(), units)}")
-    if not math.isfinite(v) or v < 0:
-        raise InputError(f"{what}: {text!r} must be a non-negative finite amount")
-    return v
+def parse_value(text, family: str, what: str, *, bare: str | None = "family") -> float:
+    """'50kg' → 50, '2t' → 2000, '200kWh' → 200, '5m3' → 5000 (L), '200ms' → 0.2 (s) in the
+    family's base unit (units.py rules: case-sensitive SI prefixes, no decimal comma). A number
+    without a unit is an error except for "hours" (``bare="family"``: the family's own rule);
+    ``bare="base"`` takes a bare number in the base unit (an API keyword names its unit).
+    InputError names `what`."""
+    fam, base, family_bare = UNITS[family]
+    b = family_bare if bare == "family" else base if bare == "base" else bare
+    return parse_quantity(text, fam, what, to=base, bare=b)
 
 
 def parse_budget(text: str, flag: str = "--budget") -> Budget:
-    """'co2eq=50kg' → Budget('co2eq', 50.0)."""
+    """'co2eq=50kg' → Budget('co2eq', 50.0); 'co2eq=50' is an error (no unit)."""
     name, sep, value = str(text).partition("=")
     name = name.strip().lower().replace("_", "-")
     if not sep or not value.strip():
-        raise InputError(f"{flag} {text!r} must look like NAME=VALUE, e.g. {flag} co2eq=50kg "
+        raise InputError(f"{flag} {clip(text)} must look like NAME=VALUE, e.g. {flag} co2eq=50kg "
                          f"(names: {', '.join(METRICS)})")
     if name not in METRICS:
-        raise InputError(f"{flag} {text!r}: unknown budget {name!r}; one of {', '.join(METRICS)}"
+        raise InputError(f"{flag} {clip(text)}: unknown budget {clip(name)}; one of {', '.join(METRICS)}"
                          f"{did_you_mean(name, METRICS)}")
     limit = parse_value(value.strip(), METRICS[name][1], f"{flag} {name}")
     return Budget(name, limit, value.strip())
@@ -183,10 +203,31 @@ def metrics_of(result) -> dict:
     return out
 
 
-def evaluate(result, budgets, at: str = "p95") -> CheckResult:
-    """A CheckResult for `budgets` (Budget objects or 'NAME=VALUE' strings) at quantile `at`."""
+def coverage_of(result) -> tuple:
+    """(unknown_ops {op: count}, coverage or None) of a result: its ``unknown_ops`` and
+    ``coverage`` attributes, or those keys of its dict (Estimate.to_dict(), Counts.to_dict())."""
+    unknown = getattr(result, "unknown_ops", None)
+    cov = getattr(result, "coverage", None)
+    if unknown is None and cov is None:
+        d = result if isinstance(result, dict) else None
+        if d is None and hasattr(result, "to_dict") and not hasattr(result, "metrics"):
+            d = result.to_dict()
+        if d is not None:
+            unknown, cov = d.get("unknown_ops"), d.get("coverage")
+    return dict(unknown or {}), (None if cov is None else float(cov))
+
+
+def evaluate(result, budgets, at: str = "p95", *, allow_unknown: bool = False) -> CheckResult:
+    """A CheckResult for `budgets` (Budget objects or 'NAME=VALUE' strings) at quantile `at`.
+
+    When the result did not cost every operator (``unknown_ops``, coverage below 100 %) and no
+    budget is exceeded, the verdict is "incomplete" (exit code 2) and :class:`CoverageError` is
+    raised, unless ``allow_unknown=True`` accepts the costed part. Over a budget stays "over":
+    what was not costed can only add to the figures."""
     if at not in QUANTILES:
-        raise InputError(f"--at {at!r} is not one of {', '.join(QUANTILES)}{did_you_mean(at, QUANTILES)}")
+        raise InputError(f"--at {clip(at)} is not one of {', '.join(QUANTILES)}{did_you_mean(at, QUANTILES)}")
+    if not isinstance(allow_unknown, bool):
+        raise InputError(f"allow_unknown must be True or False, got {clip(allow_unknown)}")
     bs = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]
     if not bs:
         raise InputError("no budget given: add --budget NAME=VALUE (e.g. --budget co2eq=50kg), or a "
@@ -199,34 +240,45 @@ def evaluate(result, budgets, at: str = "p95") -> CheckResult:
                              f"{', '.join(KEYWORDS.get(k, k) for k in m)})")
         rng = m[b.metric]
         rows.append(Row(b, at, float(rng[at]), rng))
-    return CheckResult(rows, at, result)
+    unknown, cov = coverage_of(result)
+    res = CheckResult(rows, at, result, unknown_ops=unknown, coverage=cov, allow_unknown=allow_unknown)
+    if res.uncosted():
+        res.notes.append(f"{res.uncosted()}: their cost is unknown, not 0"
+                         + ("; accepted (allow_unknown)" if allow_unknown else ""))
+    if res.state == "incomplete":
+        raise CoverageError(res)
+    return res
 
 
-def check(result, *, at: str = "p95", budgets=(), **limits) -> CheckResult:
+def check(result, *, at: str = "p95", budgets=(), allow_unknown: bool = False, **limits) -> CheckResult:
     """Check `result` (an Estimate, or a serving result) against budgets; raise
-    :class:`BudgetExceeded` when over any, else return the CheckResult.
+    :class:`BudgetExceeded` when over any, :class:`CoverageError` when some operators were not
+    costed (unless ``allow_unknown=True``), else return the CheckResult.
 
-    Limits are keyword arguments named after the metric in its base unit — ``co2eq_kg``,
+    Limits are keyword arguments named after the metric, a number in its unit — ``co2eq_kg``,
     ``energy_kwh``, ``accelerator_hours``, ``time_s``, ``water_l``, ``co2eq_kg_scope2``,
-    ``co2eq_kg_scope3``, ``latency_s``, ``co2eq_kg_per_month`` … — or strings with a unit
+    ``co2eq_kg_scope3``, ``latency_s``, ``co2eq_kg_per_month`` … — or a string with a unit
     (``co2eq_kg="2t"``); ``budgets=["co2eq=50kg"]`` takes the CLI's form."""
+    for key in limits:
+        if key not in KEYWORDS:
+            raise InputError(f"check(): unknown budget keyword {clip(key)}; one of {', '.join(KEYWORDS)}"
+                             f"{did_you_mean(key, KEYWORDS)}")
+    if isinstance(budgets, (str, bytes)):
+        budgets = [budgets]
     bs = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]
     for key, v in limits.items():
         if v is None:
             continue
-        if key not in KEYWORDS:
-            raise InputError(f"check(): unknown budget keyword {key!r}; one of {', '.join(KEYWORDS)}"
-                             f"{did_you_mean(key, KEYWORDS)}")
         name = KEYWORDS[key]
-        bs.append(Budget(name, parse_value(v, METRICS[name][1], key), str(v)))
-    res = evaluate(result, bs, at)
+        bs.append(Budget(name, parse_value(v, METRICS[name][1], key, bare="base"), str(v)))
+    res = evaluate(result, bs, at, allow_unknown=allow_unknown)
     if not res.ok:
         raise BudgetExceeded(res)
     return res
 
 
 def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), training_kw=None,
-          example_kwargs=None, **kw):
+          example_kwargs=None, allow_unknown: bool = False, **kw):
     """Count `model` for training, estimate the plan and check it: call before training.
 
         flopest.guard(model, flopest.spec((32, 3, 224, 224)), dataset_size=1.28e6, epochs=90,
@@ -248,7 +300,7 @@ def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), train
     else:
         counts = count(model, *example_args, training=True, **tk, **(example_kwargs or {}))
     est = estimate(counts, dataset_size=dataset_size, **kw)
-    check(est, at=at, budgets=budgets, **limits)
+    check(est, at=at, budgets=budgets, allow_unknown=allow_unknown, **limits)
     return est
 
 

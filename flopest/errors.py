@@ -81,3 +81,21 @@ class UnknownIdError(FlopestError, KeyError):
 class ServingError(FlopestError, ValueError):
     """A model whose serving cost cannot be derived (no KV cache, cost not polynomial in the
     position); the message says why and what to give instead."""
+
+
+# --- output (budget, config, io)
+class CoverageError(FlopestError, ValueError):
+    """A budget check on a result that did not cost every operator: nothing can be concluded.
+    ``.result`` is the CheckResult (state "incomplete", exit code 2)."""
+
+    def __init__(self, result):
+        self.result = result
+        super().__init__(result.verdict())
+
+
+class ConfigError(InputError):
+    """A configuration file that cannot be used; the message names the file (and line)."""
+
+
+class OutputError(InputError):
+    """An output target that must not be written (the input model, a device, the same file twice)."""

@@ -18,7 +18,7 @@ import math
 import os
 
 from .errors import InputError, did_you_mean
-from .report import _PREFIX, human
+from .units import SECONDS_PER_YEAR, format_count as human, format_quantity, si_prefix
 
 FORMATS = (".png", ".svg")
 PNG_DPI = 150
@@ -39,11 +39,11 @@ METRICS = {
     "flops": ("FLOPs", lambda v: human(v, "FLOP")),
     "matmul_flops": ("matmul FLOPs", lambda v: human(v, "FLOP")),
     "bytes": ("bytes moved", lambda v: human(v, "B")),
-    "co2eq_kg": ("CO₂eq", lambda v: _co2(v)),
-    "energy_kwh": ("energy", lambda v: human(v * 1e3, "Wh")),
-    "time_s": ("time", lambda v: _duration(v)),
-    "water_l": ("water", lambda v: human(v, "L")),
-    "accelerator_hours": ("accelerator-hours", lambda v: f"{human(v)} h"),
+    "co2eq_kg": ("CO₂eq", lambda v: format_quantity(v, "kg")),
+    "energy_kwh": ("energy", lambda v: format_quantity(v, "kWh")),
+    "time_s": ("time", lambda v: format_quantity(v, "s")),
+    "water_l": ("water", lambda v: format_quantity(v, "L")),
+    "accelerator_hours": ("accelerator-hours", lambda v: format_quantity(v, "h")),
 }
 
 
@@ -268,28 +268,21 @@ def axis_unit(metric: str | None, vmax: float) -> tuple:
     vmax = abs(vmax)
     if metric == "co2eq_kg":
         if vmax >= 1000:
-            f, p = _si(vmax / 1000)
+            f, p = si_prefix(vmax / 1000)
             return 1000 * f, f"{p}t"
         return (1e-3, "g") if 0 < vmax < 1 else (1.0, "kg")
     if metric == "time_s":
-        for f, u in ((86400 * 365.25, "years"), (86400, "days"), (3600, "h"), (60, "min")):
+        for f, u in ((SECONDS_PER_YEAR, "years"), (86400, "days"), (3600, "h"), (60, "min")):
             if vmax >= 2 * f:
                 return f, u
         return 1.0, "s"
     if metric == "accelerator_hours":
-        f, p = _si(vmax)
+        f, p = si_prefix(vmax)
         return f, {"": "h", "k": "thousand h", "M": "million h"}.get(p, f"{p} h")
     base, unit = {"flops": (1, "FLOP"), "matmul_flops": (1, "FLOP"), "bytes": (1, "B"),
                   "energy_kwh": (1e3, "Wh"), "water_l": (1, "L")}.get(metric, (1, ""))
-    f, p = _si(vmax * base)
+    f, p = si_prefix(vmax * base)
     return f / base, f"{p}{unit}"
-
-
-def _si(x: float) -> tuple:
-    for f, p in _PREFIX:
-        if x >= f:
-            return f, p
-    return 1.0, ""
 
 
 def _unit_axis(axis, metric, vmax, FuncFormatter, name, note="") -> None:
@@ -345,21 +338,6 @@ def _finite(v, where: str) -> float:
     if not math.isfinite(x):
         raise InputError(f"--plot: {where} is {x!r}; a chart needs finite values")
     return x
-
-
-def _co2(kg: float) -> str:
-    if abs(kg) >= 1000:
-        return human(kg / 1000, "t")
-    if 0 < abs(kg) < 1:
-        return human(kg * 1000, "g")
-    return f"{kg:.3g} kg"
-
-
-def _duration(s: float) -> str:
-    for f, u in ((86400 * 365.25, "years"), (86400, "days"), (3600, "h"), (60, "min")):
-        if abs(s) >= f:
-            return f"{s / f:,.3g} {u}"
-    return f"{s:.3g} s"
 
 
 def _short(name: str) -> str:

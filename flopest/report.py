@@ -9,28 +9,11 @@ import os
 import tempfile
 
 from .errors import InputError, did_you_mean
+from .units import format_count as human
+from .units import format_quantity as _num
+from .units import format_value as _fmt_value
 
 FORMATS = ("table", "json", "markdown", "csv")
-_PREFIX = ((1e30, "Q"), (1e27, "R"), (1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"),
-           (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def human(n, unit: str = "") -> str:
-    """3 significant digits with an SI prefix: 22.3 GFLOP (up to Q, 1e30; beyond, 1.23e+33 FLOP).
-    The prefix is chosen after rounding, so 999,999 prints as 1 M, not 1e+03 k."""
-    if n is None:
-        return "—"
-    try:
-        x = float(n)
-    except OverflowError:   # an int beyond float range: its power of ten
-        return f"~1e+{len(str(abs(int(n)))) - 1} {unit}".rstrip()
-    for f, p in _PREFIX:
-        m = float(f"{x / f:.3g}")
-        if abs(m) >= 1:
-            if abs(m) >= 1000:   # beyond the largest prefix
-                return f"{x:.3g} {unit}".rstrip()
-            return f"{m:.3g} {p}{unit}"
-    return f"{x:.3g} {unit}".rstrip()
 
 
 def check_format(fmt: str) -> str:
@@ -236,22 +219,17 @@ def _rng(v: dict, unit: str) -> tuple:
     return tuple(_num(v[k], unit) for k in ("p5", "p50", "p95"))
 
 
-def _num(x: float, unit: str) -> str:
-    if unit == "kg" and x >= 1000:
-        return f"{x / 1000:,.3g} t"
-    if unit == "kWh" and x >= 1e6:
-        return f"{x / 1e6:,.3g} GWh"
-    if unit == "kWh" and x >= 1e3:
-        return f"{x / 1e3:,.3g} MWh"
-    if unit == "L" and x >= 1e3:
-        return f"{x / 1e3:,.3g} m3"
-    if unit == "s" and x < 1:
-        return f"{x * 1e3:,.3g} ms"
-    if unit == "s" and x >= 86400:
-        return f"{x / 86400:,.3g} days"
-    if unit == "s" and x >= 3600:
-        return f"{x / 3600:,.3g} h"
-    return f"{x:,.3g} {unit}"
+def plan_head(d: dict) -> str:
+    """'FLOPs: 1,234 (1.23 kFLOP)', with what was not costed; 'a posteriori' only when hours were given."""
+    unk = d.get("unknown_ops") or {}
+    miss = ""
+    if unk:
+        cov = d.get("coverage")
+        miss = (" — NOT costed: " + ", ".join(f"{k} ×{v}" for k, v in sorted(unk.items()))
+                + (f" (coverage {cov:.1%})" if cov is not None else ""))
+    if d.get("workload") is not None or d.get("flops"):
+        return f"FLOPs: {d['flops']:,} ({human(d['flops'], 'FLOP')}){miss}"
+    return "a posteriori (accelerator-hours given)" + miss
 
 
 def estimate_rows(d: dict):
@@ -266,7 +244,7 @@ def render_estimate(d: dict, fmt: str) -> str:
     check_format(fmt)
     if fmt == "json":
         return to_json(d)
-    head = f"FLOPs: {d['flops']:,} ({human(d['flops'], 'FLOP')})" if d.get("flops") else "a posteriori (hours given)"
+    head = plan_head(d)
     assumptions = [(a["name"], _fmt_value(a["value"]), a["unit"], a["source"]) for a in d["assumptions"]]
     if fmt == "csv":
         buf = io.StringIO()
@@ -367,7 +345,7 @@ def estimate_html(d: dict) -> str:
     assume = "".join(f"<tr><td>{html.escape(a['name'])}</td><td>{html.escape(_fmt_value(a['value']))} "
                      f"{html.escape(a['unit'])}</td><td>{html.escape(str(a['source']))}</td></tr>"
                      for a in d["assumptions"])
-    head = f"{d['flops']:,} FLOPs" if d.get("flops") else "a posteriori (hours given)"
+    head = plan_head(d)
     return (f"<div><b>flopest estimate</b> — {html.escape(head)}<table><tr><th></th><th>p5</th><th>p50</th>"
             f"<th>p95</th></tr>{rows}</table><details><summary>assumptions</summary><table>{assume}</table>"
             f"</details><small>data {html.escape(d['data_version'])}, flopest {html.escape(d['version'])}"
@@ -424,7 +402,7 @@ def render_compare(d: dict, fmt: str) -> str:
             w.writerow([r["device"], r["region"], r["time_s"]["p50"], r["energy_kwh"]["p50"], r["co2eq_kg"]["p5"],
                         r["co2eq_kg"]["p50"], r["co2eq_kg"]["p95"], r["saving_vs_first"]["p50"]])
         return buf.getvalue()
-    what = f"{d['flops']:,} FLOPs" if d.get("flops") else "a posteriori (hours given)"
+    what = plan_head(d)
     foot = (f"Sorted by CO₂eq at p50; saving against {d['first_choice']} (the first choice). Plan: {what}. "
             f"Same seed for every row. data {d['data_version']}, flopest {d['version']}")
     from tabulate import tabulate
@@ -441,14 +419,6 @@ def render_compare(d: dict, fmt: str) -> str:
     con.print(t)
     con.print(foot)
     return buf.getvalue()
-
-
-def _fmt_value(v) -> str:
-    if isinstance(v, dict):
-        return f"{v['p5']:.4g} – {v['p50']:.4g} – {v['p95']:.4g}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 LISTING_COLUMNS = {

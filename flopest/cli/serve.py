@@ -12,6 +12,7 @@ import sys
 from .. import models
 from ..counts import parse_dims
 from ..errors import InputError
+from ..units import format_quantity as _num
 from .common import check_output, emit, known, num_arg
 
 EPILOG = """examples:
@@ -209,29 +210,6 @@ def _get(d, key):
     if key in ("scope2", "scope3"):
         return d["co2eq_kg_by_scope"][key]
     return d.get(key)
-
-
-def _num(x: float, unit: str) -> str:
-    if unit == "kg" and x >= 1000:
-        return f"{x / 1000:,.3g} t"
-    if unit == "kWh":
-        for f, u in ((1e6, "GWh"), (1e3, "MWh")):
-            if x >= f:
-                return f"{x / f:,.3g} {u}"
-    if unit == "s":
-        if x >= 86400:
-            return f"{x / 86400:,.3g} days"
-        if x >= 3600:
-            return f"{x / 3600:,.3g} h"
-        if x < 1:
-            return f"{x * 1000:,.3g} ms"
-    if unit == "%":
-        return f"{x * 100:.3g} %"
-    if unit == "/s":
-        return f"{x:,.3g}/s"
-    if unit == "":
-        return f"{x:,}" if isinstance(x, int) else f"{x:,.3g}"
-    return f"{x:,.3g} {unit}"
 
 
 def range_rows(d: dict):

@@ -19,6 +19,7 @@ import numpy as np
 from .. import data
 from ..errors import InputError
 from ..generation import ForwardCost, GenerationCost, generation_cost_params
+from ..units import format_quantity
 from ..validate import error, fraction, positive, whole
 from ..version import __version__
 from . import fleet as _fleet
@@ -294,16 +295,16 @@ def _batch(cost, cost_at, dev, prec, b_given, max_lat, mfu_u, mbu_u, notes):
     if b_given is not None:
         cost, rl = rl_at(b_given)
         if max_lat is not None and p50_latency(rl) > max_lat:
-            notes.append(f"--max-latency {_fmt_s(max_lat)} is not met at batch {b_given}: p50 latency "
-                         f"{_fmt_s(p50_latency(rl))}")
+            notes.append(f"--max-latency {format_quantity(max_lat, 's')} is not met at batch {b_given}: p50 latency "
+                         f"{format_quantity(p50_latency(rl), 's')}")
         return b_given, cost, rl
     B = 1
     cost, rl = rl_at(1)
     if max_lat is None:
         return B, cost, rl
     if p50_latency(rl) > max_lat:
-        notes.append(f"--max-latency {_fmt_s(max_lat)} is not met even at batch 1 (p50 latency "
-                     f"{_fmt_s(p50_latency(rl))}): pick a faster --device or a smaller model")
+        notes.append(f"--max-latency {format_quantity(max_lat, 's')} is not met even at batch 1 (p50 latency "
+                     f"{format_quantity(p50_latency(rl), 's')}): pick a faster --device or a smaller model")
         return B, cost, rl
     b = 2
     while b <= 1024:   # the largest power of 2 that meets the target on the same replica size
@@ -402,7 +403,3 @@ def _times(n: int, x: float) -> int:
 
 def _per(n: int, b: int):
     return n // b if n % b == 0 else n / b
-
-
-def _fmt_s(x: float) -> str:
-    return f"{x * 1000:.3g} ms" if x < 1 else f"{x:.3g} s"

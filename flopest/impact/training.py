@@ -70,6 +70,8 @@ class Estimate:
     data_version: str = ""
     notes: list = field(default_factory=list)
     top: list = field(default_factory=list)   # largest modules (PyTorch) or operators (ONNX) per pass
+    unknown_ops: dict = field(default_factory=dict)   # {op: nodes} the count could not cost
+    coverage: float | None = None                     # share of nodes costed; None without a graph
 
     @property
     def energy_kwh(self) -> dict:
@@ -108,6 +110,8 @@ class Estimate:
             "data_version": self.data_version,
             "version": __version__,
             "notes": list(self.notes) + list(self.scenario.notes),
+            "unknown_ops": dict(sorted(self.unknown_ops.items())),
+            "coverage": self.coverage,
             "method": "location-based scope 2; scope 3 = embodied share by use time / lifetime; "
                       "offsets never subtracted",
         }
@@ -224,7 +228,14 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
     top = top_rows(counts_or_workload) if graph else []
-    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top)
+    unknown = dict(getattr(counts_or_workload, "unknown_ops", None) or {}) if graph else {}
+    coverage = float(counts_or_workload.coverage) if graph and hasattr(counts_or_workload, "coverage") else None
+    if unknown:
+        notes.append("operators not costed (unknown_ops): " + ", ".join(f"{k} ×{v}" for k, v in
+                                                                     sorted(unknown.items()))
+                     + (f"; coverage {coverage:.1%}" if coverage is not None else "")
+                     + ": the figures leave them out (their cost is unknown, not 0)")
+    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage)
 
 
 def _unread(plan: str, model, given: dict) -> None:

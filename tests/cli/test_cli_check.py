@@ -51,7 +51,7 @@ def test_quantile_choice_changes_the_verdict(tmp_path, cli):
     # a budget between them passes at p50 and fails at p95.
     args = ["check", "--params", "7B", "--tokens", "200B", "--devices", "64", "--region", "FR",
             "--samples", "5000", "--format", "json"]
-    est = json.loads(cli(args + ["--budget", "co2eq=1e9"], cwd=tmp_path).stdout)
+    est = json.loads(cli(args + ["--budget", "co2eq=1e9kg"], cwd=tmp_path).stdout)
     p50, p95 = est["co2eq_kg"]["p50"], est["co2eq_kg"]["p95"]
     assert p50 < p95
     mid = f"co2eq={(p50 + p95) / 2}kg"
@@ -171,7 +171,7 @@ def test_compare_unknown_device_suggests(tmp_path, cli):
 
 # --------------------------------------------------------------------------------- API and units
 @pytest.mark.parametrize("text,family,expected", [
-    ("50kg", "mass", 50.0), ("2t", "mass", 2000.0), ("500 g", "mass", 0.5), ("1.5", "mass", 1.5),
+    ("50kg", "mass", 50.0), ("2t", "mass", 2000.0), ("500 g", "mass", 0.5), ("1.5kg", "mass", 1.5),
     ("200kWh", "energy", 200.0), ("1.2MWh", "energy", 1200.0), ("3GWh", "energy", 3e6), ("800Wh", "energy", 0.8),
     ("5m3", "volume", 5000.0), ("250L", "volume", 250.0),
     ("200ms", "time", 0.2), ("3d", "time", 259200.0), ("2h", "time", 7200.0),
