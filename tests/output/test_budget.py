@@ -24,7 +24,7 @@ def fused_matmul():
 
 def estimate_of(m, **kw):
     c = flopest.count(m)
-    return flopest.estimate(c, dataset_size=800, capture_examples=8, device="t4", region="FR", samples=500, **kw)
+    return flopest.estimate(c, dataset_size=800, examples_per_pass=8, device="t4", region="FR", samples=500, **kw)
 
 
 def test_uncosted_model_never_passes():
