@@ -135,8 +135,9 @@ def _shapes(case: Case) -> tuple[dict, dict]:
     node = case.model.graph.node[0]
     present_in = [x for x in node.input if x]
     present_out = [x for x in node.output if x]
-    sin = {n: tuple(np.shape(a)) for n, a in zip(present_in, case.inputs) if isinstance(a, np.ndarray)}
-    sout = {n: tuple(np.shape(a)) for n, a in zip(present_out, case.outputs) if isinstance(a, np.ndarray)}
+    sin = {n: tuple(np.shape(a)) for n, a in zip(present_in, case.inputs) if isinstance(a, (np.ndarray, np.generic))}
+    sout = {n: tuple(np.shape(a)) for n, a in zip(present_out, case.outputs)
+            if isinstance(a, (np.ndarray, np.generic))}
     return sin, sout
 
 

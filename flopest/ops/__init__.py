@@ -4,7 +4,9 @@ A lowering is registered under its ONNX op-type name (``"MatMul"``; ``"com.micro
 for another domain) with optional PyTorch ``aten`` aliases in the same decorator. It receives a
 :class:`Ctx` (input and output shapes, attributes, constant inputs) and returns a list of rows
 ``(kind, params)`` or ``(kind, params, repeat)``; parameter layouts are in :mod:`flopest.kinds`.
-Operators that truly cost nothing are in ``ZERO_COST``. Registering a name twice fails at import.
+Operators that truly cost nothing are in ``ZERO_COST``; operators whose cost cannot be read off
+shapes (it depends on the data) are in ``UNCOSTED`` with the reason, which ``unknown_reason``
+gives for every operator the registry cannot cost. Registering a name twice fails at import.
 Adding an operator = one function here + one test with the arithmetic in a comment.
 
 PyTorch: the front end names each dispatched op by its overload packet (``aten.addmm``; in-place
@@ -31,6 +33,7 @@ Lowering = Callable[["Ctx"], list]
 REGISTRY: dict[str, Lowering] = {}
 ATEN: dict[str, tuple] = {}        # aten alias -> (registry name, adapter or None)
 ZERO_COST: set[str] = set()
+UNCOSTED: dict[str, str] = {}      # op -> why its cost cannot be read off shapes
 
 
 class ShapeUnknown(Exception):
@@ -42,7 +45,7 @@ def lowering(*names: str, aten: tuple = ()):
 
     def deco(fn: Lowering) -> Lowering:
         for n in names:
-            if n in REGISTRY or n in ZERO_COST:
+            if n in REGISTRY or n in ZERO_COST or n in UNCOSTED:
                 raise RegistryError(f"operator {n!r} registered twice ({fn.__module__}.{fn.__name__})")
             REGISTRY[n] = fn
         for a in aten:
@@ -57,9 +60,26 @@ def lowering(*names: str, aten: tuple = ()):
 
 def zero_cost(*names: str) -> None:
     for n in names:
-        if n in REGISTRY or n in ZERO_COST or n in ATEN:
+        if n in REGISTRY or n in ZERO_COST or n in ATEN or n in UNCOSTED:
             raise RegistryError(f"operator {n!r} registered twice (zero_cost)")
         ZERO_COST.add(n)
+
+
+def uncosted(why: str, *names: str) -> None:
+    """Operators that are known but cannot be costed from shapes: `why` says what their cost
+    depends on (it becomes the note of every model that uses them)."""
+    for n in names:
+        if n in REGISTRY or n in ZERO_COST or n in ATEN or n in UNCOSTED:
+            raise RegistryError(f"operator {n!r} registered twice (uncosted)")
+        UNCOSTED[n] = why
+
+
+def unknown_reason(name: str) -> str:
+    """Why the registry cannot cost `name` (an ONNX op key or an aten name): the reason of an
+    ``UNCOSTED`` operator, else that it has no lowering."""
+    if name in UNCOSTED:
+        return UNCOSTED[name]
+    return "no lowering in flopest's operator registry"
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,7 @@ def lookup_aten(name: str):
 
 def _load_families() -> None:
     from . import attention, conv, elementwise, linalg, movement, norm, pool, rnn  # noqa: F401
+    from . import signal, strings  # noqa: F401
     from . import backward  # noqa: F401  (autograd's operators, aten names)
 
 

@@ -100,3 +100,65 @@ def mask_groups(c: Ctx, b, lq, lk, past) -> list:
             off = 0                            # as top-left (an upper bound), the front end notes it
         groups[off] = groups.get(off, 0) + 1
     return [(cnt, *_window(c, lk, off)) for off, cnt in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+
+
+@lowering("RotaryEmbedding")
+def rotary_embedding(c: Ctx):
+    """RotaryEmbedding(X, cos_cache, sin_cache, position_ids?) (opset 23; RoPE, Su et al. 2021):
+    each rotated pair (x1, x2) -> (x1·cos − x2·sin, x2·cos + x1·sin): 3 FLOPs per rotated
+    element (2 multiplies, 1 add), reading X's rotated part and one cos and one sin value per
+    pair (the gathered cache rows, B·S·rot/2 each); the dims past rotary_embedding_dim are
+    copied. X is (B, H, S, D), or (B, S, H·D) with num_heads."""
+    x = c.inp(0)
+    if len(x) == 4:
+        d = x[3]
+        tokens_heads = x[0] * x[1] * x[2]
+        tokens = x[0] * x[2]
+    elif len(x) == 3:
+        heads = c.attr("num_heads")
+        if not heads:
+            raise ShapeUnknown("3-D RotaryEmbedding needs num_heads")
+        d = x[2] // heads
+        tokens_heads = x[0] * x[1] * heads
+        tokens = x[0] * x[1]
+    else:
+        raise ShapeUnknown(f"RotaryEmbedding input of rank {len(x)}")
+    rot = c.attr("rotary_embedding_dim") or d
+    rows = [(kinds.ELEMENTWISE, [tokens_heads * rot, 3, tokens_heads * rot + tokens * rot])]
+    if not (isinstance(rot, int) and isinstance(d, int) and rot == d):
+        rows.append((kinds.MOVE, [tokens_heads * (d - rot)]))
+    return rows
+
+
+@lowering("LinearAttention")
+def linear_attention(c: Ctx):
+    """LinearAttention(query, key, value (B, T, H·d), past_state?, decay?, beta?) (opset 27),
+    per token and KV head on the state S (d_k, d_v):
+    update S + k ⊗ v: a (d_k × 1)·(1 × d_v) product added in place, 2·d_k·d_v;
+    "gated"/"gated_delta": exp(g) (1 per decay element) and S scaled, d_k·d_v;
+    "delta"/"gated_delta": Sᵀk (2·d_k·d_v), v − Sᵀk and β·(...) (2 per d_v);
+    per token and query head: o = scale·qᵀS, 2·d_k·d_v + d_v."""
+    q, k, v = c.inp(0), c.inp(1), c.inp(2)
+    hq, hkv = c.attr("q_num_heads"), c.attr("kv_num_heads")
+    if not hq or not hkv:
+        raise ShapeUnknown("LinearAttention needs q_num_heads and kv_num_heads")
+    rule = c.attr("update_rule", "gated_delta")
+    rule = rule.decode() if isinstance(rule, bytes) else rule
+    if rule not in ("linear", "gated", "delta", "gated_delta"):
+        raise ShapeUnknown(f"LinearAttention update_rule {rule!r} is not linear, gated, delta or gated_delta")
+    b, t = q[0], q[1]
+    dk, dv = k[2] // hkv, v[2] // hkv
+    steps = b * t * hkv          # state updates
+    rows = [(kinds.GEMM, [steps, dk, dv, 1, steps, steps])]          # S += k ⊗ v
+    if rule in ("gated", "gated_delta"):
+        if not c.has(4):
+            raise ShapeUnknown(f"LinearAttention {rule!r} without its decay input (or its shape)")
+        rows.append((kinds.ELEMENTWISE, [c.numel_in(4), 1, c.numel_in(4)]))   # exp(g)
+        rows.append((kinds.ELEMENTWISE, [steps * dk * dv, 1, 0, 1]))        # exp(g)·S
+    if rule in ("delta", "gated_delta"):
+        rows.append((kinds.GEMM, [steps, 1, dv, dk, steps, steps]))          # Sᵀk
+        rows.append((kinds.ELEMENTWISE, [steps * dv, 2, steps * dv + (c.numel_in(5) if c.has(5) else 0)]))  # β·(v − Sᵀk)
+    outs = b * t * hq
+    rows.append((kinds.GEMM, [outs, 1, dv, dk, outs, steps]))                # qᵀS
+    rows.append((kinds.ELEMENTWISE, [outs * dv, 1, 0, 1]))                   # · scale
+    return rows

@@ -5,6 +5,8 @@ output position), the convention of every other counter."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import kinds
 from ..dims import prod
 from . import Ctx, ShapeUnknown, ints, lowering, rebind
@@ -73,3 +75,70 @@ def conv_transpose(c: Ctx):
     """2·N·C_in·prod(in_spatial)·(C_out/groups)·prod(kernel): every input element is
     scattered through the whole kernel (+ one add per output element for the bias)."""
     return _conv(c, True)
+
+
+def _with(c: Ctx, idx) -> Ctx:
+    """`c` with inputs picked by index (None: an absent optional input)."""
+    return replace(c, inputs=[c.inputs[i] if i is not None and i < len(c.inputs) else None for i in idx])
+
+
+@lowering("ConvInteger")
+def conv_integer(c: Ctx):
+    """ConvInteger(x, w, x_zero_point?, w_zero_point?): Conv's multiply-adds (in int32).
+    NB: the zero-point subtractions are folded into the accumulation (not counted)."""
+    return _conv(_with(c, (0, 1)), False)
+
+
+@lowering("QLinearConv")
+def qlinear_conv(c: Ctx):
+    """QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?): Conv's multiply-adds
+    (x = input 0, w = input 3, bias = input 8) + 2 FLOPs per output to requantize (scale and
+    zero point, as QLinearMatMul)."""
+    rows = _conv(_with(c, (0, 3, 8)), False)
+    rows.append((kinds.ELEMENTWISE, [c.numel_out(0), 2, 0, 1]))
+    return rows
+
+
+# Bilinear sampling of one input value at a fractional position: the four taps' weights
+# from the fractional parts (4) and the weighted sum (4 multiplies + 3 adds = 7): 11, as
+# GridSample (movement.py); the sampled position = base + offset (+0: folded into the 4).
+BILINEAR_SAMPLE_FLOPS = 11
+
+
+@lowering("DeformConv")
+def deform_conv(c: Ctx):
+    """DeformConv(X, W, offset, B?, mask?) (Dai et al. 2017, v2 with mask: Zhu et al. 2019):
+    every input channel is sampled bilinearly at each output position and kernel tap,
+    N·C·prod(out)·prod(kernel) samples × 11 FLOPs (+1 for the mask multiply), written as the
+    deformable column matrix; then Conv's multiply-adds over it (+ the bias add)."""
+    x, w = c.inp(0), c.inp(1)
+    rows = _conv(_with(c, (0, 1, 3)), False)
+    osp = out_spatial(c, x, w, False)
+    samples = x[0] * x[1] * prod(osp) * prod(w[2:])
+    per = BILINEAR_SAMPLE_FLOPS + (1 if c.has(4) else 0)
+    reads = prod(c.inp(2)) + (prod(c.inp(4)) if c.has(4) else 0)
+    rows.append((kinds.ELEMENTWISE, [samples, per, reads]))
+    return rows
+
+
+@lowering("CausalConvWithState")
+def causal_conv_with_state(c: Ctx):
+    """CausalConvWithState(input (N, C, L), weight (C, 1, k), bias?, past_state?) (opset 27):
+    a depthwise causal convolution over the past state (k − 1 positions, zeros without one)
+    and the input: 2·N·C·L·k (+ N·C·L for the bias); activation "silu"/"swish" adds
+    x·sigmoid(x) = 5 per output (elementwise.py's aten.silu). The present state (the last
+    k − 1 positions) is a copy."""
+    x, w = c.inp(0), c.inp(1)
+    n, ch, length = x
+    k = w[2]
+    rows = [(kinds.CONV, [n, ch, ch, ch, length, k, length + k - 1, 0])]
+    if c.has(2):
+        rows.append((kinds.ELEMENTWISE, [n * ch * length, 1, ch, 1]))
+    act = c.attr("activation", "none")
+    act = act.decode() if isinstance(act, bytes) else act
+    if act in ("silu", "swish"):
+        rows.append((kinds.ELEMENTWISE, [n * ch * length, 5, 0, 1]))
+    elif act != "none":
+        raise ShapeUnknown(f"CausalConvWithState activation {act!r} is not one of none, silu, swish")
+    rows.append((kinds.MOVE, [n * ch * (k - 1)]))
+    return rows

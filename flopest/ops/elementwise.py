@@ -44,7 +44,9 @@ FLOPS_PER_ELEMENT = {
     "BitwiseNot": (1, "bitwise"), "BitShift": (1, "shift"),
     "IsNaN": (1, "compare"), "IsInf": (1, "compare"), "Where": (1, "select"),
     "Cast": (0, "conversion, no arithmetic (bytes only)"), "CastLike": (0, "conversion"),
-    "CumSum": (1, "running add"), "QuickGelu": (5, "x · sigmoid(1.702x)"),
+    "CumSum": (1, "running add"), "CumProd": (1, "running multiply"),
+    "Swish": (5, "x·sigmoid(alpha·x): sigmoid 4 + mul, as aten.silu; + 1 for alpha != 1"),
+    "SwiGLU": (6, "swish(a)·b: swish 5 + mul; + 1 for alpha != 1"), "QuickGelu": (5, "x · sigmoid(1.702x)"),
     "Dropout": (2, "training mode: mask compare and scale (inference mode is free)"),
 }
 
@@ -62,7 +64,6 @@ ATEN_FLOPS_PER_ELEMENT = {
     "aten.square": (1, "x·x"), "aten.logit": (3, "log(x / (1 − x)): sub, div, log"),
     "aten.lerp": (3, "a + w·(b − a): sub, mul, add"),
     "aten.addcmul": (3, "x + v·t1·t2: two mul, add"), "aten.addcdiv": (3, "x + v·t1/t2: div, mul, add"),
-    "aten.cumprod": (1, "running multiply"),
     "aten.log_sigmoid_forward": (5, "−softplus(−x): neg, exp, add, log, neg"),
     "aten.nan_to_num": (3, "isnan, isinf, select"),
     "aten.xlogy": (3, "x == 0 ? 0 : x·log(y): compare, log, mul"),
@@ -99,6 +100,7 @@ ATEN_ALIASES = {
     "IsNaN": ("aten.isnan",), "IsInf": ("aten.isinf",),
     "Where": ("aten.where", "aten.masked_fill", "aten.masked_fill_"),
     "Cast": ("aten._to_copy",), "CumSum": ("aten.cumsum", "aten.cumsum_"),
+    "CumProd": ("aten.cumprod",),
     "Gelu": ("aten.gelu", "aten.gelu_"),
     "Max": ("aten.maximum", "aten.fmax"), "Min": ("aten.minimum", "aten.fmin"),
     "aten.silu": ("aten.silu_",), "aten.rsqrt": ("aten.rsqrt_",), "aten.ne": ("aten.ne_",),
@@ -137,6 +139,8 @@ def _elementwise(c: Ctx):
         per = 9
     if c.op in ("Add", "Sub") and c.attr("alpha", 1) != 1:
         per += 1   # aten's alpha·y
+    if c.op in ("Swish", "SwiGLU") and c.attr("alpha", 1.0) != 1.0:
+        per += 1   # alpha·x before the sigmoid
     return [(kinds.ELEMENTWISE, [c.numel_out(), per, c.all_in_numel()])]
 
 
@@ -277,6 +281,15 @@ def nll_loss(c: Ctx):
     red = red.decode() if isinstance(red, bytes) else red
     per = 2 + w + (w if red == "mean" else 0)
     return [(kinds.GATHER, [n, n]), (kinds.ELEMENTWISE, [n, per, 0, 1])]
+
+
+@lowering("SoftmaxCrossEntropyLoss")
+def softmax_cross_entropy(c: Ctx):
+    """SoftmaxCrossEntropyLoss(scores (N, C, ...), labels (N, ...), weights?): LogSoftmax over
+    C (softmax 5 + log 1 per score; the log_prob output is that row's output), then
+    NegativeLogLikelihoodLoss of the log-probabilities (see nll_loss)."""
+    n = c.numel_in(0)
+    return [(kinds.SOFTMAX, [n]), (kinds.ELEMENTWISE, [n, 1, 0, 1])] + nll_loss(c)
 
 
 @lowering("aten.mse_loss")

@@ -211,3 +211,32 @@ def trilinear(c: Ctx):
     terms = ["".join(ch for j, ch in enumerate(letters) if j not in e) for e in expands]
     out = "".join(ch for j, ch in enumerate(letters) if j not in set(c.arg(6) or ()))
     return einsum(rebind(c, [c.arg(0), c.arg(1), c.arg(2)], equation=",".join(terms) + "->" + out))
+
+
+def lu_flops(m: int) -> int:
+    """FLOPs of an m×m determinant by LU with partial pivoting: at step j (1..m−1) m−j
+    divides for the multipliers and (m−j)² multiply-subtracts (2 each), then m−1 multiplies
+    of the diagonal: m(m−1)/2 + (m−1)m(2m−1)/3 + m − 1 (≈ 2m³/3, Golub & Van Loan, Matrix
+    Computations, 4th ed., 2013, §3.2.6)."""
+    return m * (m - 1) // 2 + (m - 1) * m * (2 * m - 1) // 3 + max(m - 1, 0)
+
+
+@lowering("Det")
+def det(c: Ctx):
+    """Det(X (..., M, M)): lu_flops(M) per matrix. Not a matrix product (not matmul_flops)."""
+    x = c.inp(0)
+    if len(x) < 2 or not isinstance(x[-1], int):
+        raise ShapeUnknown(f"Det needs a static square matrix size, got {x}")
+    return [(kinds.ELEMENTWISE, [prod(x[:-2]), lu_flops(x[-1]), prod(x)])]
+
+
+@lowering("AffineGrid")
+def affine_grid(c: Ctx):
+    """AffineGrid(theta (N, r, r+1), size) -> grid (N, *spatial, r): the base grid's
+    homogeneous points (P = prod(spatial), r+1 coordinates; each coordinate a scale and
+    shift, 2 FLOPs per point and dim) times thetaᵀ: a batched (P × (r+1))·((r+1) × r)
+    product, 2·N·P·r·(r+1), the base grid shared by the batch."""
+    theta, y = c.inp(0), c.out(0)
+    n, r = theta[0], theta[1]
+    p = prod(y[1:-1])
+    return [(kinds.ELEMENTWISE, [p * r, 2, 0]), (kinds.GEMM, [n, p, r, r + 1, 1, n])]

@@ -6,10 +6,20 @@ from __future__ import annotations
 
 from .. import kinds
 from ..dims import prod
-from . import Ctx, ShapeUnknown, T, lowering, rebind, tshape, zero_cost
+from . import Ctx, ShapeUnknown, T, lowering, rebind, tshape, uncosted, zero_cost
 
 zero_cost("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Size", "Identity", "Constant",
           "Optional", "OptionalGetElement", "OptionalHasElement")
+# BitCast reinterprets the same bytes as another type; a sequence holds references to its
+# tensors (building, reading, inserting, erasing or measuring one moves no element)
+zero_cost("BitCast", "SequenceConstruct", "SequenceEmpty", "SequenceLength", "SequenceAt",
+          "SequenceInsert", "SequenceErase")
+uncosted("it applies its body to every element of a sequence, whose length is data (the trip "
+         "count is unknown from shapes)", "SequenceMap")
+uncosted("the number of boxes kept and compared depends on the scores and overlaps (data), "
+         "not on shapes", "NonMaxSuppression")
+uncosted("it decodes compressed image bytes: the work and the output size depend on the data",
+         "ImageDecoder")
 
 # PyTorch views: a new shape / stride over the same storage, no element moved (reshape and
 # flatten, which may copy, are left out: they are CompositeImplicit and reach dispatch as a
@@ -45,7 +55,7 @@ _COPY_ATEN = (
 
 
 @lowering("Transpose", "Expand", "Tile", "Pad", "Slice", "DepthToSpace", "SpaceToDepth", "Trilu",
-          "ReverseSequence", "Col2Im", "CenterCropPad", aten=_COPY_ATEN)
+          "ReverseSequence", "CenterCropPad", aten=_COPY_ATEN)
 def copy_out(c: Ctx):
     """A copy of the output's elements: read + write."""
     return [(kinds.MOVE, [c.numel_out(0)])]
@@ -57,10 +67,114 @@ def concat(c: Ctx):
     return [(kinds.MOVE, [c.all_in_numel()])]
 
 
-@lowering("Split")
+@lowering("Split", "SplitToSequence")
 def split(c: Ctx):
-    """Every input element copied into one of the outputs."""
+    """Every input element copied into one of the outputs (SplitToSequence: the tensors of
+    the output sequence)."""
     return [(kinds.MOVE, [c.numel_in(0)])]
+
+
+@lowering("ConcatFromSequence")
+def concat_from_sequence(c: Ctx):
+    """Every element of the sequence's tensors copied into the output (= its elements)."""
+    return [(kinds.MOVE, [c.numel_out(0)])]
+
+
+def _col2im_cover(image: int, block: int, stride: int, dilation: int, pad0: int, pad1: int):
+    """One spatial dim of Col2Im: (block elements landing inside the image, image positions
+    that receive at least one). Blocks start at j·stride (j < L_d) on the padded axis; tap t
+    lands at j·stride + t·dilation − pad0."""
+    span = dilation * (block - 1) + 1
+    blocks = (image + pad0 + pad1 - span) // stride + 1
+    hits = [0] * image
+    for j in range(max(blocks, 0)):
+        for t in range(block):
+            p = j * stride + t * dilation - pad0
+            if 0 <= p < image:
+                hits[p] += 1
+    return sum(hits), sum(1 for h in hits if h)
+
+
+def _col2im_block(c: Ctx, x, y, image, st, dl, pads) -> list:
+    """A non-constant block_shape read back from the shapes: the one block whose size is
+    C_in / C_out and whose block count per dim multiplies to L; several fit: ShapeUnknown."""
+    r = len(image)
+    if y is None or not all(isinstance(d, int) for d in (x[1], x[2], y[1])) or y[1] <= 0 \
+            or x[1] % y[1]:
+        raise ShapeUnknown("Col2Im needs a constant block_shape input (or static input and "
+                           "output shapes to read it from)")
+    size = x[1] // y[1]
+
+    def splits(n, k):
+        if k == 1:
+            yield [n]
+            return
+        for d in range(1, n + 1):
+            if n % d == 0:
+                for rest in splits(n // d, k - 1):
+                    yield [d] + rest
+
+    fits = []
+    for b in splits(size, r):
+        blocks = 1
+        for i in range(r):
+            blocks *= (image[i] + pads[i] + pads[i + r] - dl[i] * (b[i] - 1) - 1) // st[i] + 1
+        if blocks == x[2]:
+            fits.append(b)
+    if len(fits) != 1:
+        raise ShapeUnknown(f"Col2Im block_shape is not a constant and {len(fits)} block shapes "
+                           f"fit the input {x} and output {y}")
+    return fits[0]
+
+
+@lowering("Col2Im")
+def col2im(c: Ctx):
+    """Col2Im(input (N, C·prod(block), L), image_shape, block_shape): every block element is
+    summed into its image position; a position's first value is a copy, each further one an
+    add. Per dim the landing taps and covered positions are counted (_col2im_cover); the dims
+    are independent, so adds = N·C·(prod(taps) − prod(covered)). image_shape: the constant
+    input, else the inferred output's spatial dims; block_shape: the constant input, else the
+    single block that fits the shapes (_col2im_block); where blocks overlap depends on both."""
+    x = c.inp(0)
+    image, block = c.const(1), c.const(2)
+    image = [int(v) for v in image.reshape(-1)] if image is not None else None
+    block = [int(v) for v in block.reshape(-1)] if block is not None else None
+    y = c.outputs[0] if c.outputs else None
+    if image is None and y is not None and all(isinstance(d, int) for d in y[2:]):
+        image = list(y[2:])
+    if image is None:
+        raise ShapeUnknown("Col2Im needs a constant image_shape input or an inferred output shape")
+    r = len(image)
+    st = c.attr("strides") or [1] * r
+    dl = c.attr("dilations") or [1] * r
+    pads = c.attr("pads") or [0] * (2 * r)
+    if block is None:
+        block = _col2im_block(c, x, y, image, st, dl, pads)
+    taps = covered = 1
+    for i in range(r):
+        t, v = _col2im_cover(image[i], block[i], st[i], dl[i], pads[i], pads[i + r])
+        taps, covered = taps * t, covered * v
+    bsize = prod(block)
+    if not isinstance(x[1], int) or x[1] % bsize:
+        raise ShapeUnknown(f"Col2Im input channels {x[1]} are not a multiple of prod(block_shape) {bsize}")
+    nc = x[0] * (x[1] // bsize)
+    out = nc * prod(image)
+    return [(kinds.ELEMENTWISE, [out, 0, prod(x)]), (kinds.ELEMENTWISE, [nc * (taps - covered), 1, 0, 1])]
+
+
+@lowering("MaxUnpool")
+def max_unpool(c: Ctx):
+    """MaxUnpool(X, I, output_shape?): the output written with zeros, then every input value
+    written at its index: 0 FLOPs; output bytes + the values and their indices."""
+    return [(kinds.ELEMENTWISE, [c.numel_out(0), 0, 0]), (kinds.GATHER, [c.numel_in(0), c.numel_in(1)])]
+
+
+@lowering("TensorScatter")
+def tensor_scatter(c: Ctx):
+    """TensorScatter(past_cache, update, write_indices?) (opset 24, a KV-cache write): the
+    cache copied to the present cache, the update written at its indices: 0 FLOPs."""
+    idx = c.numel_in(2) if c.has(2) else 0
+    return [(kinds.MOVE, [c.numel_in(0)]), (kinds.GATHER, [c.numel_in(1), idx])]
 
 
 @lowering("Gather", "GatherElements", "GatherND",

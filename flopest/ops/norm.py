@@ -123,3 +123,13 @@ def weight_norm(c: Ctx):
     norms."""
     n, groups = c.numel_in(0), c.numel_in(1)
     return [(kinds.NORM, [n, 3, 0, groups]), (kinds.ELEMENTWISE, [groups, 2, 0])]
+
+
+@lowering("MeanVarianceNormalization")
+def mean_variance_norm(c: Ctx):
+    """(X − mean) / sqrt(var) over `axes` (default [0, 2, 3]): elems·5 (no scale, no bias) +
+    4 per group; groups = the elements of the dims not in `axes`."""
+    x = c.inp(0)
+    r = len(x)
+    axes = {a + r if a < 0 else a for a in (c.attr("axes") or [0, 2, 3])}
+    return [(kinds.NORM, [prod(x), 5, prod(d for i, d in enumerate(x) if i not in axes), 0])]

@@ -13,7 +13,7 @@ import onnx
 
 from ... import kinds
 from ...errors import InputError
-from ...ops import Ctx, ShapeUnknown, lookup
+from ...ops import Ctx, ShapeUnknown, lookup, unknown_reason
 from ...optable import TableBuilder
 from .load import MAX_NESTING, elem_size, node_attrs, read_constants
 from .propagate import ShapeInfo
@@ -112,7 +112,7 @@ class _Walker:
             if fkey in self.functions:
                 self.note(f"{key}: a model-local function that calls itself; node {name!r} not costed")
             else:
-                self.note(f"{key}: no lowering in flopest's operator registry; not costed")
+                self.note(f"{key}: {unknown_reason(key)}; not costed")
             self.unknown[key] += 1
             return
         ctx = Ctx(op=node.op_type, inputs=[self.shape(i) for i in node.input],
