@@ -3,7 +3,10 @@ matching built-in, names the bad input with ``!r`` and says how to fix it."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import signal
+import threading
 
 
 class FlopestError(Exception):
@@ -41,6 +44,38 @@ def did_you_mean(name: str, choices) -> str:
     """`` — did you mean 'x'?`` when a close match exists, else ''."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" — did you mean {close[0]!r}?" if close else ""
+
+
+# --- the user's code (factories, forward) and Ctrl-C
+_SIGINT_SEEN = threading.Event()
+
+
+@contextlib.contextmanager
+def running_user_code():
+    """Run the user's code (a factory, a forward) so that a KeyboardInterrupt can be told apart:
+    one raised by a real SIGINT (the user's Ctrl-C, which must stop flopest: exit 130) from one
+    the model raises itself (the model's failure). Only the main thread receives signals; an
+    outer handler that is not Python's default is left alone (nested captures, a notebook's)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    _SIGINT_SEEN.clear()
+
+    def on_sigint(signum, frame):
+        _SIGINT_SEEN.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def is_ctrl_c(exc: BaseException) -> bool:
+    """True when `exc` is the KeyboardInterrupt of a real SIGINT (see running_user_code)."""
+    return isinstance(exc, KeyboardInterrupt) and _SIGINT_SEEN.is_set()
 
 
 # torch front end

@@ -24,7 +24,8 @@ import threading
 from dataclasses import dataclass, field
 
 from .counts import Counts, parse_dims
-from .errors import InputError, ModelRunError, UnknownOperatorError, did_you_mean
+from .errors import (InputError, ModelRunError, UnknownOperatorError, did_you_mean, is_ctrl_c,
+                     running_user_code)
 
 ZOO_PREFIX = "zoo:"
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -159,8 +160,11 @@ def _run_user_code(what: str, fn, *args):
     """Call the user's code; whatever it raises (SystemExit and KeyboardInterrupt included) is the
     model's failure, never flopest's exit code."""
     try:
-        return fn(*args)
+        with running_user_code():
+            return fn(*args)
     except (SystemExit, KeyboardInterrupt) as exc:
+        if is_ctrl_c(exc):
+            raise
         raise ModelRunError(f"{what} raised {type(exc).__name__}({exc})"
                             f"; flopest does not exit on behalf of the model") from None
     except InputError:
@@ -177,8 +181,11 @@ def load_factory(target: str) -> TorchModel:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        mod = importlib.import_module(modname)
+        with running_user_code():
+            mod = importlib.import_module(modname)
     except (SystemExit, KeyboardInterrupt) as exc:
+        if is_ctrl_c(exc):
+            raise
         raise ModelRunError(f"importing {modname!r} for the factory {target!r} raised "
                             f"{type(exc).__name__}({exc})") from None
     except Exception as exc:
@@ -286,7 +293,7 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
                  examples_per_pass: int | None = None, source: str = "") -> Counts:
     """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it."""
     fe = torch_frontend()
-    with TORCH_CAPTURE_LOCK:
+    with TORCH_CAPTURE_LOCK, running_user_code():
         cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
                          checkpointing=checkpointing, materialize=materialize)
     if examples_per_pass is not None:

@@ -27,7 +27,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 from ... import kinds
-from ...errors import DataDependentError, FlopestError, InputError, ModelRunError
+from ...errors import DataDependentError, FlopestError, InputError, ModelRunError, is_ctrl_c
 from ...ops import Ctx, ShapeUnknown, lookup_aten
 from ...ops.optimizer import add_optimizer_rows, check_optimizer
 from ...optable import TableBuilder
@@ -362,6 +362,8 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
     except FlopestError:
         raise
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the user's model raised
+        if is_ctrl_c(exc):   # the user pressed Ctrl-C: flopest stops (exit 130), not the model's fault
+            raise
         inner = modules.innermost() if modules is not None else None
         path = modules.names.get(inner, "") if inner is not None else ""
         if isinstance(exc, (SystemExit, KeyboardInterrupt)):   # not flopest's exit, nor a pass
