@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     from flopest import data as profiles
     from flopest.impact import ELEMENT_BYTES as BYTES_PER_ELEMENT
     from flopest.impact import roofline, serve
-    from flopest.serving_capture import generation_cost_torch
+    from flopest.models import generation_cost_torch
 
     rows = []
     for name in a.models.split(","):

@@ -13,6 +13,7 @@ from .errors import (FlopestError, InputError, ModelReadError, ModelRunError, Un
                      UnknownOperatorError)
 from .impact import estimate, serve
 from .models import count   # the one resolver; front ends are imported when a model needs them
+from . import report as _report  # noqa: F401  (registers the renderers results use: flopest.views)
 from .version import __version__
 
 

@@ -289,7 +289,8 @@ def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), train
     ``training_kw`` goes to :func:`flopest.count` (optimizer, loss_fn, checkpointing, ...);
     ``example_kwargs`` are keyword inputs of the model. Returns the Estimate when within budget,
     raises :class:`BudgetExceeded` otherwise."""
-    from . import count, estimate
+    from .impact import estimate
+    from .models import count
     limits = {k: kw.pop(k) for k in list(kw) if k in KEYWORDS}
     if not limits and not budgets:
         raise InputError("guard(): give at least one budget, e.g. co2eq_kg=50 or budgets=['energy=200kWh']")
@@ -302,16 +303,3 @@ def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), train
     est = estimate(counts, dataset_size=dataset_size, **kw)
     check(est, at=at, budgets=budgets, allow_unknown=allow_unknown, **limits)
     return est
-
-
-def _leading_dim(args, kwargs) -> int:
-    """The batch of the example inputs: the first dim of the first tensor or spec."""
-    for x in list(args) + list((kwargs or {}).values()):
-        shape = getattr(x, "shape", None)
-        if shape is not None and len(shape) >= 1:
-            return int(shape[0])
-        if isinstance(x, dict):
-            n = _leading_dim((), x)
-            if n:
-                return n
-    return 1

@@ -68,8 +68,9 @@ class _Gate:
 
     def run(self, model, example_args, example_kwargs, *, examples: int, global_batch: int,
             capture_examples: int, optimizer: str, n_devices: int, notes=()):
-        from . import count, estimate
         from .budget import check
+        from .impact import estimate
+        from .models import count
         counts = count(model, *example_args, training=True, optimizer=optimizer, loss_fn=_loss_of_output,
                        **example_kwargs)
         kw = dict(self.estimate_kw)
@@ -110,13 +111,20 @@ def _first_batch(loader, where: str):
         raise InputError(f"{where}: the training dataloader is empty") from None
 
 
-def _batch_size(batch) -> int:
-    from .budget import _leading_dim
-    if isinstance(batch, dict):
-        return _leading_dim((), batch)
-    if isinstance(batch, (list, tuple)):
-        return _leading_dim(tuple(batch), None)
-    return _leading_dim((batch,), None)
+def _batch_size(batch, where: str, fallback: int | None = None) -> int:
+    """Examples in the example batch: the leading dim every tensor of it shares (the PyTorch
+    front end's rule); `fallback` (the trainer's own per-device batch) when that is ambiguous;
+    never a silent 1."""
+    from .models import torch_frontend
+    args, kwargs = ((), batch) if isinstance(batch, dict) else \
+        ((tuple(batch), {}) if isinstance(batch, (list, tuple)) else ((batch,), {}))
+    n, reason = torch_frontend().examples_per_pass(args, kwargs)
+    if n is not None:
+        return int(n)
+    if fallback:
+        return int(fallback)
+    raise InputError(f"{where}: cannot tell how many examples the example batch holds ({reason}); "
+                     f"give an example batch whose tensors share their leading (batch) dim")
 
 
 def _trainer_callback_base():
@@ -175,7 +183,8 @@ def _make_trainer_callback():
                 raise InputError("FlopestTrainerCallback: the example batch must be a dict of model inputs "
                                  f"(got {type(batch).__name__}); pass example_batch=")
             world = int(getattr(args, "world_size", 1) or 1)
-            per_device = _batch_size(batch)
+            per_device = _batch_size(batch, "FlopestTrainerCallback",
+                                     getattr(args, "per_device_train_batch_size", None))
             global_batch = per_device * int(args.gradient_accumulation_steps or 1) * world
             steps = int(state.max_steps or 0)
             if steps <= 0:
@@ -221,7 +230,7 @@ def _make_lightning_callback():
                 x = batch[0] if isinstance(batch, (list, tuple)) else batch
             args, kwargs = ((), dict(x)) if isinstance(x, dict) else \
                 ((tuple(x), {}) if isinstance(x, (list, tuple)) else ((x,), {}))
-            per_device = _batch_size(x)
+            per_device = _batch_size(x, "FlopestLightningCallback")
             world = int(getattr(trainer, "world_size", 1) or 1)
             accumulate = int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
             steps = int(trainer.estimated_stepping_batches)

@@ -22,7 +22,10 @@ relative to the file's folder.
 from __future__ import annotations
 
 import os
-import tomllib
+try:
+    import tomllib
+except ImportError:   # Python 3.10: the same parser, from PyPI (a dependency on 3.10)
+    import tomli as tomllib
 
 from .errors import InputError, did_you_mean
 

@@ -24,8 +24,10 @@ import threading
 from dataclasses import dataclass, field
 
 from .counts import Counts, parse_dims
-from .errors import (InputError, ModelRunError, UnknownOperatorError, did_you_mean, is_ctrl_c,
-                     running_user_code)
+from .generation import ForwardCost, GenerationCost, assemble, check_context, fit_positions
+from .errors import (InputError, ModelRunError, ServingError, UnknownOperatorError, did_you_mean,
+                     is_ctrl_c, running_user_code)
+from .validate import error, whole
 
 ZOO_PREFIX = "zoo:"
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -375,3 +377,169 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool = 
 def zoo_entries() -> dict:
     """{name: entry} of the zoo (entry.kind, .description, .full_input)."""
     return dict(_zoo_package().MODELS)
+
+
+# ------------------------------------------------------------------------------- serving
+# What a serving estimate needs, read off the model: the cost of one request (prefill + decode
+# steps over a KV cache, a GenerationCost) or of one forward pass of a batch (a ForwardCost).
+
+def _spec(shape, dtype):
+    return torch_frontend().spec(shape, dtype)
+
+
+def generation_cost_torch(module, prompt_tokens: int, output_tokens: int) -> GenerationCost:
+    """Prefill and decode cost of a transformers causal LM (or a module wrapping one as
+    `.model`), captured on meta tensors with a meta KV cache (flopest.frontends.torch.generation)."""
+    torch_frontend()
+    from .frontends.torch import generation as gen
+    hf = gen.hf_model(module)
+    if hf is None:
+        raise ServingError(f"{type(module).__name__} is not a transformers causal LM (no .config with "
+                           f"num_hidden_layers): serve its ONNX decoder export with past key values, "
+                           f"or give --params (2·N per token) or --wh-per-request")
+    P = whole("prompt_tokens", prompt_tokens)
+    O = whole("output_tokens", output_tokens)
+    ctx, ctx_name = gen.context_of(hf.config)
+    check_context(P, O, ctx, f"{type(hf).__name__} config {ctx_name}")
+    layers, kvh, hd = gen.kv_shape(hf.config)
+    keep = gen.keeps_last_logits(hf)
+
+    def step(seq, past):
+        return count(gen.DecodeStep(hf, past, keep), input_ids=_spec((1, seq), "int64"))
+
+    pre = step(P, 0)
+    points = {}
+    notes = list(pre.notes)
+    if not keep:
+        notes.append(f"{type(hf).__name__}.forward has no logits_to_keep: the prefill counts the logits of "
+                     f"every prompt position (generation needs the last one only)")
+    for p in fit_positions(P, O):
+        c = step(1, p)
+        points[p] = c
+        notes += [n for n in c.notes if n not in notes]
+    return assemble(P, O, pre, points, pre.params, 2 * layers * kvh * hd, ctx,
+                    type(hf).__name__, "torch", notes)
+
+
+def _unknown_note(c: Counts) -> list:
+    return (["operators not costed (unknown_ops): " + ", ".join(f"{k} ×{v}" for k, v in sorted(c.unknown_ops.items()))]
+            if c.unknown_ops else [])
+
+
+def forward_cost_torch(module, args=(), kwargs=None, batch: int = 1) -> ForwardCost:
+    """One forward pass at `batch` examples: the first dim of every example input is set to it."""
+    def rebatch(x):
+        shape = tuple(getattr(x, "shape", ()))
+        if not shape:
+            return x
+        return _spec((batch,) + tuple(int(d) for d in shape[1:]), x.dtype)
+
+    a = tuple(rebatch(x) for x in args)
+    kw = {k: rebatch(v) for k, v in (kwargs or {}).items()}
+    c = count(module, *a, **kw)
+    from .frontends.torch.generation import param_elem_size
+    return ForwardCost(batch, c.flops, c.matmul_flops, c.bytes, c.params, type(module).__name__, "torch",
+                       list(c.notes) + _unknown_note(c), param_elem_size(module))
+
+
+def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=None, seq_dim=None,
+                         past_dim=None, context: int | None = None) -> GenerationCost:
+    """Prefill and decode cost of an ONNX decoder export that takes past key/values: read once,
+    then re-bound (prefill: seq = P, past = 0; decode: seq = 1, past = p)."""
+    from .frontends.onnx import roles
+    P = whole("prompt_tokens", prompt_tokens)
+    O = whole("output_tokens", output_tokens)
+    check_context(P, O, context, "context")
+    inputs = roles.graph_inputs(model)
+    batch, seq_dim, past_dim, past_inputs = roles.decoder_roles(inputs, seq_dim, past_dim)
+    fixed = parse_dims(dims)
+    kv = 0
+    for n, ds in past_inputs:
+        e = 1
+        for d in ds:
+            if d in (batch, past_dim):
+                continue
+            if isinstance(d, int):
+                e *= d
+            elif d in fixed:
+                e *= fixed[d]
+            else:
+                raise error(f"past input {n!r} has a dim {d!r} with no value: bind it with dims {d}=VALUE", "dims")
+        kv += e
+    base = dict(fixed)
+    if batch:
+        base[batch] = 1
+    # other symbolic dims that follow the sequence (an attention mask over past + new tokens)
+    other = sorted({d for _, ds in inputs for d in ds if isinstance(d, str)} - set(base) - {seq_dim, past_dim})
+
+    def at(seq, past):
+        d = dict(base, **{seq_dim: seq, past_dim: past})
+        for o in other:
+            d[o] = past + seq   # NB: an unnamed extra dim is taken as the total length
+        return d
+
+    c = count_onnx(model, at(P, 0), examples_per_pass=1)
+    notes = list(c.notes)
+    if other:
+        notes.append(f"dims {', '.join(other)} taken as past + new tokens")
+    if context is None:
+        notes.append("the ONNX graph does not state its context length: prompt + output not checked (--context)")
+    points = {p: c.at(**at(1, p)) for p in fit_positions(P, O)}
+    src = model if isinstance(model, str) else "onnx model"
+    return assemble(P, O, c, points, c.params, kv, context, str(src), "onnx", notes)
+
+
+def forward_cost_onnx(model, dims=None, batch: int = 1, batch_dim: str = "batch") -> ForwardCost:
+    """One forward pass of an ONNX model with its batch dim bound to `batch`."""
+    from .frontends.onnx import roles
+    d = parse_dims(dims)
+    inputs = roles.graph_inputs(model)
+    names = {x for _, ds in inputs for x in ds if isinstance(x, str)}
+    if batch_dim in names:
+        d[batch_dim] = batch
+    elif batch != 1:
+        raise InputError(f"the ONNX model has no dim named {batch_dim!r} to set --batch {batch} "
+                         f"(its dims: {', '.join(sorted(names)) or 'none, all static'})")
+    c = count_onnx(model, d, examples_per_pass=batch)
+    return ForwardCost(batch, c.flops, c.matmul_flops, c.bytes, c.params, str(model), "onnx",
+                       list(c.notes) + _unknown_note(c), roles.float_elem_size(model))
+
+
+def serving_cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context):
+    """GenerationCost (output_tokens given) or ForwardCost of `model` at `batch`."""
+    generative = output_tokens is not None
+    if generative and prompt_tokens is None:
+        raise error("output_tokens needs prompt_tokens (the prompt length)", "output_tokens", "prompt_tokens")
+    if is_torch_spec(model):   # zoo:NAME or a factory: its module, and its example inputs unless given
+        tm = zoo_model(model) if is_zoo(model) else load_factory(model)
+        if not args and not kwargs:
+            args, kwargs = tm.args, tm.kwargs
+        model = tm.module
+    if is_torch_module(model):
+        if generative:
+            return generation_cost_torch(model, prompt_tokens, output_tokens)
+        if not args and not kwargs:
+            raise InputError(f"{type(model).__name__}: give its example inputs (one forward per request), or "
+                             f"--output-tokens for a generative model")
+        if prompt_tokens is not None:
+            seq = whole("prompt_tokens", prompt_tokens)
+            args = tuple(_with_seq(a, seq) for a in args)
+            kwargs = {k: _with_seq(a, seq) for k, a in (kwargs or {}).items()}
+        return forward_cost_torch(model, args, kwargs, batch)
+    if args or kwargs:
+        raise InputError("example inputs are for PyTorch modules; an ONNX model takes dims={...}")
+    if generative:
+        return generation_cost_onnx(model, prompt_tokens, output_tokens, dims, seq_dim, past_dim,
+                                    whole("context", context, allow_none=True))
+    d = dict(dims or {})
+    if prompt_tokens is not None:
+        d.setdefault(seq_dim or "sequence", whole("prompt_tokens", prompt_tokens))
+    return forward_cost_onnx(model, d, batch)
+
+
+def _with_seq(x, seq):
+    """An example input of rank 2 (batch, tokens) with `seq` tokens."""
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) != 2:
+        return x
+    return _spec((shape[0], seq), x.dtype)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 
+from . import io
 from .errors import InputError, did_you_mean
 from .units import SECONDS_PER_YEAR, format_count as human, format_quantity, si_prefix
 
@@ -376,18 +377,13 @@ def _target(path) -> tuple:
     if ext not in FORMATS:
         raise InputError(f"--plot {path!r}: cannot tell the image format from {ext or 'no suffix'!r}; "
                          f"give a file name ending in .png or .svg (such as {os.path.splitext(path)[0]}.png)")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"--plot {path!r}: folder {folder!r} does not exist; create it first")
-    if os.path.isdir(path):
-        raise InputError(f"--plot {path!r} is a folder; give a file name")
+    io.target(path, "--plot")   # the folder exists; not a folder, pipe or socket
     return path, ext[1:]
 
 
 def _save(fig, path: str, fmt: str) -> str:
-    """Write the figure atomically (report.write_atomic): a failure or Ctrl-C never leaves a
-    half-written image."""
-    from .report import write_atomic
+    """Write the figure atomically (io.write): a failure, Ctrl-C or SIGTERM never leaves a
+    half-written image; a character device (/dev/null) is written, never replaced."""
 
     def draw(f):
         if fmt == "svg":   # real <text> (searchable, smaller); no date, so reruns give the same file
@@ -396,7 +392,7 @@ def _save(fig, path: str, fmt: str) -> str:
                 fig.savefig(f, format="svg", metadata={"Date": None})
         else:
             fig.savefig(f, format="png", dpi=PNG_DPI)
-    write_atomic(path, draw, flag="--plot")
+    io.write(path, draw, flag="--plot")
     return path
 
 

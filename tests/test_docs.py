@@ -317,8 +317,6 @@ def test_architecture_table_is_read():
     assert "flopest/counts.py" in rows and "flopest/ops/__init__.py" in rows and len(rows) > 30
 
 
-@pytest.mark.xfail(strict=False, reason="LEAD: docs/architecture.md is written to the target layout "
-                   "of issue 14 (HELPERS.md); correct its rows to the final tree, then remove this mark")
 def test_architecture_has_a_row_for_every_module():
     tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "flopest").rglob("*.py")}
     rows = _architecture_modules()

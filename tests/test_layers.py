@@ -19,7 +19,6 @@ def lint(root: pathlib.Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.xfail(reason="TODO(lead): the layering lands in steps this session; remove before stopping")
 def test_contracts_kept():
     r = lint(ROOT)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
@@ -59,6 +58,5 @@ def _private_imports():
     return out
 
 
-@pytest.mark.xfail(reason="TODO(lead): the layering lands in steps this session; remove before stopping")
 def test_no_private_name_is_imported_across_modules():
     assert _private_imports() == []

@@ -13,7 +13,7 @@ import pytest
 import flopest
 from flopest import plots
 from flopest.errors import InputError
-from flopest.report import _umask
+from flopest.io import umask as _umask
 from flopest.units import format_quantity
 from tests.conftest import mlp_model
 from tests.ops._onnx_build import model, node, weight

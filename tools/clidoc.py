@@ -301,7 +301,7 @@ def main(argv=None) -> int:
         print(f"{path} is already current")
         return 0
     from flopest.errors import FlopestError
-    from flopest.report import write_atomic
+    from flopest.io import write_atomic
     try:
         write_atomic(os.fspath(path), text)
     except FlopestError as exc:

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 
-from .. import models
+from .. import io, models
 from ..errors import FlopestError, InputError
 
 INT64_MAX = 2**63 - 1
@@ -154,23 +154,35 @@ def plot(a, draw) -> None:
         draw(a.plot)
 
 
+class Once(argparse.Action):
+    """An option that may be given once: a second --output would silently win over the first."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} given twice ({getattr(namespace, self.dest)!r} and {values!r}); give it once")
+        setattr(namespace, self.dest, values)
+
+
+def output_option(p) -> None:
+    """--output FILE, as every command that writes a report takes it."""
+    p.add_argument("--output", "-o", metavar="FILE", action=Once,
+                   help="write the result to FILE (atomically; - = standard output)")
+
+
 def emit(a, text: str) -> None:
-    """The report to --output (atomically) or to stdout."""
+    """The report to --output (atomically, or to the stream it names) or to stdout."""
     if a.output is not None:
-        from ..report import write_atomic
-        write_atomic(a.output, text)
+        io.write(a.output, text)
     else:
         sys.stdout.write(text)
 
 
 def check_output(a) -> None:
-    """A bad --output fails before any work is done (an empty name, a folder that does not exist)."""
+    """A bad --output fails before any work is done: an empty name, a missing folder, a folder, a
+    pipe, the input model, or the --plot file."""
     out = getattr(a, "output", None)
     if out is None:
         return
-    if not out.strip():
-        raise InputError("--output '' is empty; give a file name")
-    import os
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise InputError(f"--output {short(out)!r}: the folder {short(folder)!r} does not exist")
+    model = getattr(a, "model", None)
+    io.target(out, "--output", inputs=[model] if isinstance(model, str) else [],
+              others=[("--plot", getattr(a, "plot", None))])

@@ -9,7 +9,7 @@ import itertools
 from .. import models
 from ..counts import BY_CHOICES, parse_dims
 from ..errors import InputError, KernelInputError
-from .common import (INT64_MAX, check_output, check_plot_target, emit, int_arg, plot, progress, short,
+from .common import (Once, output_option, INT64_MAX, check_output, check_plot_target, emit, int_arg, plot, progress, short,
                      torch_model)
 
 EPILOG = """examples:
@@ -70,8 +70,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--causal", action="store_true",
                    help="count causal attention operators over the unmasked pairs only "
                    "(default: every query-key pair)")
-    c.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
-    c.add_argument("--plot", metavar="FILE.png|.svg", help="also draw the breakdown (--by) or, with one "
+    output_option(c)
+    c.add_argument("--plot", metavar="FILE.png|.svg", action=Once, help="also draw the breakdown (--by) or, with one "
                    "--sweep, FLOPs against the swept dim (needs the plot extra)")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     c.add_argument("--debug", action="store_true", help="show a traceback on errors")

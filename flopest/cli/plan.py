@@ -9,7 +9,7 @@ import sys
 from .. import models
 from ..counts import parse_dims
 from ..errors import InputError
-from .common import (check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
+from .common import (Once, output_option, check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
                      progress, short)
 
 EPILOG_ESTIMATE = """examples:
@@ -156,8 +156,8 @@ def plan_args(e, compare: bool = False) -> None:
     e.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     e.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
     e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
-    e.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
-    e.add_argument("--plot", metavar="FILE.png|.svg", help="also draw a chart (needs the plot extra)")
+    output_option(e)
+    e.add_argument("--plot", metavar="FILE.png|.svg", action=Once, help="also draw a chart (needs the plot extra)")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     e.add_argument("--debug", action="store_true", help="show a traceback on errors")
 

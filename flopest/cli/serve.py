@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import re
 import sys
@@ -12,8 +10,7 @@ import sys
 from .. import models
 from ..counts import parse_dims
 from ..errors import InputError
-from ..units import format_quantity as _num
-from .common import check_output, emit, known, num_arg
+from .common import output_option, check_output, emit, known, num_arg
 
 EPILOG = """examples:
   flopest serve zoo:gpt2 --prompt-tokens 500 --output-tokens 300 --requests-per-day 1M --device h100-sxm --region US --batch 16
@@ -94,7 +91,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
                    help="the quantile compared with the budgets (default p95)")
     s.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
-    s.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically)")
+    output_option(s)
     s.add_argument("--debug", action="store_true", help="show a traceback on errors")
     s.set_defaults(run=run)
     return s
@@ -116,7 +113,7 @@ def parse_seconds(text, flag: str = "--max-latency") -> float:
 
 def run(a) -> int:
     from ..budget import evaluate, parse_budget
-    from ..report import check_table
+    from ..report import render_serving
     from ..impact import serve
 
     check_output(a)
@@ -181,132 +178,7 @@ def run(a) -> int:
     if budgets:
         res = evaluate(est, budgets, a.at)
         d["check"] = res.to_dict()
-    text = render_serving(d, a.format)
-    if res is not None and a.format in ("table", "markdown"):
-        text = check_table(d["check"], a.format) + text
-    elif res is not None and a.format == "csv":
-        text = check_table(d["check"], "csv")
-    emit(a, text)
+    emit(a, render_serving(d, a.format))
     if res is not None and (a.output is not None or a.format == "json"):   # the verdict on stderr, for CI logs
         print(f"flopest: {res.verdict()}", file=sys.stderr)
     return 0 if res is None or res.ok else 1
-
-
-# ----------------------------------------------------------------------------- rendering
-_ROWS = (("latency_s", "latency per request", "s"), ("ttft_s", "time to first token", "s"),
-         ("tokens_per_s", "output tokens/s per device", "/s"), ("examples_per_s", "examples/s per device", "/s"),
-         ("devices_needed", "devices", ""),
-         ("utilisation", "device utilisation", "%"),
-         ("accelerator_hours", "accelerator-hours", "h"), ("energy_kwh", "energy", "kWh"),
-         ("energy_kwh_per_month", "energy per month", "kWh"),
-         ("co2eq_kg", "CO₂eq (scope 2 + 3)", "kg"), ("scope2", "  scope 2 (electricity, location-based)", "kg"),
-         ("scope3", "  scope 3 (embodied share)", "kg"), ("co2eq_kg_per_month", "CO₂eq per month", "kg"),
-         ("co2eq_kg_per_year", "CO₂eq per year", "kg"), ("energy_wh_per_request", "energy per request", "Wh"),
-         ("co2eq_g_per_request", "CO₂eq per request", "g"), ("water_l", "water", "L"),
-         ("breakeven_days", "days to emit the training footprint", "days"))
-
-
-def _get(d, key):
-    if key in ("scope2", "scope3"):
-        return d["co2eq_kg_by_scope"][key]
-    return d.get(key)
-
-
-def range_rows(d: dict):
-    for key, label, unit in _ROWS:
-        v = _get(d, key)
-        if v is not None:
-            yield (label, *(_num(v[q], unit) for q in ("p5", "p50", "p95")))
-
-
-def _head(d: dict) -> str:
-    from ..report import human
-    if d["mode"] == "energy-per-request":
-        return (f"{d['wh_per_request_it']:g} Wh per request (IT) · {human(d['requests_per_day'])} requests/day · "
-                f"{d['duration_days']:,.4g} days")
-    tok = (f"{d['prompt_tokens']:,} + {d['output_tokens']:,} tokens" if d["mode"] == "generate"
-           else "one forward pass")
-    return (f"{d['model']} · {d['device']} {d['precision']} · batch {d['batch']}"
-            f"{' × ' + str(d['devices_per_replica']) + ' devices per replica' if d['devices_per_replica'] > 1 else ''}"
-            f" · {tok} · {human(d['requests_per_day'])} requests/day · {d['duration_days']:,.4g} days")
-
-
-def count_rows(d: dict):
-    """Per-request counted figures (exact)."""
-    from ..report import human
-    if d["mode"] == "generate":
-        for k, unit, label in (("flops_per_request", "FLOP", "FLOPs"),
-                               ("bytes_per_request", "B", f"bytes moved (weights / {d['batch']} + KV cache)"),
-                               ("graph_bytes_per_request", "B", "graph bytes (unfused, batch 1)")):
-            if k == "graph_bytes_per_request" and d.get("frontend") == "params":
-                continue   # no graph
-            for ph in ("prefill", "decode"):
-                v = d[k][ph]
-                yield (f"{label}, {ph}", f"{int(v):,}", human(v, unit))
-        yield ("decode FLOPs per token (first / last step)",
-               f"{d['decode_flops_per_token']['first']:,} / {d['decode_flops_per_token']['last']:,}", "")
-        yield ("weights read per decode step", f"{int(d['weight_bytes']):,}", human(d["weight_bytes"], "B"))
-        yield ("KV cache per token", f"{int(d['kv_cache_bytes_per_token']):,}", human(d["kv_cache_bytes_per_token"],
-                                                                                      "B"))
-    elif d["mode"] == "forward":
-        v = d["flops_per_request"]["forward"]
-        yield ("flops per request", f"{v:,.0f}", human(v, "FLOP"))
-        v = d["graph_bytes_per_request"]["forward"]
-        yield ("graph bytes per request", f"{v:,.0f}", human(v, "B"))
-
-
-def render_serving(d: dict, fmt: str) -> str:
-    from ..report import _fmt_value, check_format, to_json
-    check_format(fmt)
-    if fmt == "json":
-        return to_json(d)
-    assumptions = [(x["name"], _fmt_value(x["value"]), x["unit"], x["source"]) for x in d["assumptions"]]
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["measure", "p5", "p50", "p95"])
-        for key, _, _ in _ROWS:
-            v = _get(d, key)
-            if v is not None:
-                name = f"co2eq_kg_{key}" if key in ("scope2", "scope3") else key
-                w.writerow([name, v["p5"], v["p50"], v["p95"]])
-        for k in ("flops_per_request", "bytes_per_request", "graph_bytes_per_request"):
-            for ph, v in (d.get(k) or {}).items():
-                w.writerow([f"{k}_{ph}", v, v, v])
-        return buf.getvalue()
-    if fmt == "markdown":
-        from tabulate import tabulate
-        out = [_head(d)]
-        cr = list(count_rows(d))
-        if cr:
-            out.append(tabulate(cr, headers=["per request", "exact", "≈"], tablefmt="github",
-                                colalign=("left", "right", "right")))
-        out.append(tabulate(list(range_rows(d)), headers=["", "p5", "p50", "p95"], tablefmt="github",
-                            colalign=("left", "right", "right", "right")))
-        out.append(tabulate(assumptions, headers=["assumption", "value", "unit", "source"], tablefmt="github"))
-        out.append("\n".join(f"note: {n}" for n in d.get("notes", [])))
-        out.append(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
-        return "\n\n".join(x for x in out if x) + "\n"
-    from rich.table import Table
-
-    from ..report import _console, assumption_table, range_table
-    buf = io.StringIO()
-    con = _console(buf)
-    con.print(_head(d))
-    cr = list(count_rows(d))
-    if cr:
-        t = Table(title="per request")
-        t.add_column("measure")
-        t.add_column("exact", justify="right")
-        t.add_column("≈", justify="right")
-        for r in cr:
-            t.add_row(*r)
-        con.print(t)
-    con.print(range_table("flopest serve (p5 – p50 – p95)", range_rows(d)))
-    con.print(assumption_table(assumptions))
-    for n in d.get("notes", []):
-        con.print(f"note: {n}")
-    con.print(f"method: {d['method']}. data {d['data_version']}, flopest {d['version']}")
-    return buf.getvalue()
-
-

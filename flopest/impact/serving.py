@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import data
+from .. import data, models
 from ..errors import InputError
 from ..generation import ForwardCost, GenerationCost, generation_cost_params
 from ..units import format_quantity
@@ -275,8 +275,7 @@ def _cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_di
                                                               whole("output_tokens", output_tokens)):
             raise InputError("the GenerationCost was counted for other token counts: count it again")
         return model
-    from ..serving_capture import counted   # the resolver's side (models + front ends)
-    return counted(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context)
+    return models.serving_cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context)
 
 
 def _batch(cost, cost_at, dev, prec, b_given, max_lat, mfu_u, mbu_u, notes):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import data
+from .. import data, views
 from ..errors import InputError
 from ..validate import error, positive
 from ..kernel import load
@@ -129,12 +129,10 @@ class Estimate:
                 "co2eq_kg_scope2": self.result["scope2"], "co2eq_kg_scope3": self.result["scope3"]}
 
     def to_markdown(self) -> str:
-        from ..report import render_estimate
-        return render_estimate(self.to_dict(), "markdown")
+        return views.render("estimate", "markdown", self.to_dict())
 
     def _repr_html_(self) -> str:
-        from ..report import estimate_html
-        return estimate_html(self.to_dict())
+        return views.render("estimate", "html", self.to_dict())
 
     def __repr__(self) -> str:
         c, e = self.co2eq_kg, self.energy_kwh

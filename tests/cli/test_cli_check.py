@@ -230,7 +230,7 @@ def test_estimate_markdown_and_html():
     md = est.to_markdown()
     assert "| time" in md and "| assumption" in md and "data " in md
     html = est._repr_html_()
-    assert html.startswith("<div>") and "<table>" in html and "CO₂eq" in html
+    assert html.startswith("<div") and "<table>" in html and "CO₂eq" in html
     eq = {e["id"]: e for e in est.to_dict()["equivalences"]}
     # car: CO2 p50 (kg) × 1000 / 248.5 g per km (equivalences.csv, US EPA)
     assert eq["car_km"]["amount"] == pytest.approx(est.co2eq_kg["p50"] * 1000 / 248.5)

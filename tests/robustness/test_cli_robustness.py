@@ -232,7 +232,7 @@ def test_failure_while_rendering_leaves_no_file(mlp_file, tmp_path, monkeypatch)
 
 
 def test_failure_while_writing_leaves_the_old_file_and_no_temp(mlp_file, tmp_path, monkeypatch):
-    import flopest.report as report
+    import flopest.io as report
     dest = tmp_path / "out.json"
     dest.write_text("previous result\n")
     real_fsync = os.fsync

@@ -8,7 +8,7 @@ import torch
 
 import flopest
 from flopest.impact import ServingEstimate, serve
-from flopest.serving_capture import generation_cost_torch
+from flopest.models import generation_cost_torch
 
 P, O = 64, 8   # decode steps at cache lengths 64 … 70 (7 steps); captured at 64, 66, 68, 70
 

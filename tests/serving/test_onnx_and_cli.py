@@ -11,7 +11,7 @@ import pytest
 from flopest.cli import main
 from flopest.errors import ServingError
 from flopest.impact import serve
-from flopest.serving_capture import generation_cost_onnx
+from flopest.models import generation_cost_onnx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

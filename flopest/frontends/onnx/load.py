@@ -18,7 +18,7 @@ from ...dims import evaluate, free_names, parse_dim_param, sanitize, to_source
 from ...errors import InputError, ModelReadError
 from .proto import WireError, read_graph_only, strip_model
 
-_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
                 onnx.TensorProto.DOUBLE} | {getattr(onnx.TensorProto, n) for n in
                                              ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
                                               "FLOAT8E5M2FNUZ", "FLOAT4E2M1") if hasattr(onnx.TensorProto, n)}
@@ -256,7 +256,7 @@ def count_params(model: onnx.ModelProto) -> int:
     total = 0
     seen = set()
     for t in model.graph.initializer:
-        if t.data_type in _FLOAT_TYPES and t.name not in seen:
+        if t.data_type in FLOAT_TYPES and t.name not in seen:
             seen.add(t.name)
             n = 1
             for d in t.dims:
