@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import stat
 
 import onnx
 import pytest
@@ -294,3 +295,58 @@ def test_ctrl_c_during_capture_exits_130_and_writes_nothing(tmp_path):
     assert "Traceback" not in err and err.strip() == "flopest: interrupted", err
     assert not dest.exists()
     assert sorted(os.listdir(tmp_path)) == ["in_forward"]
+
+
+# ------------------------------------------------------------------ external data never opened
+def _external_fill_model(path, location: str, n_nodes: int = 4):
+    """ConstantOfShape([1]) nodes whose `value` attribute is an external int64 tensor at
+    `location`, each used as the shape of an Expand feeding a Relu: the file's 8 bytes would
+    become the Relu's element count, and so its FLOPs (issue 19.1's leak)."""
+    import onnx
+    from onnx import TensorProto, helper
+    nodes, outs = [], []
+    for i in range(n_nodes):
+        t = helper.make_tensor(f"fill{i}", TensorProto.INT64, [1], [0])
+        t.ClearField("int64_data")
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", location), ("offset", str(8 * i)), ("length", "8")):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+        nodes.append(helper.make_node("ConstantOfShape", ["one_dim"], [f"c{i}"], value=t))
+        nodes.append(helper.make_node("Expand", ["one", f"c{i}"], [f"e{i}"]))
+        nodes.append(helper.make_node("Relu", [f"e{i}"], [f"y{i}"], name=f"relu{i}"))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+    init = [helper.make_tensor("one_dim", TensorProto.INT64, [1], [1]),
+            helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])]
+    g = helper.make_graph(nodes, "leak", [], outs, initializer=init)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def _count_leak(folder, model):
+    return subprocess.run([sys.executable, "-m", "flopest", "count", str(model), "--by", "node", "--format", "json"],
+                          cwd=folder, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_external_attribute_tensor_is_never_opened(tmp_path, cli):
+    """Issue 19.1. With a FIFO as the external file, opening it would block the run (nothing writes
+    to it): the count completes. With a regular file, its bytes never become a count: the result
+    is the same whatever the file holds, and a note says what was not read."""
+    model = tmp_path / "leak.onnx"
+    _external_fill_model(model, "secret.env")
+    fifo = tmp_path / "secret.env"
+    os.mkfifo(fifo)
+    p = _count_leak(tmp_path, model)
+    assert p.returncode == 0, p.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    fifo.unlink()
+    outs = []
+    for secret in (b"SECRET=a" * 4, b"\x05\0\0\0\0\0\0\0" * 4):
+        fifo.write_bytes(secret)
+        r = cli(["count", model, "--by", "node", "--format", "json"], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads(r.stdout))
+    assert outs[0] == outs[1]
+    leaked = int.from_bytes(b"SECRET=a", "little")
+    assert all(r["flops"] not in (leaked, 5) for r in outs[0]["breakdown"]), outs[0]["breakdown"]
+    assert any("external data" in n for n in outs[0]["notes"]), outs[0]["notes"]

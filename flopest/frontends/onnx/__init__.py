@@ -88,5 +88,8 @@ def analyse(model, dims: dict | None = None):
     if foreign:
         low.notes.append("sizes that depend on data or on shapes inference could not follow: "
                          + ", ".join(foreign))
+    if stats.get("external_refs"):
+        low.notes.append(f"{stats['external_refs']} tensor(s) refer to external data files, which flopest "
+                         f"never opens: their values are unknown (shapes and FLOPs do not need them)")
     low.examples_per_pass, low.examples_per_pass_note = leading_dim(m, dims)
     return low, m, stats, names, mode

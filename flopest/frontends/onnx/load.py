@@ -39,7 +39,9 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
     if isinstance(model, onnx.ModelProto):
         m = strip_model(model)
         _check_text(m, "<ModelProto>")
-        return m, {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
+        stats = {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
+        stats["external_refs"] = drop_external_refs(m)
+        return m, stats
     try:
         path = os.fspath(model)
     except TypeError:
@@ -61,7 +63,76 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
         raise ModelReadError(f"{path!r} parsed as protobuf but holds no ONNX graph; is it an ONNX model?")
     _check_text(m, path)
     stats["source"] = path
+    stats["external_refs"] = drop_external_refs(m)
     return m, stats
+
+
+def _tensors_of(m: onnx.ModelProto):
+    """Every TensorProto of the model: initializers, sparse initializers, node attributes (t,
+    tensors, sparse_tensor), in subgraphs and local functions too."""
+    def graph(g):
+        yield from g.initializer
+        for sp in g.sparse_initializer:
+            yield sp.values
+            yield sp.indices
+        yield from nodes(g.node)
+
+    def nodes(ns):
+        for n in ns:
+            for a in n.attribute:
+                if a.HasField("t"):
+                    yield a.t
+                yield from a.tensors
+                if a.HasField("sparse_tensor"):
+                    yield a.sparse_tensor.values
+                    yield a.sparse_tensor.indices
+                for sp in a.sparse_tensors:
+                    yield sp.values
+                    yield sp.indices
+                if a.HasField("g"):
+                    yield from graph(a.g)
+                for g in a.graphs:
+                    yield from graph(g)
+
+    yield from graph(m.graph)
+    for f in m.functions:
+        yield from nodes(f.node)
+
+
+def drop_external_refs(m: onnx.ModelProto) -> int:
+    """Remove every reference to external data (a file name next to the model, or anywhere) from
+    the weight-free model, in place, so that nothing downstream — flopest's value propagation,
+    onnx's or onnxruntime's inference — can open a file the user did not name. The tensor keeps
+    its dims and type, and no data: its values are unknown (shapes still propagate). Returns
+    how many tensors referred to external data."""
+    n = 0
+    for t in _tensors_of(m):
+        if is_external(t):
+            del t.external_data[:]
+            t.data_location = onnx.TensorProto.DEFAULT
+            t.ClearField("raw_data")
+            n += 1
+    return n
+
+
+def tensor_values(t, limit: int) -> list | None:
+    """The values of a small inline tensor as a flat Python list, or None when they are not
+    there: external (never read), over `limit` elements, or no data stored (a weight stripped by
+    the reader, an external reference dropped)."""
+    if is_external(t):
+        return None
+    n = 1
+    for d in t.dims:
+        n *= int(d)
+    if not 0 <= n <= limit:
+        return None
+    try:
+        arr = numpy_helper.to_array(t).reshape(-1)
+    except Exception:   # no data stored for these dims
+        return None
+    if arr.size != n:
+        return None
+    return [int(x) if arr.dtype.kind in "iub" else float(x) for x in arr.tolist()]
 
 
 def _check_text(m: onnx.ModelProto, source: str) -> None:

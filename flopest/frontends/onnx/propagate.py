@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from ...dims import Sym, broadcast_shapes, exact_div, free_names, opaque, prod, to_source
 from ...ops import Ctx
 from ...ops.conv import out_spatial
 from ...ops.linalg import parse_einsum
-from .load import node_attrs, read_constants, read_dim
+from .load import node_attrs, read_constants, read_dim, tensor_values
 
 INT_BIG = 2 ** 31 - 1
 VALUE_LIMIT = 64   # integer tensors up to this many elements carry their (symbolic) value
@@ -229,13 +228,7 @@ def constant(node, ins, vals, attrs, p):
     for a in node.attribute:
         if a.name == "value":
             dims = tuple(int(d) for d in a.t.dims)
-            v = None
-            n = prod(dims) if dims else 1
-            external = a.t.data_location == 1 or len(a.t.external_data) > 0   # never read
-            if 0 <= n <= VALUE_LIMIT and not external:
-                arr = numpy_helper.to_array(a.t).reshape(-1)
-                v = [int(x) if arr.dtype.kind in "iub" else float(x) for x in arr.tolist()]
-            return [(dims, v)]
+            return [(dims, tensor_values(a.t, VALUE_LIMIT))]
         if a.name in ("value_int", "value_float"):
             x = a.i if a.name == "value_int" else a.f
             return [((), [x])]
@@ -253,15 +246,10 @@ def constant_of_shape(node, ins, vals, attrs, p):
             return [((), None)]
         return [(None, None)]
     shp = tuple(sv)
-    fill = 0
     val = attrs.get("value")
-    if val is not None:
-        try:
-            fill = numpy_helper.to_array(val).reshape(-1).tolist()[0]
-        except Exception:
-            fill = 0
+    fill = [0] if val is None else tensor_values(val, 1)   # unreadable (external, no data): unknown
     n = prod(shp)
-    v = [fill] * n if isinstance(n, int) and n <= VALUE_LIMIT else None
+    v = [fill[0]] * n if fill and isinstance(n, int) and n <= VALUE_LIMIT else None
     return [(shp, v)]
 
 
