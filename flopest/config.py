@@ -1,7 +1,9 @@
 """The plan and budgets of `flopest check` from a repository's configuration.
 
 ``[tool.flopest]`` in pyproject.toml, or the top level of flopest.toml, found in the current
-folder or the nearest parent (flopest.toml wins in the same folder). Keys are the long option
+folder or the nearest parent up to the repository root (the first folder with `.git` or a
+pyproject.toml), never above it; flopest.toml wins in the same folder. The file used is named
+in every report. Keys are the long option
 names of ``flopest check`` (``dataset-size`` or ``dataset_size``); budgets are a sub-table::
 
     [tool.flopest]
@@ -27,13 +29,18 @@ try:
 except ImportError:   # Python 3.10: the same parser, from PyPI (a dependency on 3.10)
     import tomli as tomllib
 
-from .errors import InputError, did_you_mean
+from .errors import ConfigError, InputError, did_you_mean
 
 NAMES = ("flopest.toml", "pyproject.toml")
+MAX_CONFIG_BYTES = 1 << 20     # a configuration is a few lines; a larger file is not one
+MAX_NESTING = 32               # tables nested deeper are not a flopest configuration
 
 
 def find(start: str | None = None) -> str | None:
-    """The nearest flopest.toml, or pyproject.toml with a [tool.flopest] table, from `start` up."""
+    """The nearest flopest.toml, or pyproject.toml with a [tool.flopest] table, from `start` up to
+    the repository root and no further: the first folder that holds `.git` or a pyproject.toml
+    (the project's own). A flopest.toml in the home or temporary folder above a project is never
+    read. A pyproject.toml that mentions tool.flopest and does not parse is an error, not skipped."""
     d = os.path.abspath(start or os.getcwd())
     while True:
         for name in NAMES:
@@ -41,6 +48,8 @@ def find(start: str | None = None) -> str | None:
             if os.path.isfile(p):
                 if name == "flopest.toml" or _has_table(p):
                     return p
+        if os.path.exists(os.path.join(d, ".git")) or os.path.isfile(os.path.join(d, "pyproject.toml")):
+            return None   # the repository's root: discovery stops here
         parent = os.path.dirname(d)
         if parent == d:
             return None
@@ -48,28 +57,88 @@ def find(start: str | None = None) -> str | None:
 
 
 def _has_table(path: str) -> bool:
+    """Whether the pyproject.toml at `path` has a [tool.flopest] table; ConfigError when it names
+    one and cannot be read (an unrelated broken pyproject is not flopest's to report)."""
     try:
         with open(path, "rb") as f:
-            return "flopest" in tomllib.load(f).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return False   # an unrelated broken pyproject is not ours to report unless named
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
+        return False
+    if b"tool.flopest" not in raw and b'"flopest"' not in raw:
+        return False
+    return "flopest" in _parse(path, raw).get("tool", {})
+
+
+def _line_of(text: str, key: str) -> str:
+    """' (line N)' where `key = ...` is written in the file's text, else ''."""
+    import re
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*[\"']?{re.escape(str(key))}[\"']?\s*=", line):
+            return f" (line {i})"
+    return ""
+
+
+def _depth(v, n=0) -> int:
+    if isinstance(v, dict):
+        return max([_depth(x, n + 1) for x in v.values()] or [n + 1])
+    if isinstance(v, list):
+        return max([_depth(x, n + 1) for x in v] or [n + 1])
+    return n
+
+
+def _parse(path: str, raw: bytes) -> dict:
+    """The TOML of `raw` (the bytes of `path`); ConfigError names the file and the problem."""
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path!r} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a flopest "
+                          f"configuration")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(f"config {path!r} starts with a UTF-8 byte-order mark, which TOML does not allow; "
+                          f"save it as UTF-8 without BOM")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"config {path!r} is not UTF-8 (byte {exc.start}, line {line}); save it as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path!r} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path!r} nests tables or arrays too deeply to read") from None
+    if _depth(data) > MAX_NESTING:
+        raise ConfigError(f"config {path!r} nests tables or arrays more than {MAX_NESTING} deep: not a "
+                          f"flopest configuration")
+    return data
+
+
+def _read_bytes(path: str) -> bytes:
+    """The bytes of a config file the user named or flopest found; a FIFO, a device or a folder is
+    refused before it is opened (reading one would hang or never end)."""
+    import stat
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError(f"config {path!r}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"config {path!r}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe or a device)"
+        raise ConfigError(f"config {path!r} is {what}; give a pyproject.toml or flopest.toml file")
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"config {path!r}: cannot read it ({exc.strerror or exc})") from None
 
 
 def read(path: str) -> dict:
     """The flopest table of `path` (pyproject.toml → [tool.flopest]; else the whole file)."""
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError(f"--config {path!r}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"config {path!r}: cannot read it ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"config {path!r} is not valid TOML: {exc}") from None
+    raw = _read_bytes(path)
+    data = _parse(path, raw)
     if os.path.basename(path) == "pyproject.toml" or "tool" in data:
         table = data.get("tool", {}).get("flopest")
         if table is None:
-            raise InputError(f"config {path!r} has no [tool.flopest] table")
+            raise ConfigError(f"config {path!r} has no [tool.flopest] table")
         return table
     return data
 
@@ -78,6 +147,10 @@ def defaults_for(parser, path: str) -> dict:
     """argparse defaults for the `check` subparser from the config at `path`: values as the
     command line would give them (strings; lists for repeatable options; bools for switches)."""
     table = read(path)
+    try:
+        text = _read_bytes(path).decode("utf-8")
+    except (ConfigError, UnicodeDecodeError):
+        text = ""
     if not isinstance(table, dict):
         raise InputError(f"config {path!r}: [tool.flopest] must be a table")
     base = os.path.dirname(os.path.abspath(path))
@@ -91,8 +164,11 @@ def defaults_for(parser, path: str) -> dict:
             continue
         if dest in ("config", "no_config", "output", "debug") or dest not in actions:
             choices = sorted(k.replace("_", "-") for k in actions if k not in ("config", "no_config", "debug"))
-            raise InputError(f"config {path!r}: unknown key {key!r}{did_you_mean(key, choices + ['budget'])}; "
-                             f"keys are the long options of `flopest check` and a [budget] table")
+            hint = did_you_mean(key, [c for c in choices + ["budget"] if c != str(key).replace("_", "-")])
+            why = (f"{key!r} is not read from a config (give it on the command line)"
+                   if dest in ("config", "no_config", "output", "debug") else f"unknown key {key!r}{hint}")
+            raise ConfigError(f"config {path!r}{_line_of(text, key)}: {why}; keys are the long options of "
+                              f"`flopest check` and a [budget] table")
         act = actions[dest]
         if isinstance(act.default, bool) or act.nargs == 0:
             if not isinstance(value, bool):

@@ -337,10 +337,14 @@ def run_check(a) -> int:
     res = evaluate(est, budgets, a.at)
     d = est.to_dict()
     d["check"] = res.to_dict()
+    cfg = getattr(a, "config_path", None)
+    if cfg:   # the plan and budgets came (partly) from a file: every report names it
+        d["config"] = cfg
+        d["notes"] = [f"plan and budgets read from {cfg} (flags override it; --no-config ignores it)"] + d["notes"]
     plot(a, lambda path: plot_scopes(d, path))
     emit(a, render_check(d, a.format))
-    if a.output is not None or a.format == "json":   # the verdict on stderr too, for CI logs
-        print(f"flopest: {res.verdict()}", file=sys.stderr)
+    if a.output is not None or a.format in ("json", "csv"):   # the verdict on stderr too, for CI logs
+        print(f"flopest: {res.verdict()}" + (f" (config {cfg})" if cfg else ""), file=sys.stderr)
     return 0 if res.ok else 1
 
 

@@ -141,6 +141,70 @@ def test_unrelated_pyproject_is_ignored(tmp_path, cli):
     assert r.returncode == 2 and "give a MODEL" in r.stderr
 
 
+def test_a_config_above_the_repository_root_is_never_read(tmp_path, cli):
+    """Issue 19.5: a flopest.toml in a parent of the repository (the home or temporary folder) that
+    zeroes the intensity and checks at p5 would turn OVER BUDGET into a pass."""
+    (tmp_path / "flopest.toml").write_text('intensity = 0\nat = "p5"\n')
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    work = repo / "src"
+    work.mkdir()
+    r = cli(["check", "--params", "7B", "--tokens", "2T", "--samples", "2000", "--budget", "co2eq=1kg"], cwd=work)
+    assert r.returncode == 1 and "OVER BUDGET" in r.stdout, r.stdout + r.stderr
+    # and a project pyproject.toml without [tool.flopest] is a root too
+    (repo / ".git").rmdir()
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    r = cli(["check", "--params", "7B", "--tokens", "2T", "--samples", "2000", "--budget", "co2eq=1kg"], cwd=work)
+    assert r.returncode == 1 and "OVER BUDGET" in r.stdout
+
+
+def test_the_config_used_is_named_in_every_report(tmp_path, cli):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "flopest.toml").write_text('params = "1B"\ntokens = "20B"\nsamples = 2000\nbudget = ["co2eq=10t"]\n')
+    cfg = str(tmp_path / "flopest.toml")
+    for fmt in ("table", "markdown"):
+        r = cli(["check", "--format", fmt], cwd=tmp_path)
+        assert r.returncode == 0 and "flopest.toml" in r.stdout, r.stdout
+    r = cli(["check", "--format", "json"], cwd=tmp_path)
+    assert json.loads(r.stdout)["config"] == cfg and cfg in r.stderr
+    r = cli(["check", "--format", "csv"], cwd=tmp_path)
+    assert r.returncode == 0 and cfg in r.stderr
+
+
+@pytest.mark.parametrize("content, says", [
+    (b'[tool.flopest]\nparams = "1B"\ntokens = \n', "not valid TOML"),            # a typo
+    (b'\xef\xbb\xbf[tool.flopest]\nparams = "1B"\n', "byte-order mark"),        # a BOM
+    (b'[tool.flopest]\nregion = "Montr\xe9al"\n', "not UTF-8"),                   # Latin-1
+    (b"[tool.flopest]\nx = " + b"[" * 500 + b"]" * 500 + b"\n", "nest"),           # absurd nesting
+])
+def test_a_pyproject_flopest_table_that_cannot_be_read_is_an_error(tmp_path, cli, content, says):
+    (tmp_path / "pyproject.toml").write_bytes(content)
+    r = cli(["check", "--budget", "co2eq=1t"], cwd=tmp_path)
+    assert r.returncode == 2 and says in r.stderr and "pyproject.toml" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_an_unknown_config_key_names_its_line(tmp_path, cli):
+    (tmp_path / "flopest.toml").write_text('params = "1B"\n\ntokenz = "20B"\n')
+    r = cli(["check"], cwd=tmp_path)
+    assert r.returncode == 2 and "(line 3)" in r.stderr and "'tokens'" in r.stderr, r.stderr
+    (tmp_path / "flopest.toml").write_text('output = "x.json"\n')
+    r = cli(["check"], cwd=tmp_path)
+    assert r.returncode == 2 and "did you mean 'output'" not in r.stderr and "command line" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_config_that_is_not_a_regular_file_is_refused_before_reading(tmp_path, flopest_proc, kind):
+    """Issue 19.8: --config FIFO hung in open(); --config /dev/zero read until memory ran out."""
+    if kind == "fifo":
+        target = tmp_path / "cfg.toml"
+        os.mkfifo(target)
+    else:
+        target = "/dev/zero" if kind == "device" else tmp_path
+    r = flopest_proc(["check", "--config", target, "--budget", "co2eq=1t"], timeout=60)
+    assert r.returncode == 2 and "not a regular file" in r.stderr or "folder" in r.stderr, r.stderr
+
+
 # ------------------------------------------------------------------------------------- compare
 def test_compare_sorted_with_savings(tmp_path, cli):
     r = cli(["compare", "--params", "1B", "--tokens", "20B", "--device", "a100-sxm4-80gb,h100-sxm",
