@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import stat
 import threading
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -31,7 +32,7 @@ from types import MappingProxyType
 
 from ..errors import DataError, InputError, UnknownIdError, did_you_mean
 
-DATA_VERSION = "2026.11.1"   # also in flopest/data/VERSION and README.md (a test checks all three)
+DATA_VERSION = "2026.12.1"   # also in flopest/data/VERSION and README.md (a test checks all three)
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
 
@@ -63,7 +64,17 @@ class Device:
     estimated_fields: tuple         # columns of this row that are estimates, not published
     source: str
     year: int
+    # optional columns, written by `flopest probe` (empty in the embedded table)
+    basis: str | None = None        # measured | published | ...
+    launch_us: float | None = None  # measured per-kernel launch/dispatch cost, microseconds
+    gemm_curve: tuple = ()          # ((precision, ((n, achieved TFLOP/s), ...)), ...)
     origin: str = ""                # the file the row came from
+
+    def gemm_tflops(self, precision: str) -> tuple:
+        """The measured achieved GEMM throughput at `precision`, ((n, TFLOP/s), ...) by square
+        size n ascending, from `gemm_curve`; () where none was measured."""
+        p = _precision(precision)
+        return next((pts for q, pts in self.gemm_curve if q == p), ())
 
     def peak_tflops(self, precision: str) -> float | None:
         """Dense peak at `precision` (fp32 tf32 bf16 fp16 fp8 in TFLOP/s, int8 in TOP/s), or None."""
@@ -234,6 +245,23 @@ class Equivalence:
     origin: str = ""
 
 
+@dataclass(frozen=True)
+class TimeParam:
+    """A parameter of the step-time model (flopest/impact/steptime.py): `value` in `unit`, for
+    `applies_to` (a device id, a device kind, an optimizer, a precision class or `*`). basis
+    fitted: fitted on the evidence named in `evidence` (flopest/data/throughput_evidence.csv)."""
+    id: str
+    parameter: str
+    applies_to: str
+    value: float
+    unit: str
+    basis: str
+    evidence: str | None
+    source: str
+    year: int
+    origin: str = ""
+
+
 # ----------------------------------------------------------------------------- schema
 
 @dataclass(frozen=True)
@@ -246,6 +274,7 @@ class _Col:
     lo_open: bool = False
     choices: tuple = ()
     pattern: str | None = None
+    absent_ok: bool = False         # the header may leave it out, in the embedded file too
 
 
 def _f(name, lo=None, hi=None, required=True, lo_open=False):
@@ -269,7 +298,11 @@ _DEVICE_COLS = (
     _f("mem_bandwidth_gbps", 1, 20000), _f("memory_gb", 0.5, 4096, False),
     _f("tdp_w", 1, 3000), _f("idle_w", 0, 3000, True, True), _f("embodied_kgco2e", 1, 5000),
     _s("embodied_source"), _s("mfu_class"), _Col("estimated_fields", "list", False),
-    _SOURCE, _YEAR)
+    _SOURCE, _YEAR,
+    # measured rows (`flopest probe`): optional, absent from the embedded file
+    _Col("basis", "str", False, choices=_BASIS, absent_ok=True),
+    _Col("launch_us", "float", False, 0, 1e6, lo_open=True, absent_ok=True),
+    _Col("gemm_curve", "curve", False, absent_ok=True))
 _REGION_COLS = (
     _s("region"), _s("name"), _s("kind", choices=("country", "subdivision", "world", "cloud")),
     _f("intensity_g_per_kwh", 0, 1500), _YEAR, _SOURCE, _s("licence"), _s("maps_to", required=False),
@@ -298,6 +331,9 @@ _WATER_COLS = (_s("region"), _s("name"), _f("water_l_per_kwh", 0, 100), _s("basi
                _SOURCE, _YEAR)
 _EQUIV_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9_]*"), _s("name"), _f("value", 0, 1e12, lo_open=True),
                _s("unit", pattern=r"[a-z0-9][a-z0-9_]*"), _s("basis", choices=_BASIS), _SOURCE, _YEAR)
+_TIME_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9_.+-]*"), _s("parameter", pattern=r"[a-z0-9_]+"),
+              _s("applies_to"), _f("value", 0, 1e12), _s("unit"),
+              _s("basis", choices=_BASIS + ("fitted",)), _s("evidence", required=False), _SOURCE, _YEAR)
 
 _PEAK_COLS = ("peak_fp32_tflops", "peak_tf32_tflops", "peak_bf16_tflops", "peak_fp16_tflops",
               "peak_fp8_tflops", "peak_int8_tops")
@@ -347,6 +383,7 @@ _SPECS = {s.name: s for s in (
     _Spec("water", "water_electricity.csv", _WATER_COLS, "region", WaterFactor, _norm_region,
           "water-of-electricity region"),
     _Spec("equivalences", "equivalences.csv", _EQUIV_COLS, "id", Equivalence, _norm_lower, "equivalence"),
+    _Spec("time_model", "time_model.csv", _TIME_COLS, "id", TimeParam, _norm_lower, "time-model parameter"),
 )}
 
 
@@ -359,6 +396,47 @@ def _precision(p: str) -> str:
 
 
 # ----------------------------------------------------------------------------- parsing
+
+def parse_gemm_curve(text: str) -> tuple:
+    """A `gemm_curve` cell, ``fp32:128=0.05,256=0.4;bf16:128=0.1,...`` (precision, then square
+    size n = achieved TFLOP/s, sizes ascending), as ((precision, ((n, tflops), ...)), ...).
+    ValueError saying what is wrong."""
+    out, seen = [], set()
+    for part in (p.strip() for p in str(text).split(";")):
+        if not part:
+            continue
+        prec, colon, points = part.partition(":")
+        prec = prec.strip().lower()
+        if not colon or prec not in PRECISIONS:
+            raise ValueError(f"{part[:40]!r} does not start with a precision and ':' "
+                             f"(one of {', '.join(PRECISIONS)}; e.g. fp32:128=0.05,256=0.4)")
+        if prec in seen:
+            raise ValueError(f"precision {prec!r} appears twice")
+        seen.add(prec)
+        pts = []
+        for pt in (x.strip() for x in points.split(",")):
+            n, eq, tf = pt.partition("=")
+            try:
+                n, tf = int(n), float(tf)
+            except ValueError:
+                n = tf = None
+            if not eq or n is None or n < 1 or not (math.isfinite(tf) and 0 < tf <= 10000):
+                raise ValueError(f"{prec}: point {pt[:40]!r} is not SIZE=TFLOPS with SIZE a positive "
+                                 f"integer and 0 < TFLOPS <= 10000")
+            if pts and n <= pts[-1][0]:
+                raise ValueError(f"{prec}: sizes must ascend ({pts[-1][0]} then {n})")
+            pts.append((n, tf))
+        out.append((prec, tuple(pts)))
+    return tuple(out)
+
+
+def format_gemm_curve(curves) -> str:
+    """The `gemm_curve` cell of {precision: [(n, tflops), ...]} (the inverse of
+    :func:`parse_gemm_curve`, 4 significant digits)."""
+    items = curves.items() if hasattr(curves, "items") else curves
+    return ";".join(f"{p}:" + ",".join(f"{int(n)}={float(t):.4g}" for n, t in pts)
+                    for p, pts in items if pts)
+
 
 class _Row(dict):
     """Parsed values of one CSV row, with where it came from (for error messages)."""
@@ -375,7 +453,7 @@ def _parse_value(col: _Col, raw: str, row: _Row):
     if v == "":
         if col.required:
             raise row.err(col.name, "empty, but required")
-        return () if col.kind == "list" else None
+        return () if col.kind in ("list", "curve") else None
     if col.kind == "str":
         if col.choices and v not in col.choices:
             raise row.err(col.name, f"{v!r} is not one of {', '.join(col.choices)}"
@@ -385,6 +463,11 @@ def _parse_value(col: _Col, raw: str, row: _Row):
         return v
     if col.kind == "list":
         return tuple(x.strip() for x in v.split(";") if x.strip())
+    if col.kind == "curve":
+        try:
+            return parse_gemm_curve(v)
+        except ValueError as e:
+            raise row.err(col.name, str(e)) from None
     try:
         x = float(v)
     except ValueError:
@@ -424,7 +507,7 @@ def _parse(text: str, origin: str, spec: _Spec, user: bool) -> list:
                 dup = next(c for c in header if header.count(c) > 1)
                 raise DataError(f"{origin}: line {n}: column {dup!r} appears twice", origin, n, dup)
             for c in spec.cols:
-                if c.name not in header and (c.required or not user) and c.name != "origin":
+                if c.name not in header and (c.required or not (user or c.absent_ok)) and c.name != "origin":
                     raise DataError(f"{origin}: line {n}: missing column {c.name!r}", origin, n, c.name)
             continue
         row = _Row()
@@ -532,9 +615,16 @@ def _check_water(row: _Row, user: bool):
         raise row.err("region", f"{row['region']!r} is not a region of grid_intensity.csv")
 
 
+def _check_time(row: _Row, user: bool):
+    if row["basis"] == "fitted" and not row["evidence"]:
+        raise row.err("evidence", "empty, but a fitted parameter must name the evidence it was fitted on")
+    if row["unit"] == "fraction" and row["value"] > 1 and not row["id"].startswith("range."):
+        raise row.err("value", f"{row['value']:g} is not a fraction (0 to 1)")
+
+
 _CHECKS = {"devices": _check_device, "regions": _check_region, "datacenters": _check_datacenter,
            "hosts": _check_host, "mfu_priors": _check_prior, "power_priors": _check_prior,
-           "mfu_evidence": _check_evidence, "water": _check_water}
+           "mfu_evidence": _check_evidence, "water": _check_water, "time_model": _check_time}
 
 
 def _records(spec: _Spec, rows: list, user: bool, known_ids=()) -> list:
@@ -606,8 +696,15 @@ def _get(name: str, key):
     k = spec.norm(key) if isinstance(key, str) else key
     r = table.by_id.get(k)
     if r is None:
+        # a row's name stands for its id when it names one row (region("Germany") -> DE),
+        # case- and space-insensitive; the names also steer the suggestions
+        labels = {i: rec.name for i, rec in table.by_id.items() if getattr(rec, "name", None)}
+        said = " ".join(str(key).split()).casefold()
+        named = [i for i, lab in labels.items() if " ".join(lab.split()).casefold() == said]
+        if len(named) == 1:
+            return table.by_id[named[0]]
         hint = spec.hint or f"known: {', '.join(sorted(table.by_id))}"
-        raise UnknownIdError(f"unknown {spec.what} {key!r}{did_you_mean(k, table.by_id)} ({hint})")
+        raise UnknownIdError(f"unknown {spec.what} {key!r}{did_you_mean(k, table.by_id, labels)} ({hint})")
     return r
 
 
@@ -622,7 +719,8 @@ def reload() -> None:
 # ----------------------------------------------------------------------------- public API
 
 def device(id: str) -> Device:
-    """The device `id` (case-insensitive): `device("h100-sxm").peak_bf16_tflops` -> 989.4."""
+    """The device `id` (case-insensitive): `device("h100-sxm").peak_bf16_tflops` -> 989.4. An
+    unknown id is answered with its family: `device("h100")` suggests h100-sxm and h100-pcie."""
     return _get("devices", id)
 
 
@@ -632,7 +730,9 @@ def devices() -> tuple:
 
 
 def region(id: str) -> Region:
-    """Grid or cloud region: ISO 3166 code ('FR', 'fr', 'US-VA'), 'WORLD', or 'aws:us-east-1'."""
+    """Grid or cloud region: ISO 3166 code ('FR', 'fr', 'US-VA'), 'WORLD', or 'aws:us-east-1';
+    or its name in grid_intensity.csv, case-insensitive ('Germany' -> DE). An unknown id is
+    answered with the regions whose code begins with it or whose name holds its words."""
     return _get("regions", id)
 
 
@@ -708,6 +808,11 @@ def equivalences() -> MappingProxyType:
     return _table("equivalences").by_id
 
 
+def time_model() -> MappingProxyType:
+    """{id: TimeParam}: the parameters of the step-time model (flopest/data/time_model.csv)."""
+    return _table("time_model").by_id
+
+
 def load_user_devices(path) -> tuple:
     """Add or replace devices from the user's CSV (same columns as devices.csv; optional columns
     may be left out). Validated like the embedded table; errors name the user's file, line and
@@ -720,9 +825,24 @@ def load_user_regions(path) -> tuple:
     return _load_user("regions", path)
 
 
+_USER_FILE_LIMIT = 64 << 20
+
+
 def _load_user(name: str, path) -> tuple:
     spec = _SPECS[name]
     p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise DataError(f"{p}: no such {spec.what} file", str(p)) from None
+    except OSError as e:
+        raise DataError(f"{p}: cannot read {spec.what} file: {e.strerror or e}", str(p)) from None
+    if not stat.S_ISREG(st.st_mode):   # a FIFO would hang, a device never end
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe or a device)"
+        raise DataError(f"{p} is {what}; give a {spec.what} CSV file", str(p))
+    if st.st_size > _USER_FILE_LIMIT:
+        raise DataError(f"{p}: {st.st_size:,} bytes is more than a {spec.what} table holds (at most "
+                        f"{_USER_FILE_LIMIT // (1 << 20)} MiB)", str(p))
     try:
         text = p.read_text(encoding="utf-8-sig")
     except OSError as e:
@@ -753,4 +873,5 @@ __all__ = ["DATA_VERSION", "DataError", "UnknownIdError", "Device", "Region", "D
            "MfuPrior", "MfuEvidence", "PowerPrior", "WaterFactor", "Equivalence", "device", "devices",
            "region", "regions", "datacenter", "datacenters", "host", "hosts", "mfu_prior", "mfu_priors",
            "mfu_evidence", "power_prior", "power_priors", "water_electricity", "water_factors",
-           "equivalences", "load_user_devices", "load_user_regions", "reload", "validate_all"]
+           "equivalences", "TimeParam", "time_model", "load_user_devices", "load_user_regions", "reload", "validate_all",
+           "parse_gemm_curve", "format_gemm_curve"]

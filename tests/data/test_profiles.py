@@ -280,7 +280,7 @@ def test_user_devices_add_and_override(tmp_path):
     mine = profiles.device("MY-GPU")
     assert mine.peak_bf16_tflops == 400 and mine.peak_fp8_tflops is None and mine.origin == str(path)
     assert profiles.device("h100-sxm").tdp_w == 500                     # replaced
-    assert len(profiles.devices()) == 27                                 # 26 + 1 new
+    assert len(profiles.devices()) == 28                                 # 27 + 1 new
     assert profiles.host("dgx-h100").accelerator == "h100-sxm"           # dependants still load
     profiles.reload()
     assert profiles.device("h100-sxm").tdp_w == 700
@@ -346,7 +346,7 @@ def test_user_files_structure_errors(tmp_path):
         path = write(tmp_path, text)
         with pytest.raises(profiles.DataError, match=re.escape(message)):
             profiles.load_user_devices(path)
-    with pytest.raises(profiles.DataError, match="cannot read device file"):
+    with pytest.raises(profiles.DataError, match="no such device file"):
         profiles.load_user_devices(tmp_path / "missing.csv")
     bad_region = write(tmp_path, "region,name,kind,intensity_g_per_kwh,year,source,licence,maps_to\n"
                                  "acme:east,ACME east,cloud,100,2025,x,y,FRR\n"
