@@ -10,11 +10,11 @@ import argparse
 import os
 import sys
 
-from ..errors import FlopestError, InputError
+from ..errors import ConfigError, FlopestError, InputError
 from ..validate import flag_message
 from ..version import __version__
-from . import count, listing, plan, serve
-from .common import Parser
+from . import count, listing, plan, probe, serve
+from .common import Parser, report_on_stdout_only
 
 __all__ = ["build_parser", "main"]
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_parsers(sub)
     listing.add_parsers(sub)
     serve.add_parser(sub)
+    probe.add_parser(sub)
     return p
 
 
@@ -40,7 +41,13 @@ def _with_config(parser, args, argv):
         return args
     sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
     check = sub.choices["check"]
-    check.set_defaults(**config.defaults_for(check, path))
+    try:
+        defaults = config.defaults_for(check, path)
+    except ConfigError as exc:   # a file named with --config: the message names the flag
+        if args.config and str(exc).startswith("config "):
+            raise ConfigError("--" + str(exc)) from None
+        raise
+    check.set_defaults(**defaults)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # a config value the parser rejects (already printed)
@@ -105,7 +112,8 @@ def _main(argv=None) -> int:
     try:
         if args.command == "check" and not args.no_config:
             args = _with_config(parser, args, argv)
-        return args.run(args)
+        with report_on_stdout_only():
+            return args.run(args)
     except FlopestError as exc:
         if debug:
             raise
