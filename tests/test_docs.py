@@ -328,7 +328,8 @@ def test_architecture_has_a_row_for_every_module():
 @pytest.mark.torch
 def test_readme_main_job_runs_with_the_embedded_defaults(capsys):
     """The first set-up command's job, as pasted (plus --format json), exits 0 with the FLOPs
-    of the plan: (the zoo's analytic training step + Adam's 14 FLOPs per parameter) × 1M × 3."""
+    of the plan: the zoo's analytic training step per example × 1M × 3, plus Adam's 14 FLOPs per
+    parameter at each of the ceil(1M / 32) × 3 optimizer steps."""
     import json
     import shlex
 
@@ -338,17 +339,23 @@ def test_readme_main_job_runs_with_the_embedded_defaults(capsys):
              if b.lstrip().startswith("pip install")]
     argv = shlex.split(setup[0].rsplit("&& ", 1)[1])
     assert argv[:3] == ["flopest", "estimate", "zoo:bert_base"], argv
-    assert argv[3:] == ["--dataset-size", "1M", "--epochs", "3"], "update the arithmetic below"
+    assert argv[3:] == ["--dataset-size", "1M", "--epochs", "3", "--batch-size", "32"], "update the arithmetic below"
     assert main(argv[1:] + ["--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     expected = json.loads((ROOT / "model_zoo" / "bert_base" / "expected.json").read_text("utf-8"))
-    # training step 67,248,945,152 (analytic, model_zoo/bert_base) + Adam 14 × 109,482,240
-    # = 1,532,751,360 → 68,781,696,512 per example; × 1,000,000 × 3 = 206,345,089,536,000,000
-    step = expected["training_flops"] + 14 * expected["params"]
-    assert step == 68_781_696_512
-    assert doc["flops"] == step * 1_000_000 * 3 == 206_345_089_536_000_000
+    f = doc["workload"]["factors"]
+    # forward + backward per example: the analytic 67,248,945,152 of model_zoo/bert_base (counted at
+    # batch 32: the mask's and the loss's per-batch operators add a few thousand FLOPs per example)
+    assert f["forward_backward_flops_per_example"] == pytest.approx(expected["training_flops"], rel=1e-7)
+    # Adam: 14 × 109,482,240 = 1,532,751,360 per step; steps ceil(1,000,000 / 32) × 3 = 93,750
+    assert f["optimizer_flops_per_step"] == 14 * expected["params"] == 1_532_751_360
+    assert f["steps_per_trial"] == 93_750
+    assert doc["flops"] == f["forward_backward_flops_per_example"] * 3_000_000 + 1_532_751_360 * 93_750
+    # ≈ 67,248,945,152 × 3e6 + 1,532,751,360 × 93,750 = 2.0189e17
+    assert doc["flops"] == pytest.approx(201_890_530_896_000_000, rel=1e-7)
     used = {a["name"]: a["value"] for a in doc["assumptions"]}
     assert used["device"] == "h100-sxm" and used["devices"] == 1     # the embedded defaults
+    assert doc["step"]["examples_per_pass"] == 32                    # timed at the training batch
 
 
 def test_docs_name_only_files_that_exist():

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import sys
 
 from .. import models
+from ..kernel.montecarlo import check_samples
 from ..counts import parse_dims
+from ..data import PRECISIONS
 from ..errors import InputError
-from .common import (Once, output_option, check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
+from .common import (Once, check_dims, output_option, check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
                      progress, short)
 
 EPILOG_ESTIMATE = """examples:
@@ -45,7 +48,7 @@ EPILOG_COMPARE = """examples:
 # The three ways into a training plan and the flags each one reads. A flag given on a path
 # that does not read it is an error (never silently dropped).
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
-               "dataset_size", "epochs", "batch_size", "eval_size")
+               "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size")
 PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len")
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
@@ -53,7 +56,7 @@ PATH_FLAGS = {
     "params": PARAMS_FLAGS + SEARCH_FLAGS,
     "hours": ("accelerator_hours",),
 }
-NOT_WITH_HOURS = ("mfu",)   # a posteriori: the hours are given, no utilisation enters
+NOT_WITH_HOURS = ("mfu", "step_time", "throughput")   # a posteriori: the hours are given, no time model enters
 
 
 def add_parsers(sub) -> None:
@@ -83,6 +86,9 @@ def add_parsers(sub) -> None:
     k.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
                    help="the quantile compared with the budgets (default p95: within budget with 95 %% "
                         "confidence under the priors)")
+    k.add_argument("--allow-unknown", action="store_true",
+                   help="accept a model some of whose operators are not costed (the verdict then covers the "
+                        "costed part and says so); without it such a check exits 2")
     k.add_argument("--config", metavar="FILE", help="pyproject.toml or flopest.toml to read (default: the "
                    "nearest one in the current folder or its parents, up to the repository root)")
     k.add_argument("--no-config", action="store_true", help="ignore pyproject.toml and flopest.toml")
@@ -113,8 +119,11 @@ def plan_args(e, compare: bool = False) -> None:
                    "common leading dim of the inputs; asked for when it cannot be read)")
     g.add_argument("--dataset-size", metavar="N", help="training examples, e.g. 1.2M")
     g.add_argument("--epochs", metavar="N", help="passes over the dataset (default 1)")
-    g.add_argument("--batch-size", metavar="N", help="training batch size: the optimizer steps, and the batch "
-                   "a zoo model is captured at (the roofline of small batches)")
+    g.add_argument("--batch-size", metavar="N", help="global training batch: the optimizer's steps (default: "
+                   "micro-batch × grad-accum × devices, else the counted batch)")
+    g.add_argument("--micro-batch", metavar="N", help="examples per device per forward/backward: the batch a zoo "
+                   "model or factory is captured at, so the step is timed at it (default: batch size / devices)")
+    g.add_argument("--grad-accum", metavar="N", help="micro-batches accumulated per optimizer step (default 1)")
     g.add_argument("--eval-size", metavar="N", help="evaluation examples per epoch (default 0)")
     s = e.add_argument_group("hyperparameter search (with a MODEL or --params)")
     s.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
@@ -146,11 +155,15 @@ def plan_args(e, compare: bool = False) -> None:
     if not compare:
         e.add_argument("--region", default="WORLD", help="ISO country code, WORLD, or aws:/gcp:/azure: region")
     e.add_argument("--datacenter", help="data centre profile (default from the region's provider)")
-    e.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"),
+    e.add_argument("--precision", choices=PRECISIONS,
                    help="training precision (default: bf16, else fp16, else fp32, as the device has)")
     e.add_argument("--pue", help="fix the PUE")
     e.add_argument("--intensity", metavar="G_PER_KWH", help="fix the grid intensity (g CO2eq/kWh)")
-    e.add_argument("--mfu", help="fix the model FLOPs utilisation (0-1)")
+    e.add_argument("--mfu", help="fix the model FLOPs utilisation (0-1): replaces the step-time model")
+    e.add_argument("--step-time", metavar="SECONDS", help="measured wall-clock time of one optimizer step at the "
+                   "plan's batch (e.g. 0.85s, 850ms): replaces the step-time model")
+    e.add_argument("--throughput", metavar="RATE", help="measured throughput per device: 3000tokens/s (a --params "
+                   "plan) or 2400images/s, examples/s, sequences/s (a MODEL's plan): replaces the step-time model")
     e.add_argument("--power-w", help="all-in average draw per accelerator, host share included (W)")
     e.add_argument("--lifetime-years", help="fix the hardware lifetime")
     e.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
@@ -202,16 +215,69 @@ def path_of(a) -> str:
     return path
 
 
+def batches(a, n_devices: int) -> tuple:
+    """(capture batch, global batch) from --batch-size, --micro-batch, --grad-accum and the devices:
+    global = micro × accumulation × devices; the capture (zoo models, factories) is at the
+    micro-batch, so the step is timed at what one device runs. Inconsistent values are an error."""
+    bs = num_arg("--batch-size", a.batch_size, True)
+    micro = num_arg("--micro-batch", a.micro_batch, True)
+    accum = num_arg("--grad-accum", a.grad_accum, True)
+    for flag, v in (("--batch-size", bs), ("--micro-batch", micro), ("--grad-accum", accum)):
+        if v is not None and v < 1:
+            raise InputError(f"{flag} must be >= 1, got {v}")
+    if micro is not None:
+        implied = micro * (accum or 1) * n_devices
+        if bs is not None and bs != implied:
+            raise InputError(f"--batch-size {bs:,} disagrees with --micro-batch {micro} × --grad-accum {accum or 1} × "
+                             f"{n_devices} device(s) = {implied:,}: give the ones you mean")
+        bs = implied
+    elif accum is not None:
+        if bs is None:
+            raise InputError("--grad-accum needs --micro-batch or --batch-size (the examples of one step)")
+        if bs % (accum * n_devices):
+            raise InputError(f"--batch-size {bs:,} is not a multiple of --grad-accum {accum} × {n_devices} device(s)")
+        micro = bs // (accum * n_devices)
+    elif bs is not None:
+        micro = bs // n_devices if bs % n_devices == 0 else bs
+    capture = micro if micro is not None and micro <= models.MAX_CAPTURE_BATCH else None
+    return capture, bs
+
+
+_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kKMG]?)\s*"
+                   r"(tokens?|images?|examples?|sequences?|samples?)?\s*/\s*s\s*$")
+
+
+def measured_args(a) -> dict:
+    """step_time_s / throughput (+ unit) from --step-time and --throughput."""
+    from ..units import parse_duration
+    out = {}
+    if getattr(a, "step_time", None) is not None:
+        t = parse_duration(a.step_time, "--step-time")
+        if not t > 0:
+            raise InputError(f"--step-time must be a positive duration, got {a.step_time!r} (e.g. --step-time 850ms)")
+        out["step_time_s"] = t
+    if getattr(a, "throughput", None) is not None:
+        m = _RATE.match(str(a.throughput))
+        if not m:
+            raise InputError(f"--throughput {short(str(a.throughput))!r} is not a rate: write e.g. 3000tokens/s, "
+                             f"2400images/s or 150examples/s (per device)")
+        v = float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
+        if not v > 0:
+            raise InputError(f"--throughput must be positive, got {a.throughput!r}")
+        out["throughput"] = v
+        out["throughput_unit"] = "tokens" if (m.group(3) or "").startswith("token") else "examples"
+    return out
+
+
 def user_data(a) -> None:
     """--devices FILE.csv / --regions FILE.csv: the user's rows, validated like the embedded ones."""
     from .. import data as profiles
     counts = []
     for dev in a.devices:
         if dev.lower().endswith(".csv") or os.path.exists(dev):
-            if not os.path.isfile(dev):
-                raise InputError(f"--devices {dev!r}: " + ("a folder, not a CSV file" if os.path.isdir(dev)
-                                                            else "no such file"))
-            profiles.load_user_devices(dev)
+            if not os.path.exists(dev):
+                raise InputError(f"--devices {dev!r}: no such file")
+            profiles.load_user_devices(dev)   # a folder, pipe or device is refused before it is opened
         else:
             counts.append(dev)
     if len(counts) > 1:
@@ -219,9 +285,8 @@ def user_data(a) -> None:
     a.devices = counts[0] if counts else "1"
     reg = getattr(a, "regions", None)
     if reg:
-        if not os.path.isfile(reg):
-            raise InputError(f"--regions {reg!r}: " + ("a folder, not a CSV file" if os.path.isdir(reg)
-                                                        else "no such file"))
+        if not os.path.exists(reg):
+            raise InputError(f"--regions {reg!r}: no such file")
         profiles.load_user_regions(reg)
 
 
@@ -237,14 +302,13 @@ class Plan:
         check_plot_target(a)
         self.a = a
         samples = num_arg("--samples", a.samples, True)
-        if samples < 1 or samples > 10**8:
-            raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
+        check_samples(samples)   # before any work: a count and the memory its draws need
         self.common = dict(n_devices=num_arg("--devices", a.devices, True), datacenter=a.datacenter,
                            precision=a.precision, pue=num_arg("--pue", a.pue),
                            intensity=num_arg("--intensity", a.intensity), mfu=num_arg("--mfu", a.mfu),
                            power_w=num_arg("--power-w", a.power_w),
                            lifetime_years=num_arg("--lifetime-years", a.lifetime_years),
-                           samples=samples, seed=num_arg("--seed", a.seed, True))
+                           samples=samples, seed=num_arg("--seed", a.seed, True), **measured_args(a))
         if self.common["n_devices"] < 1:
             raise InputError(f"--devices must be >= 1, got {a.devices!r}")
         grid = {}
@@ -277,9 +341,10 @@ class Plan:
         else:
             if a.dataset_size is None:
                 raise InputError("a model needs --dataset-size (training examples), e.g. --dataset-size 1.2M")
+            self.capture_batch, batch_size = batches(a, self.common["n_devices"])
             wl = dict(dataset_size=num_arg("--dataset-size", a.dataset_size),
                       epochs=num_arg("--epochs", a.epochs or "1", True),
-                      batch_size=num_arg("--batch-size", a.batch_size, True),
+                      batch_size=batch_size,
                       eval_size=num_arg("--eval-size", a.eval_size or "0", True), trials=trials,
                       trial_fraction=frac)
             given = num_arg("--examples-per-pass", a.examples_per_pass, True)
@@ -290,14 +355,16 @@ class Plan:
             if per is None:
                 raise InputError(f"cannot tell how many examples one counted pass of {short(a.model)!r} "
                                  f"holds ({self.counts.examples_reason}): give --examples-per-pass N")
-            self.kw = dict(wl, examples_per_pass=int(per))
+            self.kw = dict(wl)   # examples per pass: the count's own record (given or read off the inputs)
+            if not models.is_torch_spec(a.model):   # a PyTorch capture holds its optimizer's rows
+                self.kw["optimizer"] = a.optimizer or "adam"
 
     def _count(self, a, examples_per_pass):
         with progress(a, f"counting {short(a.model)}"):
             if models.is_torch_spec(a.model):
                 if a.dim:
                     raise InputError(f"--dim {a.dim[0]!r} is for ONNX models; a PyTorch model takes --input")
-                batch = num_arg("--batch-size", a.batch_size, True) if a.batch_size is not None else None
+                batch = self.capture_batch
                 args, kwargs = example_inputs(a) if a.input else ((), {})
                 tm = models.torch_model(a.model, args, kwargs,
                                         batch=batch if batch and batch <= models.MAX_CAPTURE_BATCH else None)
@@ -309,7 +376,9 @@ class Plan:
                                  "an ONNX graph has no backward to recompute")
             if a.input or a.input_dtype:
                 raise InputError("--input and --input-dtype are for PyTorch models; an ONNX model takes --dim")
-            return models.count_onnx(a.model, parse_dims(a.dim), examples_per_pass=examples_per_pass)
+            dims = parse_dims(a.dim)
+            check_dims(dims)
+            return models.count_onnx(a.model, dims, examples_per_pass=examples_per_pass)
 
     def estimate(self, device: str, region: str):
         from ..impact import estimate
@@ -334,7 +403,7 @@ def run_check(a) -> int:
     budgets = list({b.name: b for b in map(parse_budget, a.budget)}.values())   # the last one per name wins
     plan = Plan(a)
     est = plan.estimate(a.device, a.region)
-    res = evaluate(est, budgets, a.at)
+    res = evaluate(est, budgets, a.at, allow_unknown=a.allow_unknown)
     d = est.to_dict()
     d["check"] = res.to_dict()
     cfg = getattr(a, "config_path", None)

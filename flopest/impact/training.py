@@ -1,7 +1,10 @@
 """Time, energy, CO₂eq by scope and water of a workload on a device, region and data centre,
 with p5/p50/p95 from a seeded Monte-Carlo over the uncertain inputs (METHOD.md §2-4).
 
-    time      = FLOPs × roofline factor / (devices × dense peak at the precision × MFU)
+    time      = FLOPs / (devices × dense peak at the precision × MFU), where a graph's MFU is the
+                one its per-operator step-time model implies (steptime.py; the range from its
+                out-of-sample errors), a measured step time or throughput replaces it, and a plan
+                without a graph takes the MFU prior
     energy    = accelerator-hours × (TDP × power fraction + host W per accelerator) × PUE
                 (a user-given --power-w is the all-in draw per accelerator: only PUE is added)
     scope 2   = energy × grid intensity (location-based)
@@ -16,7 +19,6 @@ its range. Offsets are never subtracted.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -27,7 +29,7 @@ from ..errors import InputError
 from ..validate import error, positive
 from ..kernel import load
 from ..version import __version__
-from .scenario import ELEMENT_BYTES, Scenario, build_scenario
+from .scenario import Scenario, build_scenario
 from .uncertain import BOUNDS, DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
 from .workload import Workload, from_counts, from_params
 
@@ -72,6 +74,7 @@ class Estimate:
     top: list = field(default_factory=list)   # largest modules (PyTorch) or operators (ONNX) per pass
     unknown_ops: dict = field(default_factory=dict)   # {op: nodes} the count could not cost
     coverage: float | None = None                     # share of nodes costed; None without a graph
+    step: dict | None = None                          # the step-time model's figures (a graph's plan)
 
     @property
     def energy_kwh(self) -> dict:
@@ -117,6 +120,8 @@ class Estimate:
         }
         if self.workload is not None:
             d["workload"] = self.workload.to_dict()
+        if self.step is not None:
+            d["step"] = self.step
         if self.top:
             d["top"] = [dict(r) for r in self.top]
         d["equivalences"] = equivalences(self.co2eq_kg["p50"], self.energy_kwh["p50"])
@@ -166,25 +171,34 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              datacenter: str | None = None, precision: str | None = None, pue=None, intensity=None,
              mfu=None, power_w=None, lifetime_years=None, host: str | None = None,
              dataset_size=None, epochs=None, batch_size=None, examples_per_pass=None, eval_counts=None,
-             eval_size=None, trials=None, trial_fraction=None, params=None, tokens=None, layers=None,
-             d_model=None, seq_len=None, accelerator_hours=None, samples: int = DEFAULT_SAMPLES,
+             eval_size=None, optimizer=None, trials=None, trial_fraction=None, params=None, tokens=None, layers=None,
+             d_model=None, seq_len=None, accelerator_hours=None, step_time_s=None, throughput=None,
+             throughput_unit: str = "examples", samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
     One of three plans:
     - a `Counts` with dataset_size (training examples), epochs (1), batch_size (the optimizer's
       steps; default the counted batch), examples_per_pass (the examples one counted pass holds;
-      default what the count recorded, an error when unknown), eval_counts / eval_size, trials
-      (1) and trial_fraction (1: early stopping's average share);
+      default what the count recorded, an error when unknown), eval_counts / eval_size, optimizer
+      (the step added to a count without optimizer rows, such as an ONNX graph: default adam),
+      trials (1) and trial_fraction (1: early stopping's average share);
     - params and tokens (6·N·D; layers, d_model and seq_len add attention), trials, trial_fraction;
     - accelerator_hours (a posteriori: the time comes from the hours, not from FLOPs).
     A `Workload` already built (flopest.impact.from_counts / from_params) is taken as it is.
     The scenario: device, n_devices, region, datacenter, precision, host; pue, intensity
     (g CO₂eq/kWh), mfu, power_w (all-in W per accelerator) and lifetime_years fix their input.
+    Time: with a graph (a training capture, or a forward-only count), the per-operator step-time
+    model (flopest.impact.steptime) times the counted pass on the device, and the plan's time is
+    its steps; its p5–p95 come from the model's out-of-sample errors. Without a graph, the MFU
+    prior. A measured figure replaces both: step_time_s (seconds per optimizer step, wall clock,
+    at the plan's batch) or throughput (per device, in throughput_unit "examples" or "tokens"
+    per second); so does mfu.
     A keyword that the chosen plan does not read is an error, never ignored.
     """
     plan = {"dataset_size": dataset_size, "epochs": epochs, "batch_size": batch_size,
-            "examples_per_pass": examples_per_pass, "eval_counts": eval_counts, "eval_size": eval_size}
+            "examples_per_pass": examples_per_pass, "eval_counts": eval_counts, "eval_size": eval_size,
+            "optimizer": optimizer}
     lm = {"params": params, "tokens": tokens, "layers": layers, "d_model": d_model, "seq_len": seq_len}
     search = {"trials": trials, "trial_fraction": trial_fraction}
     searched = {k: v for k, v in search.items() if v is not None}
@@ -216,12 +230,17 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     notes = list(wl.notes) if wl else []
     graph = wl is not None and not isinstance(counts_or_workload, Workload)
     graph = graph and counts_or_workload is not None
-    if graph and hasattr(counts_or_workload, "roofline_factor"):
-        s.roofline = roofline_range(counts_or_workload, s, data.device(device))
-        bs, per = wl.factors.get("batch_size"), wl.factors.get("examples_per_pass")
-        if s.roofline.p50 > 1.05 and bs and bs != per:
-            notes.append(f"the roofline factor is read off the counted pass of {per} example(s); training "
-                         f"batches hold {bs}: count at the training batch for a tighter time")
+    step = None
+    measured = step_time_s is not None or throughput is not None
+    if measured:
+        if hours is not None:
+            raise error("step_time_s / throughput time a plan; accelerator_hours already give its time",
+                        "step_time_s", "throughput")
+        if mfu is not None:
+            raise error("give one of mfu, step_time_s and throughput: each sets the time", "mfu")
+        s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
+    elif graph and mfu is None and hasattr(counts_or_workload, "table"):
+        step = graph_time(counts_or_workload, wl, s, notes)
     res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
@@ -233,7 +252,114 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
                                                                      sorted(unknown.items()))
                      + (f"; coverage {coverage:.1%}" if coverage is not None else "")
                      + ": the figures leave them out (their cost is unknown, not 0)")
-    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage)
+    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step)
+
+
+def _time_mfu(wl, s: Scenario, time_s: Uncertain, source: str) -> Uncertain:
+    """The MFU that makes the Monte-Carlo's time = FLOPs / (devices × peak × MFU) equal `time_s`
+    at each quantile (a longer time is a lower MFU: p5 and p95 swap)."""
+    f = float(wl.flops) / (s.n_devices * s.peak_flops)
+    return Uncertain(f / time_s.p95, f / time_s.p50, f / time_s.p5, "", source)
+
+
+def graph_time(counts, wl, s: Scenario, notes: list) -> dict | None:
+    """Time the plan with the per-operator step-time model on the counted pass; sets the
+    scenario's MFU to the one it implies (roofline 1: the model times memory-bound operators
+    itself). Returns the step's figures for the report, or None (the MFU prior stays) when the
+    model does not apply (a precision it does not know), said in notes.
+
+        rows rate   = (forward + backward FLOPs of the counted pass) / its rows' time, per device
+        plan time   = (plan FLOPs − optimizer FLOPs) / (devices × rows rate)
+                      + optimizer steps × (optimizer time + exposed communication)
+    """
+    from .steptime import step_time, step_time_range
+    from ..ops.optimizer import OPTIMIZERS
+    f = wl.factors
+    opt_name = None
+    if not counts.optimizer_flops and f.get("optimizer_flops_per_step"):
+        opt_name = str(f.get("optimizer_flops_source", "")).split(":")[0].strip() or None
+        opt_name = opt_name if opt_name in OPTIMIZERS else None
+    try:
+        st = step_time(counts.table, counts.evaluate()._rc, s.device, precision=s.precision,
+                       n_devices=min(s.n_devices, 8), params=counts.params or None,
+                       optimizer=opt_name)
+    except InputError as exc:
+        notes.append(f"the step-time model does not apply ({exc}): time from the MFU prior")
+        return None
+    rows_s = st.time_s - st.optimizer_s - st.communication_s
+    pass_flops = counts.forward_flops + counts.backward_flops
+    if not (rows_s > 0 and pass_flops > 0):
+        notes.append("the counted pass has no timed operator: time from the MFU prior")
+        return None
+    trials = float(wl.trials or 1)
+    steps = float(f.get("steps_per_trial", 0)) * trials
+    opt_total = float(f.get("optimizer_flops_per_step", 0)) * steps
+    rate = pass_flops / rows_s
+    total = (max(float(wl.flops) - opt_total, 0.0)) / (s.n_devices * rate) + steps * (st.optimizer_s + st.communication_s)
+    rng = step_time_range(total)
+    per = f.get("examples_per_pass")
+    src = (f"implied by the per-operator step-time model (flopest/impact/steptime.py, time_model.csv) on the "
+           f"counted pass of {per} example(s) on {s.device} at {s.precision}: {st.time_s:.4g} s a step "
+           f"(compute {st.compute_s:.3g}, memory {st.memory_s:.3g}, launch {st.launch_s:.3g}, optimizer "
+           f"{st.optimizer_s:.3g}, communication {st.communication_s:.3g} s); the range is the model's "
+           f"leave-one-device-out error on throughput_evidence.csv")
+    s.mfu = _time_mfu(wl, s, rng, src)
+    s.roofline = Uncertain.fixed(1.0, "", "1: the step-time model times memory-bound operators itself")
+    bs = f.get("batch_size")
+    if bs and per and bs != per:
+        notes.append(f"the step time is read off the counted pass of {per} example(s) and scaled to the training "
+                     f"batch of {bs}: count at the training batch (--batch-size) for a closer time")
+    if counts.backward_flops == 0:
+        notes.append("forward-only graph: the backward is timed at the forward's rate (a training capture, "
+                     "zoo:NAME or a factory, times it operator by operator)")
+    if s.n_devices > 8:
+        notes.append(f"{s.n_devices} devices: the gradient all-reduce is timed within one node of 8; the "
+                     f"inter-node network, tensor/pipeline parallelism and goodput are not modelled yet")
+    notes.extend(n for n in st.notes if n not in notes)
+    table = counts.table
+    return {"time_s": st.time_s, "examples_per_pass": per, "device": s.device, "precision": s.precision,
+            "split": st.split(), "kernels": st.kernels, "plan_time_s": {"p5": rng.p5, "p50": rng.p50, "p95": rng.p95},
+            "top_by_time": st.top(table, 5, by="op")}
+
+
+def measured_time(wl, s: Scenario, step_time_s, throughput, unit: str) -> tuple:
+    """(MFU, roofline) from the user's measured step time or throughput, which replaces the model
+    (its range collapses: a measured figure, said in the assumptions)."""
+    if step_time_s is not None and throughput is not None:
+        raise error("give one of step_time_s and throughput", "step_time_s", "throughput")
+    if wl is None:
+        raise error("step_time_s / throughput need a plan (a count with dataset_size, or params and tokens)",
+                    "step_time_s")
+    f = wl.factors
+    trials = float(wl.trials or 1)
+    if step_time_s is not None:
+        t = positive("step_time_s", step_time_s)
+        steps = f.get("steps_per_trial")
+        if not steps:
+            raise error("step_time_s needs a plan with optimizer steps (a count with dataset_size and "
+                        "batch_size); for a tokens plan give throughput in tokens/s", "step_time_s")
+        total = t * float(steps) * trials
+        src = f"given: {t:g} s per optimizer step (measured) × {steps:,} steps × {trials:g} trial(s)"
+    else:
+        x = positive("throughput", throughput)
+        if unit not in ("examples", "tokens"):
+            raise error(f"throughput_unit {unit!r} is not 'examples' or 'tokens'", "throughput_unit")
+        if unit == "tokens":
+            if "tokens" not in f:
+                raise error("throughput in tokens/s needs a tokens plan (params and tokens); a count's plan "
+                            "is in examples: give examples/s (images/s, sequences/s)", "throughput")
+            amount = float(f["tokens"])
+        else:
+            if "dataset_size" not in f:
+                raise error("throughput in examples/s needs a count's plan (dataset_size); a tokens plan "
+                            "takes tokens/s", "throughput")
+            amount = float(f["dataset_size"]) * float(f.get("epochs", 1)) + float(f.get("eval_size", 0)) * float(
+                f.get("epochs", 1))
+        total = amount * trials / (x * s.n_devices)
+        src = f"given: {x:g} {unit}/s per device (measured) on {s.n_devices} device(s)"
+    t = Uncertain.fixed(total, "s", src)
+    return _time_mfu(wl, s, t, src + "; replaces the step-time model"), \
+        Uncertain.fixed(1.0, "", "1: a measured throughput includes memory-bound time")
 
 
 def _unread(plan: str, model, given: dict) -> None:
@@ -244,20 +370,6 @@ def _unread(plan: str, model, given: dict) -> None:
     if extra:
         raise error(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to {plan}: "
                     f"remove {'it' if len(extra) == 1 else 'them'}", *extra)
-
-
-def roofline_range(counts, s: Scenario, dev) -> Uncertain:
-    """The per-operator roofline factor of the counted pass on this device (Counts.roofline_factor):
-    p95 as counted (no fusion, the graph's dtypes: fp32 for most captures), p5 with the glue
-    operators fused into the matrix kernels and every tensor at the precision's element size,
-    p50 their geometric mean."""
-    bw = dev.mem_bandwidth_bytes_per_s
-    hi = counts.roofline_factor(s.peak_flops, bw)
-    lo = min(hi, counts.roofline_factor(s.peak_flops, bw, ELEMENT_BYTES[s.precision] / 4, fused=True))
-    src = (f"per-operator roofline of the counted graph: Σ max(FLOPs/peak, bytes/bandwidth) / Σ FLOPs/peak "
-           f"at {s.peak_flops:.3g} FLOP/s and {bw:.3g} B/s (devices.csv); p95 unfused at the counted dtypes, "
-           f"p5 with elementwise/norm/softmax/copies fused and tensors at {s.precision}")
-    return Uncertain(lo, math.sqrt(lo * hi), hi, "", src)
 
 
 def fold_repeats(rows: list) -> list:

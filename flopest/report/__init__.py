@@ -108,7 +108,7 @@ def render(d: dict, fmt: str, top: int | None = 20) -> str:
     """A count (Counts.to_dict(), with a breakdown or a sweep) in `fmt`."""
     check_format(fmt)
     if fmt == "json":
-        return to_json(d)
+        return to_json(d)   # looked up at call time: tests replace it to fail on purpose
     return render_report(count_report(d, top, fmt), fmt)
 
 
@@ -129,6 +129,38 @@ def plan_head(d: dict) -> str:
     if d.get("workload") is not None or d.get("flops"):
         return f"FLOPs: {d['flops']:,} ({human(d['flops'], 'FLOP')}){miss}"
     return "a posteriori (accelerator-hours given)" + miss
+
+
+def plan_line(d: dict) -> str | None:
+    """'plan: 1,000,000 examples × 3 epochs × 1 trial; 32 examples per counted pass (how it is
+    known)': the workload's factors, so that the batch the FLOPs were scaled by is always shown."""
+    f = (d.get("workload") or {}).get("factors") or {}
+    if "examples_per_pass" not in f:
+        if "tokens" in f:
+            return f"plan: {human(f['tokens'])} tokens × {f.get('trials', 1):g} trial(s)"
+        return None
+    trials = f.get("trials", 1)
+    return (f"plan: {f['dataset_size']:,} examples × {f['epochs']:g} epoch(s) × {trials:g} trial(s); "
+            f"{f['examples_per_pass']:,} examples per counted pass ({f.get('examples_per_pass_source', '')})")
+
+
+def step_lines(d: dict) -> list:
+    """The step-time model's figures: the time of the counted pass and its split."""
+    st = d.get("step")
+    if not st:
+        return []
+    sp = st["split"]
+    tot = st["time_s"] or 1.0
+    parts = ", ".join(f"{label} {100 * sp[k] / tot:.0f} %" for k, label in (
+        ("compute_bound_s", "compute-bound"), ("memory_bound_s", "memory-bound"), ("launch_s", "launch"),
+        ("optimizer_s", "optimizer"), ("communication_s", "communication")) if sp.get(k))
+    return [f"step: {_num(st['time_s'], 's')} per counted pass of {st['examples_per_pass']} example(s) on "
+            f"{st['device']} at {st['precision']} ({parts}; {st['kernels']:,} kernels)"]
+
+
+def top_time_rows(d: dict):
+    for r in (d.get("step") or {}).get("top_by_time", []):
+        yield r["name"], _num(r["time_s"], "s"), f"{r['share']:.1%}"
 
 
 def estimate_rows(d: dict):
@@ -153,14 +185,21 @@ def _estimate_csv(d: dict) -> tuple:
     rows = [[key, d[key]["p5"], d[key]["p50"], d[key]["p95"]] for key, _, _ in _EST_ROWS]
     rows += [[f"co2eq_kg_{s}", *(d["co2eq_kg_by_scope"][s][q] for q in ("p5", "p50", "p95"))]
              for s in ("scope2", "scope3")]
+    if d.get("coverage") is not None:   # what was not costed travels with the figures
+        rows.append(["coverage", d["coverage"], d["coverage"], d["coverage"]])
+    rows += [[f"unknown_ops:{k}", v, v, v] for k, v in sorted((d.get("unknown_ops") or {}).items())]
     return ["measure", "p5", "p50", "p95"], rows
 
 
 def estimate_report(d: dict, fmt: str = "table") -> Report:
     rep = Report("flopest estimate", data=d, csv=_estimate_csv(d))
-    rep.blocks.append(Text([plan_head(d)]))
+    rep.blocks.append(Text([plan_head(d)] + [x for x in [plan_line(d)] if x] + step_lines(d)))
     title = "flopest estimate (p5 – p50 – p95)"
     rep.blocks.append(Table(title, ("", "p5", "p50", "p95"), list(estimate_rows(d))))
+    if (d.get("step") or {}).get("top_by_time"):
+        first = "costliest operators by time (one step)" if fmt != "table" else "operator"
+        rep.blocks.append(Table("costliest operators by time (one counted step)", (first, "time", "share"),
+                                list(top_time_rows(d)), fold=True))
     if d.get("top"):
         by = d["top"][0]["by"]
         first = f"largest {by}s (one pass)" if fmt != "table" else "name"
@@ -179,11 +218,16 @@ def estimate_report(d: dict, fmt: str = "table") -> Report:
     return rep
 
 
-def render_estimate(d: dict, fmt: str) -> str:
+def _render(build, d: dict, fmt: str) -> str:
+    """`d` in `fmt`: JSON is the dict itself; the other formats render the report `build` makes."""
     check_format(fmt)
     if fmt == "json":
         return to_json(d)
-    return render_report(estimate_report(d, fmt), fmt)
+    return render_report(build(d, fmt), fmt)
+
+
+def render_estimate(d: dict, fmt: str) -> str:
+    return _render(estimate_report, d, fmt)
 
 
 def estimate_html(d: dict) -> str:
@@ -245,10 +289,7 @@ def compare_report(d: dict, fmt: str = "table") -> Report:
 
 def render_compare(d: dict, fmt: str) -> str:
     """One row per device × region, sorted by CO2eq p50, with the saving against the first choice."""
-    check_format(fmt)
-    if fmt == "json":
-        return to_json(d)
-    return render_report(compare_report(d, fmt), fmt)
+    return _render(compare_report, d, fmt)
 
 
 # ----------------------------------------------------------------------------- serving
@@ -339,10 +380,7 @@ def serving_report(d: dict, fmt: str = "table") -> Report:
 
 def render_serving(d: dict, fmt: str) -> str:
     """A serving estimate (with its budget check first when d has "check")."""
-    check_format(fmt)
-    if fmt == "json":
-        return to_json(d)
-    return render_report(serving_report(d, fmt), fmt)
+    return _render(serving_report, d, fmt)
 
 
 # ----------------------------------------------------------------------------- data listings

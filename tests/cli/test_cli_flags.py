@@ -15,7 +15,7 @@ ONNX_FREE = ["--samples", "1000"]
 BASE = {   # a valid command line per command, the bad flag is appended
     "count": ["tests.cli.factories:mlp", "--input", "8x16"],
     "estimate": PLAN, "check": PLAN + ["--budget", "co2eq=1t", "--no-config"], "compare": PLAN,
-    "devices": [], "regions": [],
+    "devices": [], "regions": [], "probe": ["--quick"],
 }
 NOPE = "/nonexistent-folder-flopest/out.json"
 
@@ -26,6 +26,8 @@ PLAN_FLAGS = {
     "--input-dtype": ("float99", MODEL), "--optimizer": ("adamx", None),
     "--examples-per-pass": ("-3", MODEL), "--dataset-size": ("lots", MODEL[:3]),
     "--epochs": ("2.5", MODEL), "--batch-size": ("0.5", MODEL), "--eval-size": ("-1", MODEL),
+    "--micro-batch": ("0", MODEL), "--grad-accum": ("1.5", MODEL + ["--micro-batch", "4"]),
+    "--step-time": ("soon", None), "--throughput": ("fast", None),
     "--trials": ("many", None), "--search": ("genetic", None), "--grid": ("lr", None),
     "--early-stopping": ("1.5", None), "--params": ("7Q", ["--tokens", "2T"]), "--tokens": ("-2T", ["--params", "1B"]),
     "--layers": ("1.5", None), "--d-model": ("abc", None), "--seq-len": ("-4", None),
@@ -48,6 +50,7 @@ TABLE = {
     "compare": {**PLAN_FLAGS, "--device": ("h100-sxm,,a100", None), "--region": ("FR,ZZ", None)},
     "devices": {"--search": ("zzzz-no-device", None), "--format": ("yaml", None)},
     "regions": {"--search": ("zzzz-no-region", None), "--format": ("yaml", None)},
+    "probe": {"--device": ("tpu", None), "--id": ("My_CPU", None), "--format": ("yaml", None), "-o": (NOPE, None)},
 }
 # the message names the value in a form of its own for these (the value is shown differently)
 NEEDLE = {("count", "--dim"): "batch", ("count", "model"): "no_such_module_xyz",

@@ -1,5 +1,7 @@
 """The per-operator roofline factor: Σ_nodes max(FLOPs/peak, bytes/bandwidth) / Σ_nodes FLOPs/peak,
-checked against the same sum written out here from the per-node breakdown, and its effect on time."""
+checked against the same sum written out here from the per-node breakdown. (Training time now comes
+from the step-time model, tests/impact/test_plan_time.py; the factor remains the previous model's
+baseline in benchmarks/bench_time_model.py.)"""
 
 import math
 
@@ -57,34 +59,6 @@ def test_bad_arguments():
     from flopest.errors import InputError
     with pytest.raises(InputError, match="positive"):
         c.roofline_factor(0, BW)
-
-
-def test_estimate_time_uses_the_factor():
-    m = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512))
-    c = flopest.count(m, torch.zeros(4, 512), training=True)
-    dev = profiles.device("a100-sxm4-40gb")
-    peak, bw = dev.peak_fp32_tflops * 1e12, dev.mem_bandwidth_bytes_per_s
-    e = flopest.estimate(c, dataset_size=4000, examples_per_pass=4, device="a100-sxm4-40gb", precision="fp32",
-                         mfu=0.5, samples=2000)
-    hi, lo = by_hand(c, peak, bw), by_hand(c, peak, bw, fused=True)
-    assert lo > 2   # small batches of a small MLP: memory-bound even with the ReLU fused
-    d = e.to_dict()
-    roof = next(a for a in d["assumptions"] if a["name"].startswith("roofline"))["value"]
-    assert (roof["p5"], roof["p95"]) == (pytest.approx(lo, rel=1e-9), pytest.approx(hi, rel=1e-9))
-    # time = FLOPs × factor / (peak × MFU): only the factor is uncertain, so the median time is
-    # at the factor's median, the geometric mean of its ends
-    assert d["time_s"]["p50"] == pytest.approx(e.flops * math.sqrt(lo * hi) / (peak * 0.5), rel=0.01)
-
-
-def test_bf16_range_runs_from_fused_bf16_to_unfused_as_counted():
-    c = flopest.count(nn.Linear(1024, 1024), torch.zeros(2, 1024))
-    dev = profiles.device("h100-sxm")
-    e = flopest.estimate(c, dataset_size=100, examples_per_pass=2, device="h100-sxm", precision="bf16", samples=500)
-    roof = next(a for a in e.to_dict()["assumptions"] if a["name"].startswith("roofline"))["value"]
-    peak, bw = dev.peak_bf16_tflops * 1e12, dev.mem_bandwidth_bytes_per_s
-    hi, lo = by_hand(c, peak, bw), by_hand(c, peak, bw, 0.5, fused=True)
-    assert roof["p5"] == pytest.approx(lo) and roof["p95"] == pytest.approx(hi)
-    assert roof["p50"] == pytest.approx(math.sqrt(lo * hi))
 
 
 def test_params_path_keeps_factor_one():
