@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 import signal
 import threading
 
@@ -40,10 +41,58 @@ class KernelInputError(FlopestError, ValueError):
     """The arrays handed to the cost kernel are inconsistent; the message names the row."""
 
 
-def did_you_mean(name: str, choices) -> str:
-    """`` — did you mean 'x'?`` when a close match exists, else ''."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" — did you mean {close[0]!r}?" if close else ""
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+MAX_SUGGESTIONS = 6
+
+
+def _words(text: str) -> list:
+    return [w for w in _NOT_WORD.split(str(text).casefold()) if w]
+
+
+def suggestions(name: str, choices, labels=None) -> list:
+    """The choices `name` most likely means, best first, as (choice, label or '') pairs; the
+    label is given when it is what matched. Case-insensitive. One mechanism for every lookup:
+
+    1. the family: each choice that `name` begins at a word boundary (``h100`` → ``h100-sxm``,
+       ``h100-pcie``), or whose id or label (`labels`: {choice: label}, e.g. a country's name)
+       holds every word of `name` (``Korea`` → ``KR`` South Korea, ``KP`` North Korea); all of
+       them, in the choices' order;
+    2. else the one closest in spelling (difflib, ids and labels alike)."""
+    choices = [str(c) for c in choices]
+    labels = {str(k): str(v) for k, v in (labels or {}).items() if v}
+    q = str(name).strip().casefold()
+    words = _words(q)
+    family = []
+    for c in choices:
+        lc = c.casefold()
+        if words and ((lc.startswith(q) and len(lc) > len(q) and not lc[len(q)].isalnum())
+                      or set(words) <= set(_words(lc))):
+            family.append((c, ""))
+        elif words and c in labels and set(words) <= set(_words(labels[c])):
+            family.append((c, labels[c]))
+    if family:
+        return family
+    by_text = {c.casefold(): (c, "") for c in choices}
+    for c, lab in labels.items():
+        by_text.setdefault(lab.casefold(), (c, lab))
+    close = difflib.get_close_matches(q, list(by_text), n=1, cutoff=0.6)
+    return [by_text[close[0]]] if close else []
+
+
+def did_you_mean(name: str, choices, labels=None) -> str:
+    """`` — did you mean 'x'?`` (or ``'x' or 'y'``, ``one of 'x', 'y' or 'z'``) naming what
+    `suggestions` finds, else ''."""
+    found = suggestions(name, choices, labels)
+    if not found:
+        return ""
+    shown = found[:MAX_SUGGESTIONS]
+    with_labels = len(shown) <= 3
+    items = [f"{c!r}" + (f" ({lab})" if lab and with_labels else "") for c, lab in shown]
+    more = f" (and {len(found) - len(shown)} more)" if len(found) > len(shown) else ""
+    if len(items) == 1:
+        return f" — did you mean {items[0]}?"
+    lead = "" if len(items) == 2 and not more else "one of "
+    return f" — did you mean {lead}{', '.join(items[:-1])} or {items[-1]}{more}?"
 
 
 # --- the user's code (factories, forward) and Ctrl-C
@@ -125,6 +174,16 @@ class CoverageError(FlopestError, ValueError):
 
     def __init__(self, result):
         self.result = result
+        super().__init__(result.verdict())
+
+
+class BudgetExceeded(FlopestError):
+    """The plan is over at least one budget. ``.result`` is the CheckResult (every budget, its
+    limit, the figure compared and whether it passed); ``.figures`` its rows as dicts."""
+
+    def __init__(self, result):
+        self.result = result
+        self.figures = [r.to_dict() for r in result.rows]
         super().__init__(result.verdict())
 
 

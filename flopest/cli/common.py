@@ -54,6 +54,16 @@ def int_arg(flag: str, text: str) -> int:
     return v
 
 
+def check_dims(dims: dict, flag: str = "--dim") -> None:
+    """Every dim value within int64 and positive: a dim of size 0 is an empty model (0 FLOPs that
+    look like a count), an error naming the flag."""
+    for k, v in dims.items():
+        if v > INT64_MAX:
+            raise InputError(f"{flag} {short(k)}={v} is beyond int64 (at most {INT64_MAX:,})")
+        if v == 0:
+            raise InputError(f"{flag} {short(k)}=0: a dim of size 0 makes an empty model; give a positive value")
+
+
 def list_arg(flag: str, text: str) -> list:
     items = [t.strip() for t in str(text).split(",")]
     if not all(items):
@@ -169,12 +179,33 @@ def output_option(p) -> None:
                    help="write the result to FILE (atomically; - = standard output)")
 
 
+_STDOUT: list = []
+
+
+@contextlib.contextmanager
+def report_on_stdout_only():
+    """While a command runs, what the user's code prints (a print() in forward or in a factory)
+    goes to stderr: standard output carries the report alone, so JSON stays parseable. The
+    report itself is written to the real stdout (:func:`stdout`)."""
+    _STDOUT.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr if sys.stderr is not None else sys.stdout):
+            yield
+    finally:
+        _STDOUT.pop()
+
+
+def stdout():
+    """The stream reports go to: the real standard output, also while user prints go to stderr."""
+    return _STDOUT[-1] if _STDOUT else sys.stdout
+
+
 def emit(a, text: str) -> None:
     """The report to --output (atomically, or to the stream it names) or to stdout."""
-    if a.output is not None:
+    if a.output is not None and a.output != "-":
         io.write(a.output, text)
     else:
-        sys.stdout.write(text)
+        stdout().write(text)
 
 
 def check_output(a) -> None:

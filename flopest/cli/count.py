@@ -9,7 +9,7 @@ import itertools
 from .. import models
 from ..counts import BY_CHOICES, parse_dims
 from ..errors import InputError, KernelInputError
-from .common import (Once, output_option, INT64_MAX, check_output, check_plot_target, emit, int_arg, plot, progress, short,
+from .common import (Once, check_dims, output_option, check_output, check_plot_target, emit, int_arg, plot, progress, short,
                      torch_model)
 
 EPILOG = """examples:
@@ -99,14 +99,6 @@ def parse_sweeps(items) -> list:
     return axes
 
 
-def check_dims(dims: dict) -> None:
-    for k, v in dims.items():
-        if v > INT64_MAX:
-            raise InputError(f"--dim {short(k)}={v} is beyond int64 (at most {INT64_MAX:,})")
-        if v == 0:
-            raise InputError(f"--dim {short(k)}=0: a dim of size 0 makes an empty model; give a positive value")
-
-
 @contextlib.contextmanager
 def naming(flags: str):
     """Prefix errors raised while the model is evaluated at user dims with the flags that set
@@ -132,6 +124,8 @@ def run(a) -> int:
     dims = parse_dims(a.dim)
     check_dims(dims)
     sweeps = parse_sweeps(a.sweep)
+    for name, values in sweeps:
+        check_dims({name: min(values)}, "--sweep")
     torch_flags = a.training or a.optimizer or a.checkpointing or a.materialize or a.input or a.input_dtype
     if a.onnx and not models.is_zoo(a.model):
         raise InputError(f"--onnx is for zoo:NAME models (count the export of a zoo model); "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import did_you_mean
+from ..ops.optimizer import OPTIMIZERS, check_optimizer
 from ..units import parse_count  # noqa: F401  (re-exported: flopest.impact.parse_count)
 from ..validate import error, fraction, whole
 
@@ -75,13 +76,17 @@ def examples_of(counts, examples_per_pass=None, what: str = "counts") -> tuple:
 
 
 def from_counts(counts, *, dataset_size, epochs=1, examples_per_pass=None, batch_size=None,
-                eval_counts=None, eval_size=0, trials=1, trial_fraction=1.0) -> Workload:
+                eval_counts=None, eval_size=0, trials=1, trial_fraction=1.0,
+                optimizer: str | None = "adam") -> Workload:
     """Training plan from a graph count. `counts` is a training capture (forward + backward,
     optimizer per step) of `examples_per_pass` examples (default: what the count recorded at
-    capture; an error when unknown), or a forward-only count (then training = 3 × forward, said
-    in notes). `eval_counts` (forward) likewise. The plan's FLOPs per example do not depend on
-    the batch the model was counted at; the optimizer's steps are dataset / batch_size × epochs
-    (batch_size defaults to the counted batch, said in notes)."""
+    capture; an error when unknown), or a forward-only count such as every ONNX count (then
+    training = 3 × forward, said in notes). `eval_counts` (forward) likewise. The plan's FLOPs
+    per example do not depend on the batch the model was counted at; the optimizer's steps are
+    dataset / batch_size × epochs (batch_size defaults to the counted batch, said in notes).
+    A count without optimizer rows (forward-only, ONNX, or captured without optimizer=) gets
+    `optimizer`'s step per parameter from the same table the captures use (ops.optimizer:
+    adam 14 FLOPs per parameter, the CLI's default), said in notes; None leaves it out, said too."""
     n = whole("dataset_size", dataset_size)
     ep = whole("epochs", epochs)
     per, per_source = examples_of(counts, examples_per_pass)
@@ -92,9 +97,14 @@ def from_counts(counts, *, dataset_size, epochs=1, examples_per_pass=None, batch
     fb = counts.forward_flops + counts.backward_flops
     if counts.backward_flops == 0:
         fb = 3 * counts.forward_flops
-        notes.append("the count has no backward pass: training = 3 × forward (count it with "
-                     "training=True / --training for the real figure)")
+        notes.append("the count has no backward pass (a forward-only count; an ONNX graph holds none): "
+                     "training = 3 × forward, the backward taken as 2 × forward; a PyTorch model "
+                     "(zoo:NAME, package.module:factory, or flopest.count(..., training=True)) is "
+                     "counted with its real backward")
     opt = counts.optimizer_flops
+    opt_source = "counted"
+    if not opt:
+        opt, opt_source = _optimizer_step(counts, optimizer, notes)
     if batch_size is not None:
         bs = whole("batch_size", batch_size)
     else:
@@ -116,12 +126,32 @@ def from_counts(counts, *, dataset_size, epochs=1, examples_per_pass=None, batch
     return Workload(
         flops=total, train_flops=train, eval_flops=ev, trials=tr * frac,
         factors={"forward_backward_flops_per_example": fb / per, "optimizer_flops_per_step": opt,
+                 "optimizer_flops_source": opt_source,
                  "examples_per_pass": per, "examples_per_pass_source": per_source,
                  "dataset_size": n, "epochs": ep, "batch_size": bs, "steps_per_trial": steps,
                  "eval_size": es, "trials": tr, "trial_fraction": frac},
         formula="((forward+backward)/example × dataset × epochs + optimizer × steps + eval forward "
                 "× eval size × epochs) × trials × trial fraction",
         notes=notes)
+
+
+def _optimizer_step(counts, optimizer, notes: list) -> tuple:
+    """(FLOPs of one optimizer step, where the figure comes from) for a count that has no
+    optimizer rows: `optimizer`'s FLOPs per parameter (ops.optimizer.OPTIMIZERS, the rows the
+    PyTorch capture adds) × the count's parameters, every one taken as trainable."""
+    params = getattr(counts, "params", 0) or 0
+    if optimizer is None:
+        if params:
+            notes.append("no optimizer step: the count has none and optimizer=None leaves it out")
+        return 0, "none (optimizer=None)"
+    check_optimizer(optimizer)
+    if not params:
+        return 0, "none (the count has no parameters)"
+    per, _, _, why = OPTIMIZERS[optimizer]
+    notes.append(f"the count has no optimizer step: {optimizer}'s {per} FLOPs per parameter ({why}) × "
+                 f"{params:,} parameters (all taken as trainable) added per optimizer step "
+                 f"(flopest.impact.from_counts(optimizer=...) chooses another, None leaves it out)")
+    return per * params, f"{optimizer}: {per} FLOPs × {params:,} parameters"
 
 
 def from_params(params, tokens, *, layers=None, d_model=None, seq_len=None, trials=1,

@@ -5,7 +5,7 @@ selected rows and the indices; generators (ConstantOfShape, Range) write their o
 from __future__ import annotations
 
 from .. import kinds
-from ..dims import prod
+from ..dims import opaque, prod, to_source
 from . import Ctx, ShapeUnknown, T, lowering, rebind, tshape, uncosted, zero_cost
 
 zero_cost("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Size", "Identity", "Constant",
@@ -255,8 +255,21 @@ def select(c: Ctx):
     return [(kinds.REDUCE, [n, 0, 1])]
 
 
-def _resized_dims(x, y) -> int:
-    return sum(1 for a, b in zip(x, y) if a != b) or 1
+def _taps(x, y, per_axis: int):
+    """Input taps per output of an interpolation: `per_axis` along every resized axis (x ≠ y),
+    over at least one axis. Where an axis pair cannot be compared before the dims are bound (a
+    symbolic size against another), the count is a dim evaluated at binding,
+    per_axis ** max(1, resized), each such axis adding min(1, |x − y|) — never a guess
+    that every symbolic axis is resized."""
+    resized, unsure = 0, []
+    for a, b in zip(x, y):
+        if isinstance(a, int) and isinstance(b, int) or a == b:
+            resized += a != b
+        else:
+            unsure.append(f"Min(1, Abs(({to_source(a)}) - ({to_source(b)})))")
+    if not unsure:
+        return per_axis ** (resized or 1)
+    return opaque(f"{per_axis} ** Max(1, {resized} + {' + '.join(unsure)})")
 
 
 def _aten_linear(c: Ctx) -> Ctx:
@@ -287,8 +300,7 @@ def resize(c: Ctx):
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode == "nearest":
         return [(kinds.MOVE, [prod(y)])]
-    d = _resized_dims(x, y)
-    taps = 2 ** d if mode == "linear" else 4 ** d
+    taps = _taps(x, y, 2 if mode == "linear" else 4)
     return [(kinds.ELEMENTWISE, [prod(y), 2 * taps - 1, prod(x)])]
 
 

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from tests.ops._onnx_build import (I64, check, count, init, model, node,  # noqa: E402
                                    weight)
@@ -68,6 +66,31 @@ def test_resize_linear():
     m = model([node("Resize", ["X", "", "", "sz"], ["Y"], mode="linear")], [("X", (1, 1, 2, 3))],
               ["Y"], inits=[init("sz", [1, 1, 4, 6])])
     check(count(m), 168, 0, 120)
+
+
+def test_resize_linear_with_symbolic_sizes_counts_the_resized_axes_at_binding():
+    """The node-test corpus's symbolic copy of test_resize_upsample_scales_linear: X (n, c, h, w)
+    with its scales a run-time input, so Y's sizes are dims of their own (yn, yc, yh, yw):
+    comparing the symbols took all 4 axes as resized (2^4 = 16 taps, 31 per output)."""
+    from flopest.dims import Sym, evaluate
+    from flopest.ops import Ctx, lookup
+    n, c, h, w, yn, yc, yh, yw = (Sym.name(s) for s in ("n", "c", "h", "w", "yn", "yc", "yh", "yw"))
+    fn, _ = lookup("Resize")
+
+    def flops(x, y, **dims):
+        (_, (outs, per, _)), = fn(Ctx("Resize", [x, None, (4,)], [y], {"mode": "linear"}))
+        return evaluate(outs, dims) * evaluate(per, dims)
+    # bound to X (1, 1, 2, 2), Y (1, 1, 4, 4): 2 resized axes -> 4 taps, 4 multiplies + 3 adds
+    # = 7 per output: 16*7 = 112 (the static count's figure)
+    at = {"n": 1, "c": 1, "h": 2, "w": 2, "yn": 1, "yc": 1, "yh": 4, "yw": 4}
+    assert flops((n, c, h, w), (yn, yc, yh, yw), **at) == 112
+    # a 3-axis resize (1, 1, 2, 2) -> (1, 2, 4, 4): 8 taps, 15 per output: 32*15 = 480
+    assert flops((n, c, h, w), (yn, yc, yh, yw), **{**at, "yc": 2}) == 480
+    # the same symbol on both sides is never resized: (n, c, h, w) -> (n, c, yh, yw) at
+    # h = 2 -> yh = 4, w = 2 -> yw = 2: one resized axis, 2 taps, 3 per output: 4*2*3 = 24
+    assert flops((n, c, h, w), (n, c, yh, yw), n=1, c=1, h=2, w=2, yh=4, yw=2) == 24
+    # static shapes stay plain ints: (1, 1, 2, 3) -> (1, 1, 4, 6): 7 per output
+    assert fn(Ctx("Resize", [(1, 1, 2, 3)], [(1, 1, 4, 6)], {"mode": "linear"}))[0][1][1] == 7
 
 
 def test_views_are_free():

@@ -5,7 +5,9 @@ the operator registry; every node that cannot be costed is named in ``unknown_op
 Shapes come from ``onnx.shape_inference`` (with data propagation) on the weight-free graph;
 where it leaves dims unknown, onnxruntime's symbolic shape inference is tried; where both
 fail and the user has bound every input dim, the graph is re-inferred with concrete input
-shapes (then each re-binding re-reads the graph: said in ``Counts.notes``).
+shapes (then each re-binding re-reads the graph: said in ``Counts.notes``). An operator
+without a lowering whose onnx schema has a function body is costed through that body (said
+in the notes).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ...errors import ModelReadError
 from .infer import infer
 from .load import (check_expansion, clear_declared_dims, count_params, elem_size, input_dims,
                    leading_dim, load)
-from .lower import Lowered, lower
+from .lower import Lowered, expand_functions, local_functions_called, lower
 from .propagate import ShapeInfo, collect
 
 __all__ = ["Lowered", "ShapeInfo", "analyse", "count_params", "elem_size", "infer", "input_dims",
@@ -35,13 +37,19 @@ def analyse(model, dims: dict | None = None):
     onnx inference, onnxruntime symbolic inference (both symbolic: re-binding runs only the
     kernel), then, when every input dim is bound, both again at the concrete dims."""
     m, stats = load(model)
+    expanded = []
     if m.functions:
         check_expansion(m, stats.get("source"))
+        called = local_functions_called(m)
         try:
             from onnx import inliner   # onnx >= 1.16
             m = inliner.inline_local_functions(m)
-        except Exception:
+            if called:
+                shown = ", ".join(called[:8]) + (f" and {len(called) - 8} more" if len(called) > 8 else "")
+                expanded = [f"model-local function(s) costed through their function bodies: {shown}"]
+        except Exception:   # the walker expands them itself (and says so)
             pass
+    expanded += expand_functions(m)   # operators without a lowering, costed through their body
     names = input_dims(m)
     clear_declared_dims(m, names)
     attempts = [("flopest", None), ("ort", None)]
@@ -91,5 +99,6 @@ def analyse(model, dims: dict | None = None):
     if stats.get("external_refs"):
         low.notes.append(f"{stats['external_refs']} tensor(s) refer to external data files, which flopest "
                          f"never opens: their values are unknown (shapes and FLOPs do not need them)")
+    low.notes.extend(n for n in expanded if n not in low.notes)
     low.examples_per_pass, low.examples_per_pass_note = leading_dim(m, dims)
     return low, m, stats, names, mode

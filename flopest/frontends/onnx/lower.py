@@ -1,11 +1,14 @@
 """Lowering: walk a graph (subgraphs and model-local functions included) with its inferred
 shapes and map every node to OpTable rows through the operator registry; control flow
 (If / Loop / Scan) becomes groups, branches and repeats; every node that cannot be costed is
-counted in ``unknown_ops`` with a note saying why.
+counted in ``unknown_ops`` with a note saying why. Before shapes are inferred, an operator the
+registry has no lowering for but whose onnx schema defines a function body (a standard or a
+preview operator) is replaced by that body (``expand_functions``), and is costed through it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -13,9 +16,9 @@ import onnx
 
 from ... import kinds
 from ...errors import InputError
-from ...ops import Ctx, ShapeUnknown, lookup, unknown_reason
+from ...ops import UNCOSTED, Ctx, ShapeUnknown, lookup, unknown_reason
 from ...optable import TableBuilder
-from .load import MAX_NESTING, elem_size, node_attrs, read_constants
+from .load import MAX_EXPANDED_NODES, MAX_NESTING, elem_size, node_attrs, read_constants
 from .propagate import ShapeInfo
 
 
@@ -98,7 +101,7 @@ class _Walker:
             fkey = (node.domain, node.op_type)
             if fkey in self.functions and fkey not in self._expanding \
                     and len(self._expanding) < MAX_NESTING:
-                self.note(f"{key}: a model-local function, costed from its body")
+                self.note(f"{key}: a model-local function, costed through its function body")
                 f = self.functions[fkey]
                 self.costed += 1
                 self._expanding.append(fkey)
@@ -278,3 +281,290 @@ def lower(model: onnx.ModelProto, info: ShapeInfo) -> Lowered:
     w.walk(model.graph)
     return Lowered(w.b.build(), w.nodes, w.costed, w.unknown, w.notes, w.shape_fail)
 
+
+# ----------------------------------------------------------------------------- function bodies
+MAX_EXPANSION_ROUNDS = 8    # a body whose own operators need their bodies, and so on
+
+
+def _wants_body(node, opsets: dict) -> bool:
+    """A node the registry cannot cost (no lowering, not zero-cost, no recorded reason) whose
+    domain the model imports."""
+    if node.op_type in ("If", "Loop", "Scan") and node.domain in ("", "ai.onnx"):
+        return False
+    key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}:{node.op_type}"
+    fn, free = lookup(key)
+    return fn is None and not free and key not in UNCOSTED and \
+        (node.domain or "") in opsets
+
+
+def _schema_function(node, opsets: dict, types) -> tuple:
+    """(FunctionProto, its opset version, the schema, '') of the node's operator in onnx's
+    schema at the model's opset, or (None, None, None, why not; '' when onnx defines no body).
+    `types()` gives name -> TypeProto, for a body built for the node's input types."""
+    domain = node.domain or ""
+    version = opsets[domain]
+    try:
+        schema = onnx.defs.get_schema(node.op_type, version, "" if domain == "ai.onnx" else domain)
+    except Exception:   # onnx.defs.SchemaError: not an operator onnx defines at this opset
+        return None, None, None, ""
+    fp = onnx.FunctionProto()
+    static = [v for v in getattr(schema, "function_opset_versions", []) if v <= version]
+    dependent = [v for v in getattr(schema, "context_dependent_function_opset_versions", []) if v <= version]
+    try:
+        if schema.has_function and static:
+            used = max(static)
+            fp.ParseFromString(schema.get_function_with_opset_version(used))
+        elif schema.has_context_dependent_function and dependent:
+            known = types()
+            missing = [i for i in node.input if i and i not in known]
+            if missing:
+                return None, None, None, f"its function body needs the types of {', '.join(missing[:3])}"
+            used = max(dependent)
+            fp.ParseFromString(schema.get_context_dependent_function_with_opset_version(
+                used, _with_default_attrs(node, schema).SerializeToString(),
+                [(known[i] if i else onnx.TypeProto()).SerializeToString() for i in node.input]))
+        else:
+            return None, None, None, ""
+    except Exception as exc:   # onnx could not build the body for these attributes / types
+        return None, None, None, f"onnx could not build its function body ({type(exc).__name__}: {exc})"
+    if not fp.node:
+        return None, None, None, "onnx gives an empty function body"
+    for imp in fp.opset_import:   # the body's operators must exist at the model's opsets
+        d = "" if imp.domain == "ai.onnx" else imp.domain
+        if d not in opsets or opsets[d] < imp.version:
+            return None, None, None, (f"its function body needs opset {imp.version} of domain "
+                                      f"{imp.domain or 'ai.onnx'!r}")
+    return fp, used, schema, ""
+
+
+def _with_default_attrs(node, schema):
+    """The node with the schema's default values of the attributes it does not set."""
+    out = onnx.NodeProto()
+    out.CopyFrom(node)
+    have = {a.name for a in node.attribute}
+    for name, a in schema.attributes.items():
+        d = a.default_value
+        if name not in have and d.type != onnx.AttributeProto.UNDEFINED:
+            out.attribute.append(d)
+    return out
+
+
+def _inline(node, fp, prefix: str, schema_node) -> list:
+    """The function body's nodes with the node's inputs, outputs and attribute values in place
+    of the body's formal ones; every other name prefixed (onnx's own expansion of node tests)."""
+    names = {}
+    for i, formal in enumerate(fp.input):
+        names[formal] = node.input[i] if i < len(node.input) else ""
+    for i, formal in enumerate(fp.output):
+        if i < len(node.output) and node.output[i]:
+            names[formal] = node.output[i]
+    attrs = {a.name: a for a in schema_node.attribute}
+    serial = itertools.count()
+
+    def rename(n: str) -> str:
+        return names.get(n, prefix + n) if n else ""
+
+    def graph(g, outer):
+        local = {}
+        for vi in list(g.input) + list(g.output):
+            local[vi.name] = vi.name = prefix + vi.name
+        for t in g.initializer:
+            local[t.name] = t.name = prefix + t.name
+
+        def sub(n):
+            return local.get(n) or outer(n)
+        nodes = [copy(n, sub) for n in g.node]
+        g.ClearField("node")
+        g.node.extend(nodes)
+
+    def copy(n, ren):
+        new = onnx.NodeProto()
+        new.CopyFrom(n)
+        new.ClearField("input")
+        new.ClearField("output")
+        new.ClearField("attribute")
+        new.input.extend(ren(x) for x in n.input)
+        new.output.extend(ren(x) for x in n.output)
+        new.name = prefix + (n.name or f"{n.op_type}_{next(serial)}")
+        for a in n.attribute:
+            if a.ref_attr_name:
+                if a.ref_attr_name in attrs:
+                    b = onnx.AttributeProto()
+                    b.CopyFrom(attrs[a.ref_attr_name])
+                    b.name = a.name
+                    new.attribute.append(b)
+                continue
+            b = onnx.AttributeProto()
+            b.CopyFrom(a)
+            if b.type == onnx.AttributeProto.GRAPH:
+                graph(b.g, ren)
+            elif b.type == onnx.AttributeProto.GRAPHS:
+                for g in b.graphs:
+                    graph(g, ren)
+            new.attribute.append(b)
+        return new
+
+    return [copy(n, rename) for n in fp.node]
+
+
+def _value_types(m: onnx.ModelProto) -> dict:
+    """name -> TypeProto of every value whose type the model declares or onnx infers (the
+    context-dependent function bodies are built for their inputs' types)."""
+    try:
+        g = onnx.shape_inference.infer_shapes(m).graph
+    except Exception:   # inference failed: the declared types only
+        g = m.graph
+    types = {}
+
+    def collect(graph):
+        for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+            if vi.type.WhichOneof("value") is not None:
+                types[vi.name] = vi.type
+        for t in graph.initializer:
+            types.setdefault(t.name, onnx.helper.make_tensor_type_proto(t.data_type, list(t.dims)))
+        for n in graph.node:
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    collect(a.g)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for sg in a.graphs:
+                        collect(sg)
+    collect(g)
+    return types
+
+
+def expand_functions(m: onnx.ModelProto) -> list:
+    """Replace, in place, every node whose operator flopest has no lowering for but onnx's
+    schema gives a function body (at the model's opset; context-dependent bodies built for the
+    node's attributes and input types) by that body, in the graph and its subgraphs, until none
+    is left (a body's own such operators too, at most MAX_EXPANSION_ROUNDS deep and
+    MAX_EXPANDED_NODES in all). Returns the notes: which operators were costed through their
+    function body, and why others could not be."""
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in m.opset_import}
+    notes: list = []
+    expanded: Counter = Counter()
+    bodies: dict = {}
+    failed: dict = {}
+    state = {"types": None, "count": 0, "total": 0}
+    decided: dict = {}
+
+    def wants(node) -> bool:   # decided once per operator: models repeat few of them
+        k = (node.domain, node.op_type)
+        if k not in decided:
+            decided[k] = _wants_body(node, opsets)
+        return decided[k]
+
+    def types():
+        if state["types"] is None:
+            state["types"] = _value_types(m)
+        return state["types"]
+
+    def size(graph) -> int:
+        total = 0
+        for n in graph.node:
+            total += 1
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    total += size(a.g)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    total += sum(size(g) for g in a.graphs)
+        return total
+
+    def body_of(node):
+        """(key, (FunctionProto, version, schema) or None); bodies that do not depend on the
+        node are built once per operator."""
+        key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}:{node.op_type}"
+        if key in bodies:
+            return key, bodies[key]
+        fp, version, schema, why = _schema_function(node, opsets, types)
+        if fp is None:
+            if why:
+                failed.setdefault(key, why)
+            return key, None
+        if not schema.has_context_dependent_function or schema.has_function:
+            bodies[key] = (fp, version, schema)
+        return key, (fp, version, schema)
+
+    def rewrite(graph) -> bool:
+        changed = False
+        out = []
+        for node in graph.node:
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    changed |= rewrite(a.g)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    for g in a.graphs:
+                        changed |= rewrite(g)
+            if not wants(node):
+                out.append(node)
+                continue
+            key, found = body_of(node)
+            if found is None or state["total"] + len(found[0].node) > MAX_EXPANDED_NODES:
+                if found is not None:
+                    failed.setdefault(key, f"expanding it would pass {MAX_EXPANDED_NODES:,} nodes")
+                out.append(node)
+                continue
+            fp, version, schema = found
+            state["count"] += 1
+            prefix = f"{node.name or node.op_type}/{node.op_type}.{state['count']}/"
+            out.extend(_inline(node, fp, prefix, _with_default_attrs(node, schema)))
+            state["total"] += len(fp.node) - 1
+            expanded[(key, version)] += 1
+            changed = True
+        if changed:
+            graph.ClearField("node")
+            graph.node.extend(out)
+        return changed
+
+    if not any(wants(n) for n in _all_nodes(m.graph)):
+        return notes
+    state["total"] = size(m.graph)
+    for _ in range(MAX_EXPANSION_ROUNDS):
+        if not rewrite(m.graph):
+            break
+        state["types"] = None   # new values: their types are inferred again when needed
+    for (key, version), n in sorted(expanded.items()):
+        notes.append(f"{key}: costed through its ONNX function body (onnx's schema, opset {version}; "
+                     f"flopest has no lowering of its own): {n} node(s) expanded into the operators "
+                     f"of the body")
+    for key, why in sorted(failed.items()):
+        if not any(k == key for k, _ in expanded):
+            notes.append(f"{key}: not expanded through a function body ({why})")
+    return notes
+
+
+def _all_nodes(graph):
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from _all_nodes(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    yield from _all_nodes(g)
+
+
+def local_functions_called(m: onnx.ModelProto) -> list:
+    """The model-local functions the graph calls, directly or through another function
+    (``domain:name``, sorted)."""
+    funcs = {(f.domain, f.name): f for f in m.functions}
+    seen: set = set()
+    todo = [n for n in _all_nodes(m.graph)]
+    while todo:
+        n = todo.pop()
+        k = (n.domain, n.op_type)
+        if k in funcs and k not in seen:
+            seen.add(k)
+            for f_node in funcs[k].node:
+                todo.extend(_all_nodes_of(f_node))
+    return sorted(f"{d}:{name}" if d else name for d, name in seen)
+
+
+def _all_nodes_of(node):
+    yield node
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            yield from _all_nodes(a.g)
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            for g in a.graphs:
+                yield from _all_nodes(g)
