@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import CoverageError, FlopestError, InputError, did_you_mean
+from .errors import BudgetExceeded, CoverageError, FlopestError, InputError, did_you_mean  # noqa: F401
 from .units import clip, format_quantity, parse_quantity
+from .validate import error
 
 QUANTILES = ("p5", "p50", "p95")
 
@@ -46,16 +47,6 @@ METRICS = {
 }
 # keyword names of flopest.check(): the metric keys themselves
 KEYWORDS = {m[0]: name for name, m in METRICS.items()}
-
-
-class BudgetExceeded(FlopestError):
-    """The plan is over at least one budget. ``.result`` is the CheckResult (every budget, its
-    limit, the figure compared and whether it passed); ``.figures`` its rows as dicts."""
-
-    def __init__(self, result: "CheckResult"):
-        self.result = result
-        self.figures = [r.to_dict() for r in result.rows]
-        super().__init__(result.verdict())
 
 
 @dataclass(frozen=True)
@@ -225,7 +216,10 @@ def evaluate(result, budgets, at: str = "p95", *, allow_unknown: bool = False) -
     raised, unless ``allow_unknown=True`` accepts the costed part. Over a budget stays "over":
     what was not costed can only add to the figures."""
     if at not in QUANTILES:
-        raise InputError(f"--at {clip(at)} is not one of {', '.join(QUANTILES)}{did_you_mean(at, QUANTILES)}")
+        raise error(f"at {clip(at)} is not one of {', '.join(QUANTILES)}{did_you_mean(at, QUANTILES)}", "at")
+    if not (hasattr(result, "metrics") or hasattr(result, "to_dict") or isinstance(result, dict)):
+        raise TypeError(f"check() takes an Estimate or a serving estimate (flopest.estimate(...), "
+                        f"flopest.serve(...)), not {type(result).__name__}")
     if not isinstance(allow_unknown, bool):
         raise InputError(f"allow_unknown must be True or False, got {clip(allow_unknown)}")
     bs = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]

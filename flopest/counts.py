@@ -15,6 +15,7 @@ import numpy as np
 from . import kernel, kinds
 from .version import __version__
 from .errors import FlopestError, InputError, UnboundDimError, did_you_mean
+from .validate import error
 
 CONVENTIONS = (
     "1 multiply-add = 2 FLOPs. flops = all floating-point work, with per-element constants per "
@@ -231,7 +232,7 @@ class Counts:
         with flops and bytes None. by="module" with `depth` folds module paths deeper than
         `depth` components into their ancestor (totals still sum to the whole)."""
         if by not in BY_CHOICES:
-            raise InputError(f"--by {by!r} is not one of {', '.join(BY_CHOICES)}{did_you_mean(by, BY_CHOICES)}")
+            raise error(f"by {by!r} is not one of {', '.join(BY_CHOICES)}{did_you_mean(by, BY_CHOICES)}", "by")
         self.evaluate()
         t, rc = self.table, self._rc
         if by == "kind":
@@ -243,7 +244,7 @@ class Counts:
                 names = [n or "(top)" for n in names]
                 if depth is not None:
                     if depth < 0:
-                        raise InputError(f"--depth {depth} must be >= 0")
+                        raise error(f"depth {depth} must be >= 0", "depth")
                     folded = [n if n == "(top)" else (".".join(n.split(".")[:depth]) or "(top)")
                               for n in names]
                     uniq = list(dict.fromkeys(folded))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 from .. import models
 from ..errors import InputError
+from .common import stdout
 
 
 def add_parsers(sub) -> None:
@@ -31,7 +31,7 @@ def run_listing(a) -> int:
         rows = [r for r in rows if q in r.id.lower() or q in r.name.lower()]
         if not rows:
             raise InputError(f"--search {a.search!r}: no {a.command} match (flopest {a.command} lists all)")
-    sys.stdout.write(render_listing(a.command, rows, a.format))
+    stdout().write(render_listing(a.command, rows, a.format))
     return 0
 
 
@@ -43,5 +43,5 @@ def run_zoo(a) -> int:
         t.add_column(col)
     for name, e in models.zoo_entries().items():
         t.add_row(name, e.kind, e.description, e.full_input)
-    Console(width=140, color_system=None, markup=False).print(t)
+    Console(file=stdout(), width=140, color_system=None, markup=False).print(t)
     return 0

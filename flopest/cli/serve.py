@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 
 from .. import models
+from ..kernel.montecarlo import check_samples
 from ..counts import parse_dims
+from ..data import PRECISIONS
 from ..errors import InputError
+from ..units import parse_duration
 from .common import output_option, check_output, emit, known, num_arg
 
 EPILOG = """examples:
@@ -48,7 +50,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     w.add_argument("--months", metavar="N", help="duration in months of 730 h (default 12)")
     f = s.add_argument_group("fleet")
     f.add_argument("--device", default="h100-sxm", help="device id (flopest devices lists them)")
-    f.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "int8"),
+    f.add_argument("--precision", choices=PRECISIONS,
                    help="serving precision: peak and bytes per weight (default: bf16, else fp16, else fp32)")
     f.add_argument("--batch", metavar="N", help="sequences per batch (default 1, or the largest meeting "
                    "--max-latency)")
@@ -90,6 +92,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "energy=, water=, scope2=, scope3=")
     b.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
                    help="the quantile compared with the budgets (default p95)")
+    b.add_argument("--allow-unknown", action="store_true",
+                   help="accept a model some of whose operators are not costed (without it, exit 2)")
     s.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
     output_option(s)
     s.add_argument("--debug", action="store_true", help="show a traceback on errors")
@@ -97,16 +101,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return s
 
 
-_DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|s|min|h)?\s*$", re.IGNORECASE)
-
-
 def parse_seconds(text, flag: str = "--max-latency") -> float:
-    """'200ms' → 0.2, '2s' → 2, '1.5' → 1.5 s, '1min' → 60; InputError names the flag."""
-    m = _DURATION.match(str(text))
-    if not m:
-        raise InputError(f"{flag} {text!r} is not a duration: write e.g. 200ms, 2s or 1min")
-    v = float(m.group(1)) * {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}[(m.group(2) or "s").lower()]
-    if not v > 0:
+    """A positive duration ('200ms', '2s', '1min', a bare number of seconds) through the one
+    unit parser (flopest.units)."""
+    v = None if str(text).strip().startswith("-") else parse_duration(text, flag)
+    if v is None or not v > 0:
         raise InputError(f"{flag} must be a positive duration, got {text!r} (e.g. {flag} 200ms)")
     return v
 
@@ -121,8 +120,7 @@ def run(a) -> int:
     if getattr(a, "check", False) and not budgets:
         raise InputError("flopest check serve needs at least one --budget, e.g. --budget latency=200ms")
     samples = num_arg("--samples", a.samples, True)
-    if samples < 1 or samples > 10**8:
-        raise InputError(f"--samples must be between 1 and 1e8, got {a.samples!r}")
+    check_samples(samples)   # before any work: a count and the memory its draws need
     kw = dict(prompt_tokens=a.prompt_tokens, output_tokens=a.output_tokens, requests_per_day=a.requests_per_day,
               requests_per_hour=a.requests_per_hour, requests=a.requests, users=a.users,
               requests_per_user=a.requests_per_user, days=a.days, months=a.months, device=a.device,
@@ -176,7 +174,7 @@ def run(a) -> int:
         d["model"] = f"{a.model} ({d['model']})"
     res = None
     if budgets:
-        res = evaluate(est, budgets, a.at)
+        res = evaluate(est, budgets, a.at, allow_unknown=a.allow_unknown)
         d["check"] = res.to_dict()
     emit(a, render_serving(d, a.format))
     if res is not None and (a.output is not None or a.format == "json"):   # the verdict on stderr, for CI logs

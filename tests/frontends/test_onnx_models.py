@@ -12,8 +12,6 @@ import pytest
 from onnx import helper
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import flopest  # noqa: E402
 from tests.ops._onnx_build import (BOOL, F, I64, check, count, graph, init, model,  # noqa: E402

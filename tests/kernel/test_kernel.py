@@ -12,8 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:          # `pytest` without an installed flopest
-    sys.path.insert(0, str(ROOT))
 
 from flopest import kinds  # noqa: E402
 from flopest.dims import Sym  # noqa: E402

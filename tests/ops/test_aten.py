@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from flopest.kernel import evaluate  # noqa: E402
 from flopest.ops import ATEN, REGISTRY, ZERO_COST, Ctx, T, lookup_aten  # noqa: E402

@@ -12,8 +12,6 @@ import onnx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from flopest.ops import REGISTRY, UNCOSTED, ZERO_COST, unknown_reason  # noqa: E402
 from flopest.ops.linalg import lu_flops  # noqa: E402

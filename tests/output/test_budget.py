@@ -82,3 +82,21 @@ def test_cli_check_of_uncosted_model_exits_2(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "within budget" not in r.stdout + r.stderr and "FusedMatMul" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_cli_allow_unknown_accepts_the_costed_part_and_says_so(tmp_path, cli):
+    """--allow-unknown: the verdict covers the costed part, and every format says what was not costed."""
+    import onnx
+    p = tmp_path / "fused.onnx"
+    onnx.save(fused_matmul(), str(p))
+    base = ["check", str(p), "--dataset-size", "800", "--device", "t4", "--samples", "500", "--budget", "co2eq=1t",
+            "--allow-unknown"]
+    r = cli(base)
+    assert r.returncode == 0, r.stderr
+    assert "FusedMatMul" in r.stdout and "not costed" in r.stdout.lower(), r.stdout
+    r = cli(base + ["--format", "json"])
+    d = json.loads(r.stdout)
+    assert d["unknown_ops"] == {"com.microsoft:FusedMatMul": 1} or "FusedMatMul" in str(d["unknown_ops"])
+    assert d["check"]["allow_unknown"] is True and d["coverage"] < 1
+    r = cli(base + ["--format", "csv"])
+    assert r.returncode == 0 and "FusedMatMul" in r.stderr + r.stdout, r.stdout + r.stderr

@@ -31,3 +31,20 @@ def sleepy():
 
 def mlp():
     return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)), (torch.zeros(8, 16),)
+
+
+class Talkative(nn.Module):
+    """Prints in forward: the print must not reach the report on stdout."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x):
+        print("debug: in forward", x.shape)
+        return self.lin(x)
+
+
+def talkative():
+    print("building the model")
+    return Talkative(), (torch.zeros(2, 4),)

@@ -350,3 +350,25 @@ def test_an_external_attribute_tensor_is_never_opened(tmp_path, cli):
     leaked = int.from_bytes(b"SECRET=a", "little")
     assert all(r["flops"] not in (leaked, 5) for r in outs[0]["breakdown"]), outs[0]["breakdown"]
     assert any("external data" in n for n in outs[0]["notes"]), outs[0]["notes"]
+
+
+@pytest.mark.parametrize("command", [["count"], ["serve", "--output-tokens", "10", "--prompt-tokens", "10",
+                                                "--requests-per-day", "1000"],
+                                     ["estimate", "--dataset-size", "1k"]])
+def test_a_fifo_or_device_as_the_model_is_refused_before_opening(tmp_path, command):
+    """Issue 19.8: a FIFO as the model blocked in open()."""
+    fifo = tmp_path / "m.onnx"
+    os.mkfifo(fifo)
+    for model in (fifo, "/dev/zero"):
+        p = subprocess.run([sys.executable, "-m", "flopest", command[0], str(model), *command[1:]], cwd=tmp_path,
+                           env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "not a regular file" in p.stderr, (model, p.stderr)
+        assert p.stderr.count("\n") == 1
+
+
+def test_a_devices_file_that_is_a_folder_or_fifo_says_so(tmp_path, cli):
+    fifo = tmp_path / "dev.csv"
+    os.mkfifo(fifo)
+    for target, says in ((tmp_path, "folder"), (fifo, "not a regular file")):
+        r = cli(["estimate", "--params", "1B", "--tokens", "1B", "--devices", target])
+        assert r.returncode == 2 and says in r.stderr, r.stderr

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import onnx
 
-from .load import is_external
+from .load import lacks_data
 from .propagate import ShapeInfo, collect, propagate
 
 def _fix_inputs(model: onnx.ModelProto, fixed: dict) -> onnx.ModelProto:
@@ -42,11 +42,7 @@ def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
     def visit(g):
         keep = []
         for t in g.initializer:
-            n = 1
-            for d in t.dims:
-                n *= d
-            if is_external(t) or (n and not (t.raw_data or t.float_data or t.int64_data or t.int32_data
-                                           or t.double_data)):
+            if lacks_data(t):
                 lift(t.name, t)
             else:
                 keep.append(t)
@@ -55,10 +51,15 @@ def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
         nodes = []
         for node in g.node:
             ext = [a.t for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR
-                   and is_external(a.t)]
+                   and lacks_data(a.t)]
             if node.op_type == "Constant" and node.output and ext:
                 lift(node.output[0], ext[0])
                 continue
+            if any(a.type == onnx.AttributeProto.TENSOR and lacks_data(a.t) for a in node.attribute):
+                # onnxruntime's tool would read it (and fail, or take a made-up value as a shape):
+                # this engine does not run on the model; flopest's own propagation leaves it unknown
+                raise ValueError(f"{node.op_type} node {node.name or '(unnamed)'!r} has a tensor attribute "
+                                 f"without its data (external, never read)")
             for a in node.attribute:
                 if a.type == onnx.AttributeProto.GRAPH:
                     visit(a.g)

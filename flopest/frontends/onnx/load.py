@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 
 import numpy as np
 import onnx
@@ -37,6 +38,8 @@ def elem_size(dt: int) -> int:
 def load(model) -> tuple[onnx.ModelProto, dict]:
     """Weight-free ModelProto from a path or a ModelProto; ModelReadError names the problem."""
     if isinstance(model, onnx.ModelProto):
+        if not model.HasField("graph") or (len(model.graph.node) == 0 and len(model.graph.output) == 0):
+            raise ModelReadError("the ModelProto holds no ONNX graph (no node and no output): nothing to count")
         m = strip_model(model)
         _check_text(m, "<ModelProto>")
         stats = {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
@@ -48,10 +51,19 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
         raise InputError(f"cannot count a {type(model).__name__}: give a path to an .onnx file, an "
                          f"onnx.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
                          f"inputs") from None
-    if not os.path.exists(path):
-        raise ModelReadError(f"model file {path!r} does not exist")
-    if os.path.isdir(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelReadError(f"model file {path!r} does not exist") from None
+    except ValueError:   # an embedded NUL: no file has that name
+        raise ModelReadError(f"model path {path!r} is not a valid file name") from None
+    except OSError as exc:
+        raise ModelReadError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise ModelReadError(f"model path {path!r} is a directory; give the .onnx file")
+    if not stat.S_ISREG(st.st_mode):   # a FIFO would block in open(), a device never end
+        raise ModelReadError(f"model path {path!r} is not a regular file (a pipe or a device); give the "
+                             f".onnx file")
     try:
         m, stats = read_graph_only(path)
     except WireError as exc:
@@ -179,11 +191,29 @@ def _check_text(m: onnx.ModelProto, source: str) -> None:
     for o in m.opset_import:
         if not isinstance(o.domain, str):
             bad("opset domain", o.domain)
+    _check_single_writer(m.graph, source)
     for f in m.functions:
         if not isinstance(f.name, str) or not isinstance(f.domain, str):
             bad("function name", f.name if not isinstance(f.name, str) else f.domain)
         nodes(f.node, 0)
     graph(m.graph)
+
+
+def _check_single_writer(g, source: str) -> None:
+    """ONNX graphs are in SSA form: each value is written once. Two nodes (or a node and an
+    initializer or input) writing one name would make the count depend on which one is read."""
+    seen = {i.name: "a graph input" for i in g.input}
+    seen.update({t.name: "an initializer" for t in g.initializer})
+    for n in g.node:
+        for o in n.output:
+            if not o:
+                continue
+            if o in seen:
+                who = seen[o]
+                raise ModelReadError(f"{source!r}: value {o!r} is written twice ({who} and "
+                                     f"{n.op_type} node {n.name or '(unnamed)'!r}); an ONNX graph writes each "
+                                     f"value once — re-export the model or run onnx.checker on it")
+            seen[o] = f"{n.op_type} node {n.name or '(unnamed)'!r}"
 
 
 _DIM_PARAM_MAX = 128   # longer dim expressions are not parsed (a polynomial's size can explode)
@@ -291,6 +321,18 @@ def is_external(t) -> bool:
     """Data stored in another file: never read (flopest reads no weight bytes, and a model's
     file names are not followed)."""
     return t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data) > 0
+
+
+def lacks_data(t) -> bool:
+    """A tensor whose values are not in the model: external (never read), or stripped of its data
+    (a weight the reader skipped, an external reference dropped) while its dims say it has some."""
+    if is_external(t):
+        return True
+    n = 1
+    for d in t.dims:
+        n *= d
+    return bool(n) and not (t.raw_data or t.float_data or t.int64_data or t.int32_data or t.double_data
+                            or t.string_data or t.uint64_data)
 
 
 def read_constants(graph, consts: dict) -> None:

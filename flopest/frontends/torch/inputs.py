@@ -21,10 +21,22 @@ class TensorSpec:
 
 
 def spec(shape, dtype=None) -> TensorSpec:
-    shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-    if any(d < 0 for d in shape):
-        raise InputError(f"spec shape {shape} has a negative dim")
-    return TensorSpec(shape, dtype)
+    """An example input by shape: whole, non-negative dims (a float such as 2.5 is an error, never
+    truncated); `dtype` a torch dtype or its name (None: float32)."""
+    dims = shape if isinstance(shape, (tuple, list)) else (shape,)
+    out = []
+    for d in dims:
+        ok = not isinstance(d, bool) and (isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, float)))
+        if not ok:
+            shown = repr(shape) if len(repr(shape)) <= 60 else repr(shape)[:60] + "…"
+            raise InputError(f"spec shape {shown}: dim {d!r} is not a whole number; give a tuple of ints, "
+                             f"e.g. spec((8, 3, 224, 224))")
+        out.append(int(d))
+    if any(d < 0 for d in out):
+        raise InputError(f"spec shape {tuple(out)} has a negative dim")
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        parse_dtype(dtype)   # a bad name is named now, not at capture
+    return TensorSpec(tuple(out), dtype)
 
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -120,7 +132,7 @@ def examples_per_pass(args=(), kwargs=None) -> tuple:
     """(examples, reason): the examples in one counted pass, read as the leading dim that every
     tensor leaf of `args` and `kwargs` (nested dicts, lists, tuples; TensorSpecs and tensors)
     shares; 0-d leaves are ignored. None, with the reason, when that is ambiguous: the leaves
-    disagree, there is no tensor leaf, or only 0-d ones. The reason is "" when it is known."""
+    disagree, there is no tensor leaf, or only 0-d ones. When known, the reason says how."""
     leaves: list = []
     _leaves(tuple(args) if isinstance(args, (list, tuple)) else (args,), "args", leaves)
     for k, v in (kwargs or {}).items():
@@ -134,4 +146,6 @@ def examples_per_pass(args=(), kwargs=None) -> tuple:
     if len(dims) > 1:
         shown = ", ".join(f"{p} {s[0]}" for p, s in ranked[:6]) + (", ..." if len(ranked) > 6 else "")
         return None, f"the example inputs disagree on their leading dim ({shown})"
-    return ranked[0][1][0], ""
+    n = len(ranked)
+    return ranked[0][1][0], ("the leading dim of the example input" if n == 1 else
+                             f"the leading dim all {n} example input tensors share")
