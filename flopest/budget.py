@@ -217,7 +217,8 @@ def evaluate(result, budgets, at: str = "p95", *, allow_unknown: bool = False) -
     what was not costed can only add to the figures."""
     if at not in QUANTILES:
         raise error(f"at {clip(at)} is not one of {', '.join(QUANTILES)}{did_you_mean(at, QUANTILES)}", "at")
-    if not (hasattr(result, "metrics") or hasattr(result, "to_dict") or isinstance(result, dict)):
+    if not (hasattr(result, "metrics") or (hasattr(result, "to_dict") and not hasattr(result, "breakdown"))
+            or isinstance(result, dict)):
         raise TypeError(f"check() takes an Estimate or a serving estimate (flopest.estimate(...), "
                         f"flopest.serve(...)), not {type(result).__name__}")
     if not isinstance(allow_unknown, bool):
@@ -259,6 +260,9 @@ def check(result, *, at: str = "p95", budgets=(), allow_unknown: bool = False, *
                              f"{did_you_mean(key, KEYWORDS)}")
     if isinstance(budgets, (str, bytes)):
         budgets = [budgets]
+    if not isinstance(budgets, (list, tuple)):
+        raise TypeError(f"budgets must be a list of 'NAME=VALUE' strings (e.g. ['co2eq=50kg']), not "
+                        f"{type(budgets).__name__}")
     bs = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]
     for key, v in limits.items():
         if v is None:

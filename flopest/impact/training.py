@@ -211,6 +211,9 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         _unread("a Workload", None, {**plan, **lm, **search})
         wl = counts_or_workload
     elif counts_or_workload is not None:
+        if not hasattr(counts_or_workload, "forward_flops"):
+            raise TypeError(f"estimate() takes a count (flopest.count(...)) or a Workload as its first argument, "
+                            f"not {type(counts_or_workload).__name__}")
         _unread("a count", None, lm)
         if dataset_size is None:
             raise error("a count needs dataset_size= (the number of training examples; CLI --dataset-size)",

@@ -26,6 +26,12 @@ def load(name: str):
             mod = _loaded.get(name)
             if mod is None:
                 import importlib
+                import warnings
+
+                from numba.core.errors import NumbaIRAssumptionWarning
+                # numba's internal pedantic SSA check warns about our kernels' loop variables when it
+                # compiles them ("variable ... is not in scope"): nothing for a user to act on
+                warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
                 mod = _loaded[name] = importlib.import_module(f".kernel.{name}", "flopest")
     return mod
 

@@ -60,3 +60,16 @@ def test_a_print_in_forward_does_not_reach_the_json_report(cli):
     # Linear 4 -> 3 on 2 rows: 2·2·4·3 = 48 matmul FLOPs + 2·3 bias adds
     assert d["matmul_flops"] == 48
     assert "debug: in forward" in r.stderr and "building the model" in r.stderr
+
+
+def test_wrong_types_at_the_api_say_what_is_expected():
+    import onnx as _onnx  # noqa: F401
+    from tests.conftest import mlp_model
+    c = flopest.count(mlp_model(), dims={"batch": 8})
+    with pytest.raises(TypeError, match="takes a count"):
+        flopest.estimate("x", device="h100-sxm", dataset_size=10)
+    with pytest.raises(TypeError, match="takes an Estimate"):
+        flopest.check(c, co2eq_kg=1)          # a count, not an estimate
+    est = flopest.estimate(c, device="h100-sxm", dataset_size=10, samples=200)
+    with pytest.raises(TypeError, match="list of 'NAME=VALUE'"):
+        flopest.check(est, budgets=3)
