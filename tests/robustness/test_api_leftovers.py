@@ -12,12 +12,14 @@ import flopest
 from flopest.errors import FlopestError, ModelReadError
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("shape", ["abc", (2.5, 16), (True, 3), ("8", 3)])
 def test_spec_refuses_what_is_not_a_whole_dim(shape):
     with pytest.raises(FlopestError, match="not a whole number"):
         flopest.spec(shape)
 
 
+@pytest.mark.torch
 def test_spec_keeps_whole_dims_and_checks_its_dtype():
     assert flopest.spec((8, 3)).shape == (8, 3)
     with pytest.raises(FlopestError, match="dtype"):
