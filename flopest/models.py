@@ -95,6 +95,7 @@ class TorchModel:
     kwargs: dict = field(default_factory=dict)
     source: str = ""
     batch_axes: dict = field(default_factory=dict)   # input index or name -> axis named "batch"
+    notes: list = field(default_factory=list)        # how it was built (a meta build that fell back)
 
 
 def zoo_names() -> list:
@@ -119,12 +120,21 @@ def _zoo_name(spec: str) -> str:
     return name
 
 
-def zoo_model(spec: str, batch: int | None = None) -> TorchModel:
-    """The zoo model's PyTorch module at its example inputs; `batch` replaces the dim of every
-    input axis the zoo names "batch" (meta tensors: no memory)."""
-    tensor_spec = torch_frontend().spec
+def zoo_model(spec: str, batch: int | None = None, meta: bool = True) -> TorchModel:
+    """The zoo model's PyTorch module at its example inputs, built on the meta device (no weight
+    allocated or initialised; `meta=False` builds real weights, for a run on real tensors);
+    `batch` replaces the dim of every input axis the zoo names "batch"."""
+    fe = torch_frontend()
+    tensor_spec = fe.spec
     name = _zoo_name(spec)
-    module, example, input_names, axes = _zoo_package().get(name, size="full")
+    zoo = _zoo_package()
+    notes = []
+    if meta:
+        (module, example, input_names, axes), note = fe.build_on_meta(lambda: zoo.get(name, size="full"),
+                                                                       f"zoo model {name!r}")
+        notes += [note] if note else []
+    else:
+        module, example, input_names, axes = zoo.get(name, size="full")
     for p in module.parameters():   # the zoo builds frozen modules; all weights train
         p.requires_grad_(True)
     args = tuple(example)
@@ -136,7 +146,7 @@ def zoo_model(spec: str, batch: int | None = None) -> TorchModel:
             on_axis0 = (axes.get(n) or {}).get(0) == "batch"
             return tensor_spec((batch, *x.shape[1:]) if on_axis0 else tuple(x.shape), x.dtype)
         args = tuple(at_batch(n, x) for n, x in zip(input_names, args))
-    return TorchModel(module, args, {}, spec)
+    return TorchModel(module, args, {}, spec, notes=notes)
 
 
 def zoo_onnx(spec: str, quiet: bool = False) -> tuple:
@@ -175,7 +185,7 @@ def _run_user_code(what: str, fn, *args):
         raise InputError(f"{what} raised {type(exc).__name__}: {exc}") from None
 
 
-def load_factory(target: str) -> TorchModel:
+def load_factory(target: str, meta: bool = True) -> TorchModel:
     """Import `package.module:callable` (from the current folder or PYTHONPATH) and call it: it
     returns a torch.nn.Module, or a (module, example inputs) pair where the inputs are a tensor,
     a tuple/list of them, or a dict of keyword inputs."""
@@ -200,30 +210,37 @@ def load_factory(target: str) -> TorchModel:
         obj = getattr(obj, part)
     if not callable(obj):
         raise InputError(f"factory {target!r} is not callable")
-    made = _run_user_code(f"factory {target!r}", obj)
+    notes = []
+    if meta:   # no weight allocated: the factory runs with torch's default device set to meta
+        made, note = _run_user_code(f"factory {target!r}", torch_frontend().build_on_meta, obj,
+                                    f"factory {target!r}")
+        notes += [note] if note else []
+    else:
+        made = _run_user_code(f"factory {target!r}", obj)
     if is_torch_module(made):
-        return TorchModel(made, (), {}, target)
+        return TorchModel(made, (), {}, target, notes=notes)
     if isinstance(made, tuple) and len(made) == 2 and is_torch_module(made[0]):
         module, example = made
         if isinstance(example, dict):
-            return TorchModel(module, (), dict(example), target)
+            return TorchModel(module, (), dict(example), target, notes=notes)
         if isinstance(example, (tuple, list)):
-            return TorchModel(module, tuple(example), {}, target)
-        return TorchModel(module, (example,), {}, target)
+            return TorchModel(module, tuple(example), {}, target, notes=notes)
+        return TorchModel(module, (example,), {}, target, notes=notes)
     shown = repr(made)
     shown = shown if len(shown) <= 60 else shown[:60] + "…"
     raise InputError(f"factory {target!r} returned {type(made).__name__} {shown}; it must return a "
                      f"torch.nn.Module or a (module, example_inputs) pair")
 
 
-def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None) -> TorchModel:
-    """The PyTorch model of a zoo:NAME or factory spec; `args`/`kwargs` (example inputs given by
-    the user) replace the model's own; `batch` re-batches a zoo model's example inputs."""
+def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None, meta: bool = True) -> TorchModel:
+    """The PyTorch model of a zoo:NAME or factory spec, built on the meta device unless `meta` is
+    False; `args`/`kwargs` (example inputs given by the user) replace the model's own; `batch`
+    re-batches a zoo model's example inputs."""
     kwargs = dict(kwargs or {})
     if is_zoo(spec):
-        tm = zoo_model(spec, batch=None if (args or kwargs) else batch)
+        tm = zoo_model(spec, batch=None if (args or kwargs) else batch, meta=meta)
     else:
-        tm = load_factory(spec)
+        tm = load_factory(spec, meta=meta)
     if args or kwargs:
         tm.args, tm.kwargs = tuple(args), kwargs
     if not tm.args and not tm.kwargs:
@@ -292,8 +309,9 @@ def _onnx_examples(low, dims: dict, given):
 
 def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
                  loss_fn=None, optimizer=None, checkpointing=False, materialize=False,
-                 examples_per_pass: int | None = None, source: str = "") -> Counts:
-    """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it."""
+                 examples_per_pass: int | None = None, source: str = "", notes=()) -> Counts:
+    """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it;
+    `notes` (how the model was built) lead the count's notes."""
     fe = torch_frontend()
     with TORCH_CAPTURE_LOCK, running_user_code():
         cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
@@ -303,7 +321,7 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
     else:
         per, reason = fe.examples_per_pass(args, kwargs or {})
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
-               list(cap.notes), source or type(module).__name__, causal, concrete=True,
+               list(notes) + list(cap.notes), source or type(module).__name__, causal, concrete=True,
                examples_per_pass=per, examples_reason=reason)
     if strict and c.unknown_ops:
         _strict(c, "operator call(s)")
@@ -365,13 +383,14 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool = 
     if k == "torch":
         if batch is not None:
             raise InputError("count(): batch= re-batches a zoo model; give a module its inputs at that batch")
-        module, args, kwargs, source = model, example_args, example_kwargs, ""
+        module, args, kwargs, source, built = model, example_args, example_kwargs, "", []
     else:
-        tm = torch_model(model, example_args, example_kwargs, batch=batch)
-        module, args, kwargs, source = tm.module, tm.args, tm.kwargs, tm.source
+        tm = torch_model(model, example_args, example_kwargs, batch=batch, meta=not materialize)
+        module, args, kwargs, source, built = tm.module, tm.args, tm.kwargs, tm.source, tm.notes
     return count_module(module, args, kwargs, strict=strict, causal=causal, training=training,
                         loss_fn=loss_fn, optimizer=optimizer, checkpointing=checkpointing,
-                        materialize=materialize, examples_per_pass=examples_per_pass, source=source)
+                        materialize=materialize, examples_per_pass=examples_per_pass, source=source,
+                        notes=built)
 
 
 def zoo_entries() -> dict:

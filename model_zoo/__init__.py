@@ -47,14 +47,20 @@ class ZooEntry:
     def module_path(self) -> str:
         return f"{__name__}.{self.name}.model"
 
-    def build(self, size: str = "full"):
-        """Return ``(module, example_inputs, input_names, dynamic_axes)`` (seeded, eval mode)."""
+    def build(self, size: str = "full", device: str | None = None):
+        """Return ``(module, example_inputs, input_names, dynamic_axes)`` (seeded, eval mode).
+        ``device="meta"`` builds it without allocating or initialising a weight (counting needs
+        shapes only); the default builds real, seeded weights (the ONNX export needs them)."""
         if size not in SIZES:
             raise ValueError(f"size must be one of {SIZES}, got {size!r}")
         mod = importlib.import_module(self.module_path)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            module, example_inputs, input_names, dynamic_axes = mod.build(size)
+            if device is None:
+                module, example_inputs, input_names, dynamic_axes = mod.build(size)
+            else:
+                with torch.device(device):
+                    module, example_inputs, input_names, dynamic_axes = mod.build(size)
         module.eval()
         for p in module.parameters():
             p.requires_grad_(False)
@@ -165,10 +171,11 @@ def names() -> list[str]:
     return list(MODELS)
 
 
-def get(name: str, size: str = "full"):
-    """Build zoo model ``name``; returns ``(module, example_inputs, input_names, dynamic_axes)``."""
+def get(name: str, size: str = "full", device: str | None = None):
+    """Build zoo model ``name``; returns ``(module, example_inputs, input_names, dynamic_axes)``
+    (``device="meta"``: no weight allocated)."""
     try:
         entry = MODELS[name]
     except KeyError:
         raise KeyError(f"unknown zoo model {name!r}; known: {', '.join(MODELS)}") from None
-    return entry.build(size)
+    return entry.build(size, device)

@@ -127,10 +127,11 @@ def example_inputs(a):
     return tuple(args), kwargs
 
 
-def torch_model(a, batch: int | None = None) -> models.TorchModel:
-    """The PyTorch model of a zoo:NAME or factory MODEL, with --input replacing its inputs."""
+def torch_model(a, batch: int | None = None, meta: bool = True) -> models.TorchModel:
+    """The PyTorch model of a zoo:NAME or factory MODEL (on the meta device unless `meta` is
+    False), with --input replacing its inputs."""
     args, kwargs = example_inputs(a) if getattr(a, "input", None) else ((), {})
-    return models.torch_model(a.model, args, kwargs, batch=batch)
+    return models.torch_model(a.model, args, kwargs, batch=batch, meta=meta)
 
 
 @contextlib.contextmanager

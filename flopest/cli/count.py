@@ -137,11 +137,11 @@ def run(a) -> int:
                                                                 if models.is_zoo(a.model) else ""))
         if (a.optimizer or a.checkpointing) and not a.training:
             raise InputError("--optimizer and --checkpointing need --training")
-        tm = torch_model(a)
+        tm = torch_model(a, meta=not a.materialize)
         with progress(a, f"capturing {short(a.model)}"):
             c = models.count_module(tm.module, tm.args, tm.kwargs, strict=a.strict, causal=a.causal,
                                     training=a.training, optimizer=a.optimizer, checkpointing=a.checkpointing,
-                                    materialize=a.materialize, source=tm.source)
+                                    materialize=a.materialize, source=tm.source, notes=tm.notes)
         d = c.to_dict(by=a.by, depth=a.depth)
         plot_count(a, c)
         emit(a, render(d, a.format, top=a.top or None))

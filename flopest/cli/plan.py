@@ -370,7 +370,8 @@ class Plan:
                                         batch=batch if batch and batch <= models.MAX_CAPTURE_BATCH else None)
                 return models.count_module(tm.module, tm.args, tm.kwargs, training=True,
                                            optimizer=a.optimizer or "adam", checkpointing=a.checkpointing,
-                                           examples_per_pass=examples_per_pass, source=tm.source)
+                                           examples_per_pass=examples_per_pass, source=tm.source,
+                                           notes=tm.notes)
             if a.checkpointing:
                 raise InputError("--checkpointing needs a PyTorch model (zoo:NAME or package.module:factory): "
                                  "an ONNX graph has no backward to recompute")

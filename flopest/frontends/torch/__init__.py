@@ -8,7 +8,7 @@ their arguments' metadata), ``patches`` (counting stand-ins for attention and re
 from ...errors import DataDependentError, ModelRunError
 from ...ops.optimizer import OPTIMIZERS
 from .capture import MATERIALIZE_LIMIT_BYTES, Captured, capture
-from .inputs import DTYPES, TensorSpec, examples_per_pass, parse_dtype, spec
+from .inputs import DTYPES, TensorSpec, build_on_meta, examples_per_pass, parse_dtype, spec
 
-__all__ = ["Captured", "capture", "spec", "TensorSpec", "parse_dtype", "DTYPES", "examples_per_pass",
+__all__ = ["Captured", "capture", "spec", "build_on_meta", "TensorSpec", "parse_dtype", "DTYPES", "examples_per_pass",
            "OPTIMIZERS", "MATERIALIZE_LIMIT_BYTES", "ModelRunError", "DataDependentError"]

@@ -149,3 +149,21 @@ def examples_per_pass(args=(), kwargs=None) -> tuple:
     n = len(ranked)
     return ranked[0][1][0], ("the leading dim of the example input" if n == 1 else
                              f"the leading dim all {n} example input tensors share")
+
+
+def build_on_meta(fn, what: str) -> tuple:
+    """(fn(), note): `fn` (a factory, a zoo build) called with torch's default device set to meta,
+    so that its modules allocate and initialise no weight (a 70B model is counted in megabytes,
+    and nothing is spent in `normal_`). A factory that cannot run there (it loads a checkpoint,
+    reads a tensor's value, or pins tensors to the CPU and mixes them with the default device)
+    is called again normally; the note says so. Tensors a factory makes on an explicit device
+    stay there: the capture turns them into meta twins."""
+    try:
+        with torch.device("meta"):
+            return fn(), None
+    except (Exception,) as exc:   # the user's code under meta; its real-device run decides
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        made = fn()
+        return made, (f"{what} could not be built on the meta device ({type(exc).__name__}: {first}); it was "
+                      f"built with real weights (their memory and initialisation time were spent; a factory "
+                      f"that builds its modules from a config, without loading weights, avoids it)")
