@@ -89,6 +89,7 @@ class Counts:
     examples_per_pass: int | None = None   # examples one counted pass processes (None: unknown)
     examples_reason: str = ""           # how examples_per_pass was found, or why it is unknown
     examples_dim: str | None = None     # the symbolic dim that is examples_per_pass (re-bound by .at)
+    tokens_per_example: int | None = None   # tokens in one example, when the model says (hf: text models)
 
     # ---------------------------------------------------------------- evaluation
     def _check_dims(self) -> None:
@@ -142,6 +143,7 @@ class Counts:
         return Counts(self.table, self.params, self.unknown_ops, self.node_count, self.costed_nodes,
                       new, self.model_dims, self.notes, self.source, self.causal,
                       examples_per_pass=new.get(self.examples_dim, self.examples_per_pass),
+                      tokens_per_example=self.tokens_per_example,
                       examples_reason=self.examples_reason, examples_dim=self.examples_dim).evaluate()
 
     # ---------------------------------------------------------------- figures
@@ -293,6 +295,7 @@ class Counts:
             "version": self.version,
             "dims": dict(self.dims),
             "examples_per_pass": self.examples_per_pass,
+            "tokens_per_example": self.tokens_per_example,
             "notes": list(self.notes),
         }
         if by:

@@ -30,6 +30,7 @@ from .errors import (InputError, ModelRunError, ServingError, UnknownOperatorErr
 from .validate import error, whole
 
 ZOO_PREFIX = "zoo:"
+HF_PREFIX = "hf:"
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 MAX_CAPTURE_BATCH = 4096   # zoo models are captured at a requested batch up to this size (meta tensors)
 
@@ -54,9 +55,14 @@ def is_factory(spec) -> bool:
     return isinstance(spec, str) and not os.path.exists(spec) and bool(FACTORY.match(spec))
 
 
+def is_hf(spec) -> bool:
+    """`hf:ORG/NAME` (a Hugging Face hub id) or `hf:PATH` (a config.json or its folder)."""
+    return isinstance(spec, str) and spec.startswith(HF_PREFIX)
+
+
 def is_torch_spec(spec) -> bool:
-    """A model spec the PyTorch front end counts (zoo:NAME or a factory), not an ONNX file."""
-    return is_zoo(spec) or is_factory(spec)
+    """A model spec the PyTorch front end counts (zoo:NAME, hf:..., a factory), not an ONNX file."""
+    return is_zoo(spec) or is_hf(spec) or is_factory(spec)
 
 
 def kind(model) -> str:
@@ -67,10 +73,13 @@ def kind(model) -> str:
         return "onnx"
     if is_zoo(model):
         return "zoo"
+    if is_hf(model):
+        return "hf"
     if is_factory(model):
         return "factory"
     raise InputError(f"cannot count a {type(model).__name__}: give an .onnx path, an onnx.ModelProto, "
-                     f"a torch.nn.Module with example inputs, 'zoo:NAME' or 'package.module:factory'")
+                     f"a torch.nn.Module with example inputs, 'zoo:NAME', 'hf:ORG/NAME' or 'hf:PATH', or "
+                     f"'package.module:factory'")
 
 
 def torch_frontend():
@@ -96,6 +105,8 @@ class TorchModel:
     source: str = ""
     batch_axes: dict = field(default_factory=dict)   # input index or name -> axis named "batch"
     notes: list = field(default_factory=list)        # how it was built (a meta build that fell back)
+    causal: bool | None = None                       # the model's own default (hf causal LMs: True)
+    tokens_per_example: int | None = None            # tokens in one example (hf text models)
 
 
 def zoo_names() -> list:
@@ -232,12 +243,42 @@ def load_factory(target: str, meta: bool = True) -> TorchModel:
                      f"torch.nn.Module or a (module, example_inputs) pair")
 
 
-def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None, meta: bool = True) -> TorchModel:
-    """The PyTorch model of a zoo:NAME or factory spec, built on the meta device unless `meta` is
-    False; `args`/`kwargs` (example inputs given by the user) replace the model's own; `batch`
-    re-batches a zoo model's example inputs."""
+def hf_model(spec: str, task: str | None = None, seq_len: int | None = None, batch: int | None = None,
+             meta: bool = True) -> TorchModel:
+    """A Hugging Face model from its config (flopest.frontends.torch.hf: a local path, the local
+    cache, then config.json alone from the hub), built on the meta device with the head of
+    `task` (default from the config's architectures), at example inputs of `seq_len` tokens
+    (default the config's context, capped) and `batch` sequences (default 1)."""
+    fe = torch_frontend()
+    from .frontends.torch import hf
+    ref = spec[len(HF_PREFIX):].strip()
+    if not ref:
+        raise InputError("hf: needs a hub id or a path: hf:Qwen/Qwen2.5-7B, hf:./my-model or hf:config.json")
+    if seq_len is not None:
+        seq_len = whole("seq_len", seq_len)
+    cfg, where = hf.read_config(ref)
+    task, why = hf.task_of(cfg, task)
+    if meta:
+        module, note = fe.build_on_meta(lambda: hf.build(cfg, task), spec)
+    else:
+        module, note = hf.build(cfg, task), None
+    kwargs, seq, notes = hf.example_inputs(cfg, task, seq_len, batch or 1)
+    notes = [f"{spec}: {type(cfg).__name__} read from {where}; head {task} ({why})"] + notes + ([note] if note else [])
+    return TorchModel(module, (), kwargs, spec, notes=notes, causal=task == "causal-lm", tokens_per_example=seq)
+
+
+def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None, meta: bool = True,
+                task: str | None = None, seq_len: int | None = None) -> TorchModel:
+    """The PyTorch model of a zoo:NAME, hf:... or factory spec, built on the meta device unless
+    `meta` is False; `args`/`kwargs` (example inputs given by the user) replace the model's own;
+    `batch` re-batches a zoo or hf model's example inputs; `task` and `seq_len` are for hf: models."""
     kwargs = dict(kwargs or {})
-    if is_zoo(spec):
+    if not is_hf(spec) and (task is not None or seq_len is not None):
+        raise error(f"task and seq_len choose an hf: model's head and sequence length; {spec!r} takes its "
+                    f"inputs from the model (--input)", "task", "seq_len")
+    if is_hf(spec):
+        tm = hf_model(spec, task, seq_len, None if (args or kwargs) else batch, meta=meta)
+    elif is_zoo(spec):
         tm = zoo_model(spec, batch=None if (args or kwargs) else batch, meta=meta)
     else:
         tm = load_factory(spec, meta=meta)
@@ -309,7 +350,8 @@ def _onnx_examples(low, dims: dict, given):
 
 def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
                  loss_fn=None, optimizer=None, checkpointing=False, materialize=False,
-                 examples_per_pass: int | None = None, source: str = "", notes=()) -> Counts:
+                 examples_per_pass: int | None = None, source: str = "", notes=(),
+                 tokens_per_example: int | None = None) -> Counts:
     """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it;
     `notes` (how the model was built) lead the count's notes."""
     fe = torch_frontend()
@@ -322,27 +364,32 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
         per, reason = fe.examples_per_pass(args, kwargs or {})
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
                list(notes) + list(cap.notes), source or type(module).__name__, causal, concrete=True,
-               examples_per_pass=per, examples_reason=reason)
+               examples_per_pass=per, examples_reason=reason, tokens_per_example=tokens_per_example)
     if strict and c.unknown_ops:
         _strict(c, "operator call(s)")
     return c.evaluate()
 
 
-def count(model, *example_args, dims=None, strict: bool = False, causal: bool = False,
+def count(model, *example_args, dims=None, strict: bool = False, causal: bool | None = None,
           training: bool = False, loss_fn=None, optimizer: str | None = None,
           checkpointing: bool = False, materialize: bool = False, examples_per_pass: int | None = None,
-          batch: int | None = None, onnx: bool = False, **example_kwargs) -> Counts:
+          batch: int | None = None, onnx: bool = False, task: str | None = None, seq_len: int | None = None,
+          **example_kwargs) -> Counts:
     """FLOPs, bytes and params of `model`.
 
     model: an .onnx path, an onnx.ModelProto, ``"zoo:NAME"`` (the zoo's PyTorch module at its
-    example inputs; ``onnx=True`` counts its ONNX export), ``"package.module:factory"``, or a
+    example inputs; ``onnx=True`` counts its ONNX export), ``"hf:ORG/NAME"`` or ``"hf:PATH"`` (a
+    Hugging Face config, built on the meta device: `task` chooses the head, default from the
+    config; `seq_len` the tokens, default the config's context capped at 2,048; `batch` the
+    sequences), ``"package.module:factory"``, or a
     torch.nn.Module followed by its example inputs (tensors, ``flopest.spec(shape, dtype)``,
     dicts, keyword arguments as Hugging Face models take them), captured on meta tensors: no
     weight allocated. Keyword arguments other than those below are the module's keyword inputs
     (a TypeError for an ONNX model).
     dims: values of an ONNX model's symbolic dims ({"batch": 8, "sequence": 512}).
     strict: raise UnknownOperatorError when any operator is not costed.
-    causal: count attention operators flagged causal over the unmasked pairs only.
+    causal: count attention operators flagged causal over the unmasked pairs only (None: the
+    model's own default, True for hf: causal LMs, else False).
     training (PyTorch): forward + backward through autograd (loss = loss_fn(output), default the
     sum of the outputs); optimizer "sgd" | "sgd-momentum" | "adam" | "adamw" adds its step;
     checkpointing adds the recomputed forward. materialize: run models whose control flow
@@ -371,7 +418,7 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool = 
         if k == "zoo":
             model, defaults = zoo_onnx(model)
             dims = {**defaults, **parse_dims(dims)}
-        return count_onnx(model, dims, strict=strict, causal=causal, examples_per_pass=examples_per_pass)
+        return count_onnx(model, dims, strict=strict, causal=bool(causal), examples_per_pass=examples_per_pass)
     if k == "zoo":
         _zoo_name(model)   # an unknown zoo name first: it is the likelier mistake
     if dims:
@@ -380,17 +427,24 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool = 
                                                              if k == "zoo" else ""))
     if onnx:
         raise InputError("count(): onnx=True is for 'zoo:NAME' models")
+    tpe = None
     if k == "torch":
         if batch is not None:
             raise InputError("count(): batch= re-batches a zoo model; give a module its inputs at that batch")
+        if task is not None or seq_len is not None:
+            raise InputError("count(): task= and seq_len= are for hf: models; a module takes its example inputs")
         module, args, kwargs, source, built = model, example_args, example_kwargs, "", []
     else:
-        tm = torch_model(model, example_args, example_kwargs, batch=batch, meta=not materialize)
+        tm = torch_model(model, example_args, example_kwargs, batch=batch, meta=not materialize, task=task,
+                         seq_len=seq_len)
         module, args, kwargs, source, built = tm.module, tm.args, tm.kwargs, tm.source, tm.notes
-    return count_module(module, args, kwargs, strict=strict, causal=causal, training=training,
+        if causal is None:
+            causal = tm.causal
+        tpe = tm.tokens_per_example if not (example_args or example_kwargs) else None
+    return count_module(module, args, kwargs, strict=strict, causal=bool(causal), training=training,
                         loss_fn=loss_fn, optimizer=optimizer, checkpointing=checkpointing,
                         materialize=materialize, examples_per_pass=examples_per_pass, source=source,
-                        notes=built)
+                        notes=built, tokens_per_example=tpe)
 
 
 def zoo_entries() -> dict:
@@ -530,7 +584,7 @@ def serving_cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims,
     if generative and prompt_tokens is None:
         raise error("output_tokens needs prompt_tokens (the prompt length)", "output_tokens", "prompt_tokens")
     if is_torch_spec(model):   # zoo:NAME or a factory: its module, and its example inputs unless given
-        tm = zoo_model(model) if is_zoo(model) else load_factory(model)
+        tm = zoo_model(model) if is_zoo(model) else hf_model(model) if is_hf(model) else load_factory(model)
         if not args and not kwargs:
             args, kwargs = tm.args, tm.kwargs
         model = tm.module

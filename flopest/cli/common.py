@@ -127,11 +127,12 @@ def example_inputs(a):
     return tuple(args), kwargs
 
 
-def torch_model(a, batch: int | None = None, meta: bool = True) -> models.TorchModel:
-    """The PyTorch model of a zoo:NAME or factory MODEL (on the meta device unless `meta` is
-    False), with --input replacing its inputs."""
+def torch_model(a, batch: int | None = None, meta: bool = True, task: str | None = None,
+                seq_len: int | None = None) -> models.TorchModel:
+    """The PyTorch model of a zoo:NAME, hf:... or factory MODEL (on the meta device unless `meta`
+    is False), with --input replacing its inputs."""
     args, kwargs = example_inputs(a) if getattr(a, "input", None) else ((), {})
-    return models.torch_model(a.model, args, kwargs, batch=batch, meta=meta)
+    return models.torch_model(a.model, args, kwargs, batch=batch, meta=meta, task=task, seq_len=seq_len)
 
 
 @contextlib.contextmanager

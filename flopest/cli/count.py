@@ -67,9 +67,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--top", type=int, default=20, metavar="N",
                    help="rows of the breakdown shown in table/markdown output (default 20, 0 = all)")
     c.add_argument("--strict", action="store_true", help="exit 2 when any operator is not costed")
-    c.add_argument("--causal", action="store_true",
+    c.add_argument("--causal", action=argparse.BooleanOptionalAction, default=None,
                    help="count causal attention operators over the unmasked pairs only "
-                   "(default: every query-key pair)")
+                   "(default: on for hf: causal LMs, else every query-key pair)")
+    t.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "base"),
+                   help="hf: models: the head (default: from the config's architectures)")
+    t.add_argument("--seq-len", metavar="N", help="hf: models: tokens per sequence (default: the config's "
+                   "context, capped at 2,048)")
     output_option(c)
     c.add_argument("--plot", metavar="FILE.png|.svg", action=Once, help="also draw the breakdown (--by) or, with one "
                    "--sweep, FLOPs against the swept dim (needs the plot extra)")
@@ -130,6 +134,12 @@ def run(a) -> int:
     if a.onnx and not models.is_zoo(a.model):
         raise InputError(f"--onnx is for zoo:NAME models (count the export of a zoo model); "
                          f"{short(a.model)!r} is not one")
+    seq_len = int_arg("--seq-len", a.seq_len) if a.seq_len is not None else None
+    if seq_len == 0:
+        raise InputError("--seq-len must be >= 1")
+    if (a.task or a.seq_len) and not models.is_hf(a.model):
+        raise InputError(f"--task and --seq-len are for hf: models; {short(a.model)!r} takes its shapes from "
+                         f"{'--input' if models.is_torch_spec(a.model) else '--dim'}")
     if models.is_torch_spec(a.model) and not a.onnx:
         if dims or sweeps:
             raise InputError("--dim and --sweep re-bind an ONNX model's symbolic dims; a PyTorch model "
@@ -137,9 +147,10 @@ def run(a) -> int:
                                                                 if models.is_zoo(a.model) else ""))
         if (a.optimizer or a.checkpointing) and not a.training:
             raise InputError("--optimizer and --checkpointing need --training")
-        tm = torch_model(a, meta=not a.materialize)
+        tm = torch_model(a, meta=not a.materialize, task=a.task, seq_len=seq_len)
+        causal = tm.causal if a.causal is None else a.causal
         with progress(a, f"capturing {short(a.model)}"):
-            c = models.count_module(tm.module, tm.args, tm.kwargs, strict=a.strict, causal=a.causal,
+            c = models.count_module(tm.module, tm.args, tm.kwargs, strict=a.strict, causal=bool(causal),
                                     training=a.training, optimizer=a.optimizer, checkpointing=a.checkpointing,
                                     materialize=a.materialize, source=tm.source, notes=tm.notes)
         d = c.to_dict(by=a.by, depth=a.depth)
@@ -158,7 +169,7 @@ def run(a) -> int:
         first = {**{k: v for k, v in defaults.items() if k not in first}, **first}
     flags = " ".join([f"--dim {short(d)}" for d in a.dim] + [f"--sweep {short(s)}" for s in a.sweep])
     with naming(flags):
-        c = models.count_onnx(model, first, strict=a.strict, causal=a.causal)
+        c = models.count_onnx(model, first, strict=a.strict, causal=bool(a.causal))
     if sweeps:
         points = []
         names = [n for n, _ in sweeps]

@@ -48,7 +48,8 @@ EPILOG_COMPARE = """examples:
 # The three ways into a training plan and the flags each one reads. A flag given on a path
 # that does not read it is an error (never silently dropped).
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
-               "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size")
+               "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size",
+               "task", "causal", "tokens", "seq_len")
 PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len")
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
@@ -117,7 +118,12 @@ def plan_args(e, compare: bool = False) -> None:
                    help="activation checkpointing: the forward is recomputed in the backward (PyTorch models)")
     g.add_argument("--examples-per-pass", metavar="N", help="examples in one counted pass (default: the "
                    "common leading dim of the inputs; asked for when it cannot be read)")
-    g.add_argument("--dataset-size", metavar="N", help="training examples, e.g. 1.2M")
+    g.add_argument("--dataset-size", metavar="N", help="training examples, e.g. 1.2M (an hf: language model "
+                   "also takes --tokens: sequences of --seq-len tokens)")
+    g.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "base"),
+                   help="the head of an hf: model (default: from its config's architectures)")
+    g.add_argument("--causal", action=argparse.BooleanOptionalAction, default=None,
+                   help="count causal attention over the unmasked pairs only (default: on for hf: causal LMs)")
     g.add_argument("--epochs", metavar="N", help="passes over the dataset (default 1)")
     g.add_argument("--batch-size", metavar="N", help="global training batch: the optimizer's steps (default: "
                    "micro-batch × grad-accum × devices, else the counted batch)")
@@ -134,10 +140,12 @@ def plan_args(e, compare: bool = False) -> None:
                    help="average fraction of a trial run before it stops (default 1)")
     p = e.add_argument_group("without a graph: 6·N·D")
     p.add_argument("--params", metavar="N", help="parameters of a language model, e.g. 7B")
-    p.add_argument("--tokens", metavar="N", help="training tokens, all epochs included, e.g. 2T")
+    p.add_argument("--tokens", metavar="N", help="training tokens, all epochs included, e.g. 2T (with an hf: MODEL: "
+                   "its dataset, in sequences of --seq-len)")
     p.add_argument("--layers", metavar="N")
     p.add_argument("--d-model", metavar="N")
-    p.add_argument("--seq-len", metavar="N")
+    p.add_argument("--seq-len", metavar="N", help="sequence length (with --params: attention FLOPs; with an hf: "
+                   "MODEL: the tokens per example captured, default the config's context capped at 2,048)")
     h = e.add_argument_group("a posteriori")
     h.add_argument("--accelerator-hours", metavar="H", help="accelerator-hours used, e.g. 1.08M")
     if compare:
@@ -188,7 +196,7 @@ def path_of(a) -> str:
     """Which way into the plan the flags choose: "model", "params" or "hours"; every flag given
     that this way does not read is an error naming the flag and the way that reads it."""
     chosen = [p for p, on in (("hours", _given(a, "accelerator_hours")),
-                              ("params", _given(a, "params") or _given(a, "tokens")),
+                              ("params", _given(a, "params") or (_given(a, "tokens") and not a.model)),
                               ("model", bool(a.model))) if on]
     if not chosen:
         raise InputError("give a MODEL (with --dataset-size), --params and --tokens, or --accelerator-hours")
@@ -339,10 +347,15 @@ class Plan:
                            seq_len=num_arg("--seq-len", a.seq_len, True), trials=trials,
                            trial_fraction=frac)
         else:
-            if a.dataset_size is None:
-                raise InputError("a model needs --dataset-size (training examples), e.g. --dataset-size 1.2M")
+            if a.dataset_size is None and a.tokens is None:
+                raise InputError("a model needs --dataset-size (training examples, e.g. --dataset-size 1.2M), or "
+                                 "--tokens for an hf: language model")
+            if (a.task or a.seq_len) and not models.is_hf(a.model):
+                raise InputError("--task and --seq-len choose an hf: model's head and sequence length; "
+                                 f"{short(a.model)!r} takes its shapes from {'--input' if models.is_torch_spec(a.model) else '--dim'}")
             self.capture_batch, batch_size = batches(a, self.common["n_devices"])
             wl = dict(dataset_size=num_arg("--dataset-size", a.dataset_size),
+                      tokens=num_arg("--tokens", a.tokens),
                       epochs=num_arg("--epochs", a.epochs or "1", True),
                       batch_size=batch_size,
                       eval_size=num_arg("--eval-size", a.eval_size or "0", True), trials=trials,
@@ -355,7 +368,8 @@ class Plan:
             if per is None:
                 raise InputError(f"cannot tell how many examples one counted pass of {short(a.model)!r} "
                                  f"holds ({self.counts.examples_reason}): give --examples-per-pass N")
-            self.kw = dict(wl)   # examples per pass: the count's own record (given or read off the inputs)
+            self.kw = {k: v for k, v in wl.items() if v is not None or k == "batch_size"}
+            # examples per pass: the count's own record (given or read off the inputs)
             if not models.is_torch_spec(a.model):   # a PyTorch capture holds its optimizer's rows
                 self.kw["optimizer"] = a.optimizer or "adam"
 
@@ -367,11 +381,13 @@ class Plan:
                 batch = self.capture_batch
                 args, kwargs = example_inputs(a) if a.input else ((), {})
                 tm = models.torch_model(a.model, args, kwargs,
-                                        batch=batch if batch and batch <= models.MAX_CAPTURE_BATCH else None)
-                return models.count_module(tm.module, tm.args, tm.kwargs, training=True,
+                                        batch=batch if batch and batch <= models.MAX_CAPTURE_BATCH else None,
+                                        task=a.task, seq_len=num_arg("--seq-len", a.seq_len, True))
+                causal = tm.causal if a.causal is None else a.causal
+                return models.count_module(tm.module, tm.args, tm.kwargs, training=True, causal=bool(causal),
                                            optimizer=a.optimizer or "adam", checkpointing=a.checkpointing,
                                            examples_per_pass=examples_per_pass, source=tm.source,
-                                           notes=tm.notes)
+                                           notes=tm.notes, tokens_per_example=None if a.input else tm.tokens_per_example)
             if a.checkpointing:
                 raise InputError("--checkpointing needs a PyTorch model (zoo:NAME or package.module:factory): "
                                  "an ONNX graph has no backward to recompute")
@@ -379,7 +395,7 @@ class Plan:
                 raise InputError("--input and --input-dtype are for PyTorch models; an ONNX model takes --dim")
             dims = parse_dims(a.dim)
             check_dims(dims)
-            return models.count_onnx(a.model, dims, examples_per_pass=examples_per_pass)
+            return models.count_onnx(a.model, dims, examples_per_pass=examples_per_pass, causal=bool(a.causal))
 
     def estimate(self, device: str, region: str):
         from ..impact import estimate

@@ -164,7 +164,7 @@ def run(a) -> int:
                 tm = models.torch_model(model)
                 model, args, kwargs = tm.module, tm.args, tm.kwargs
             else:   # a causal LM: generation builds its own inputs
-                model = models.load_factory(model).module
+                model = (models.hf_model(model) if models.is_hf(model) else models.load_factory(model)).module
         elif not os.path.exists(model):
             raise InputError(f"MODEL {model!r}: no such file (an .onnx file, zoo:NAME or package.module:factory)")
         kw["dims"] = dims

@@ -19,6 +19,7 @@ its range. Offsets are never subtracted.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -214,11 +215,26 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         if not hasattr(counts_or_workload, "forward_flops"):
             raise TypeError(f"estimate() takes a count (flopest.count(...)) or a Workload as its first argument, "
                             f"not {type(counts_or_workload).__name__}")
-        _unread("a count", None, lm)
+        _unread("a count", None, {k: v for k, v in lm.items() if k != "tokens"})
+        token_note = None
+        if tokens is not None:   # a language model's dataset in tokens: sequences of the counted length
+            if dataset_size is not None:
+                raise error("give the dataset once: dataset_size (examples) or tokens", "dataset_size", "tokens")
+            tpe = getattr(counts_or_workload, "tokens_per_example", None)
+            if not tpe:
+                raise error("tokens with a count needs the tokens of one example, which this count does not "
+                            "record (an hf: model does): give dataset_size (examples) instead", "tokens")
+            t = positive("tokens", tokens)
+            dataset_size = max(1, math.ceil(t / tpe))
+            token_note = (f"dataset: {t:,.0f} tokens / {tpe:,} tokens per sequence = {dataset_size:,} sequences "
+                          f"(all epochs: the tokens count every pass)")
         if dataset_size is None:
             raise error("a count needs dataset_size= (the number of training examples; CLI --dataset-size)",
                         "dataset_size")
+        plan["dataset_size"] = dataset_size
         wl = from_counts(counts_or_workload, **{k: v for k, v in plan.items() if v is not None}, **searched)
+        if token_note:
+            wl.notes.insert(0, token_note)
     elif params is not None or tokens is not None:
         _unread("params and tokens", None, plan)
         if params is None or tokens is None:

@@ -95,6 +95,9 @@ ONNX_BAD = [
     (["--dim", "batch=1", "--onnx"], "--onnx"),
     (["--dim", "batch=1", "--strict=yes"], "--strict"),
     (["--dim", "batch=1", "--causal=1"], "--causal"),
+    (["--dim", "batch=1", "--no-causal=1"], "--no-causal"),
+    (["--dim", "batch=1", "--task", "causal-lm"], "--task"),
+    (["--dim", "batch=1", "--seq-len", "64"], "--seq-len"),
     (["--dim", "batch=1", "--debug=1"], "--debug"),
     (["--dim", "batch=1", "--bogus"], "--bogus"),
 ]

@@ -1,0 +1,122 @@
+"""Hugging Face models as users hold them: `hf:ORG/NAME` (a hub id) or `hf:PATH` (a folder with a
+config.json, or the file itself). Only the config is read — a local path first, then the local
+Hugging Face cache, and only when neither has it and the hub is not set offline, `config.json`
+alone is fetched with huggingface_hub; never a weight. The model is built from the config with
+transformers' Auto classes (on the meta device: the caller builds it under
+`build_on_meta`), and example inputs are made from the config (token ids of `seq_len`, or an
+image of the config's size)."""
+
+from __future__ import annotations
+
+import os
+
+from ...errors import InputError, ModelReadError
+from .inputs import spec
+
+# --task → the transformers Auto class, and the architectures' suffixes that default to it
+TASKS = {
+    "causal-lm": ("AutoModelForCausalLM", ("ForCausalLM",)),
+    "seq2seq": ("AutoModelForSeq2SeqLM", ("ForConditionalGeneration", "ForSeq2SeqLM")),
+    "masked-lm": ("AutoModelForMaskedLM", ("ForMaskedLM", "ForPreTraining")),
+    "classification": ("AutoModelForSequenceClassification", ("ForSequenceClassification",
+                                                              "ForImageClassification")),
+    "base": ("AutoModel", ("Model",)),
+}
+MAX_DEFAULT_SEQ = 2048   # the config's context is used up to this length unless --seq-len says otherwise
+
+
+def read_config(ref: str):
+    """(config, where it was read) for `ref`: an existing folder or .json file, else a hub id
+    looked up in the local cache, then fetched (config.json only) unless HF_HUB_OFFLINE is set."""
+    from transformers import AutoConfig
+    if os.path.exists(ref):
+        path = os.path.join(ref, "config.json") if os.path.isdir(ref) else ref
+        if not os.path.isfile(path):
+            raise ModelReadError(f"hf:{ref}: no config.json in that folder; give the folder of a Hugging Face "
+                                 f"model or its config.json")
+        return _load(AutoConfig, path, ref), path
+    if ref.count("/") > 1 or not ref.strip() or ref.startswith((".", "/")):
+        raise ModelReadError(f"hf:{ref}: no such file or folder, and not a hub id (ORG/NAME)")
+    from huggingface_hub import try_to_load_from_cache
+    cached = try_to_load_from_cache(ref, "config.json")
+    if isinstance(cached, str) and os.path.isfile(cached):
+        return _load(AutoConfig, cached, ref), f"{cached} (local Hugging Face cache)"
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise ModelReadError(f"hf:{ref}: config.json is not in the local Hugging Face cache and HF_HUB_OFFLINE is "
+                             f"set; give a local config.json as hf:PATH, or unset HF_HUB_OFFLINE")
+    from huggingface_hub import hf_hub_download
+    try:
+        path = hf_hub_download(ref, "config.json")   # the config only, never a weight
+    except Exception as exc:   # offline, a private or unknown repo
+        why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelReadError(f"hf:{ref}: could not fetch its config.json ({type(exc).__name__}: {why}); give a "
+                             f"local config.json as hf:PATH") from None
+    return _load(AutoConfig, path, ref), f"{path} (fetched from the hub: config.json only)"
+
+
+def _load(auto, path: str, ref: str):
+    try:
+        return auto.from_pretrained(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelReadError(f"hf:{ref}: {path!r} is not a config transformers can read ({why})") from None
+
+
+def task_of(config, task: str | None) -> tuple:
+    """(task, how it was chosen): `task` when given, else from the config's architectures."""
+    if task is not None:
+        if task not in TASKS:
+            from ...errors import did_you_mean
+            raise InputError(f"task {task!r} is not one of {', '.join(TASKS)}{did_you_mean(task, TASKS)}")
+        return task, "given"
+    for arch in getattr(config, "architectures", None) or []:
+        for name, (_, suffixes) in TASKS.items():
+            if name != "base" and any(arch.endswith(s) for s in suffixes):
+                return name, f"from the config's architectures ({arch})"
+    return "base", "the config names no head (architectures): the base model (--task chooses a head)"
+
+
+def build(config, task: str):
+    """The model of `config` with `task`'s head (call under torch.device('meta'))."""
+    import transformers
+    auto = getattr(transformers, TASKS[task][0])
+    try:
+        return auto.from_config(config)
+    except ValueError as exc:   # the config's model_type has no such head
+        why = str(exc).strip().splitlines()[0][:200]
+        raise InputError(f"{type(config).__name__} has no {task} head ({why}); choose another --task "
+                         f"({', '.join(TASKS)})") from None
+
+
+def context_of(config):
+    from .generation import context_of as ctx
+    return ctx(config)
+
+
+def example_inputs(config, task: str, seq_len: int | None, batch: int) -> tuple:
+    """(kwargs of example inputs, sequence length used or None, notes)."""
+    notes = []
+    text = getattr(config, "get_text_config", lambda: config)()
+    if getattr(text, "vocab_size", None):
+        ctx, field = context_of(config)
+        if seq_len is None:
+            if ctx is None:
+                raise InputError(f"{type(config).__name__} states no context length: give --seq-len (API seq_len=)")
+            seq_len = min(ctx, MAX_DEFAULT_SEQ)
+            notes.append(f"sequence length {seq_len:,}: the config's {field} {ctx:,}"
+                         + (f", capped at {MAX_DEFAULT_SEQ:,} (--seq-len for another)" if ctx > MAX_DEFAULT_SEQ
+                            else " (--seq-len for another)"))
+        elif ctx is not None and seq_len > ctx:
+            raise InputError(f"seq_len {seq_len:,} exceeds the config's context of {ctx:,} ({field})")
+        kw = {"input_ids": spec((batch, seq_len), "int64")}
+        if task == "seq2seq" or getattr(config, "is_encoder_decoder", False):
+            kw["decoder_input_ids"] = spec((batch, seq_len), "int64")
+            notes.append(f"encoder and decoder both at {seq_len:,} tokens")
+        return kw, seq_len, notes
+    size = getattr(config, "image_size", None)
+    if size:
+        ch = getattr(config, "num_channels", 3)
+        side = size if isinstance(size, int) else int(size[0])
+        return {"pixel_values": spec((batch, ch, side, side))}, None, notes
+    raise InputError(f"{type(config).__name__}: flopest cannot make example inputs for this config (no "
+                     f"vocabulary, no image size); count the model in Python with flopest.count(model, inputs)")
