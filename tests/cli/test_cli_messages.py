@@ -39,6 +39,9 @@ def factories(tmp_path, monkeypatch):
     return "wrong_factories_13"
 
 
+# a factory is called under torch.device("meta"): without the torch extra the answer is the
+# install hint (tested in test_errors), so these need torch
+@pytest.mark.torch
 @pytest.mark.parametrize("name, shown", [
     ("answer", "returned int 42"),                # the value and its type, not "example inputs are for ..."
     ("pair", "returned tuple (42, [1, 2])"),      # a pair whose first item is not a module
@@ -47,8 +50,7 @@ def factories(tmp_path, monkeypatch):
 def test_a_factory_returning_the_wrong_type_is_named(cli, factories, name, shown):
     runs = [["count", f"{factories}:{name}"],
             ["estimate", f"{factories}:{name}", "--dataset-size", "10", "--device", "h100-sxm"]]
-    if importlib.util.find_spec("torch") is not None:   # --input is made into a torch spec first
-        runs.append(["count", f"{factories}:{name}", "--input", "2x3"])
+    runs.append(["count", f"{factories}:{name}", "--input", "2x3"])  # --input: a torch spec first
     for argv in runs:
         code, _, err = cli(argv)
         assert code == 2, (argv, err)
@@ -57,6 +59,7 @@ def test_a_factory_returning_the_wrong_type_is_named(cli, factories, name, shown
         assert "example inputs are for" not in err and "Traceback" not in err
 
 
+@pytest.mark.torch
 def test_a_factory_returning_the_wrong_type_in_the_api(factories):
     import flopest
     from flopest.errors import InputError
@@ -75,3 +78,12 @@ def test_a_path_with_a_nul_byte_is_a_read_error():
 def test_estimate_refuses_a_zero_dim_as_count_does(cli, mlp_path):
     r = cli(["estimate", mlp_path, "--dim", "batch=0", "--dataset-size", "10"])
     assert r.returncode == 2 and "--dim batch=0" in r.stderr and "examples-per-pass" not in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None,
+                    reason="the install hint is the answer only where torch is missing")
+def test_a_factory_without_torch_names_the_extra(cli, factories):
+    # without torch no factory can be built (on the meta device or at all): one line, exit 2
+    code, _, err = cli(["count", f"{factories}:answer"])
+    assert code == 2 and "pip install 'flopest[torch]'" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
