@@ -90,6 +90,10 @@ class Counts:
     examples_reason: str = ""           # how examples_per_pass was found, or why it is unknown
     examples_dim: str | None = None     # the symbolic dim that is examples_per_pass (re-bound by .at)
     tokens_per_example: int | None = None   # tokens in one example, when the model says (hf: text models)
+    optimizer: str | None = None        # the optimizer whose step a training capture holds
+    checkpointing: bool = False         # captured with activation checkpointing
+    saved_bytes_by_module: dict = field(default_factory=dict)   # what autograd keeps for backward (training)
+    module_input_bytes: dict = field(default_factory=dict)      # first tensor input of each module's call
 
     # ---------------------------------------------------------------- evaluation
     def _check_dims(self) -> None:
@@ -301,6 +305,13 @@ class Counts:
         if by:
             d["breakdown"] = self.breakdown(by, depth=depth)
         return d
+
+    def _repr_html_(self) -> str:
+        """The count in a notebook: its totals and the breakdown by operator (flopest.report)."""
+        from . import views
+        d = self.to_dict(by="op")
+        d["source"] = self.source
+        return views.render("counts", "html", d)
 
     def __repr__(self) -> str:
         try:

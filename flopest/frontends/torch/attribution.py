@@ -53,6 +53,14 @@ class Attribution:
         self._own = set(self.names)   # the model's modules
         self.foreign: list = []       # paths of the model's modules run in threads not captured
 
+    def name_modules(self, paths: dict, params: dict | None = None) -> None:
+        """Name modules the root does not hold as torch children (Keras layers: {module: path}),
+        and credit parameter tensors to module paths ({id(tensor): path})."""
+        for mod, path in paths.items():
+            self.names[mod] = path
+            self._own.add(mod)
+        self.param_paths.update(params or {})
+
     # -- threads: only those entered record module paths -------------------------------------
 
     def enter_thread(self, base: str = "") -> None:

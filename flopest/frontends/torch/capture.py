@@ -33,6 +33,7 @@ from ...ops.optimizer import add_optimizer_rows, check_optimizer
 from ...optable import TableBuilder
 from .attribution import Attribution
 from .inputs import as_T, examples_per_pass, meta_like, real_inputs, tensors, to_meta_inputs
+from .keras import build as keras_build, capture_scope as keras_scope, is_keras, param_counts as keras_params, reason_of
 from .patches import counting_patches
 from .replay import Replayer
 
@@ -114,6 +115,7 @@ class _Capture:
         self._tls = threading.local()   # the recorder of each capturing thread
         self.threads: list = []         # threads started in forward, captured
         self.closed = False
+        self.saved = None               # _SavedActivations of a training capture
 
     @property
     def recorder(self):
@@ -270,9 +272,13 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     default_dtype = dtype if dtype is not None else torch.get_default_dtype()
     examples = examples_per_pass(args, kwargs)
     modes = {m: m.training for m in module.modules()}
+    if is_keras(module):   # a Keras model makes its weights at its first call: before they are counted
+        keras_build(module, args, kwargs, default_dtype)
     named_params = dict(module.named_parameters())
     params_total = sum(p.numel() for p in named_params.values())
     trainable = sum(p.numel() for p in named_params.values() if p.requires_grad)
+    if is_keras(module):   # Keras's weights (its random seed states are variables too, not weights)
+        params_total, trainable = keras_params(module)
     try:
         try:
             cap = _run(module, args, kwargs, training, loss_fn, default_dtype, "meta")
@@ -299,6 +305,67 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     return _finish(cap, params_total, trainable, training, optimizer, checkpointing, examples, wrappers)
 
 
+class _SavedActivations:
+    """What autograd keeps for the backward pass, as the capture's forward saves it
+    (`torch.autograd.graph.saved_tensors_hooks`): bytes per module path (the innermost module
+    running when the tensor is saved), each storage once (views of one tensor count once),
+    parameters and buffers left out (they are the weights' memory); and the bytes of the first
+    tensor input of each module's first call (a checkpointed block keeps only its input)."""
+
+    def __init__(self, modules, state):
+        self.modules = modules
+        self.weights = {v.untyped_storage()._cdata for v in state.values()}
+        self.seen: dict = {}          # storage key -> storage (kept alive: keys stay unique)
+        self.by_module: dict = {}
+        self.inputs: dict = {}
+        self.suspended = 0            # inside a fused kernel's stand-in: it saves what the kernel saves
+
+    def _add(self, t) -> None:
+        storage = t.untyped_storage()
+        key = storage._cdata                  # one storage, however many views of it are saved
+        if key in self.weights or key in self.seen:
+            return
+        self.seen[key] = storage              # kept alive: the key stays unique
+        path = self.modules.current() or ""
+        self.by_module[path] = self.by_module.get(path, 0) + storage.nbytes()
+
+    def fused_attention(self, qkv, out) -> None:
+        """What a fused (flash) attention kernel keeps for its backward: Q, K, V, the output and
+        one fp32 log-sum-exp per query row — not the score matrix (Dao et al. 2022, FlashAttention,
+        arXiv:2205.14135, §3.1: the backward recomputes the scores from these)."""
+        try:
+            tensors = [t for t in qkv if isinstance(t, torch.Tensor)]
+            for t in tensors + ([out] if isinstance(out, torch.Tensor) else []):
+                self._add(t)
+            if tensors:
+                q = tensors[0]
+                path = self.modules.current() or ""
+                self.by_module[path] = self.by_module.get(path, 0) + q[..., 0].numel() * 4
+        except Exception:
+            pass
+
+    def pack(self, t):
+        if self.suspended:
+            return t
+        try:
+            self._add(t)
+        except Exception:   # a saved value that is not a plain tensor: nothing to add
+            pass
+        return t
+
+    @staticmethod
+    def unpack(t):
+        return t
+
+    def block_input(self, mod, inputs) -> None:
+        path = self.modules.names.get(mod)
+        if path is None or path in self.inputs:
+            return
+        first = next((x for x in inputs if isinstance(x, torch.Tensor)), None)
+        if first is not None:
+            self.inputs[path] = first.numel() * first.element_size()
+
+
 class _NeedsValues(Exception):
     def __init__(self, path, msg):
         super().__init__(msg)
@@ -315,7 +382,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
     elif mode == "real":   # same seed every time, and the user's RNG state left as it was
         fake_mode = torch.random.fork_rng(devices=[])
     margs = mkwargs = ()
-    cap = modules = h1 = h2 = None
+    cap = modules = h1 = h2 = h3 = None
     try:
         module.train(training)
         with fake_mode:
@@ -341,7 +408,14 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
             modules.enter_thread()
             h1 = torch.nn.modules.module.register_module_forward_pre_hook(modules.pre_forward)
             h2 = torch.nn.modules.module.register_module_forward_hook(modules.post_forward)
-            with counting_patches(cap), recorder:
+            saving = contextlib.nullcontext()
+            if training:
+                saved = cap.saved = _SavedActivations(modules, state)
+                saving = torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack)
+                h3 = torch.nn.modules.module.register_module_forward_pre_hook(saved.block_input)
+            kscope = (keras_scope(module, state, mode, training, mkwargs, modules) if is_keras(module)
+                      else contextlib.nullcontext())
+            with counting_patches(cap), recorder, saving, kscope:
                 out = torch.func.functional_call(module, state, margs, mkwargs, strict=False,
                                                  tie_weights=True)
                 if training:
@@ -369,7 +443,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
         if isinstance(exc, (SystemExit, KeyboardInterrupt)):   # not flopest's exit, nor a pass
             raise ModelRunError(f"the model raised {type(exc).__name__}({exc}) in module "
                                 f"{path or '(top)'!r}; flopest does not exit on behalf of the model") from None
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = reason_of(exc)
         if any(k in str(exc) for k in _DATA_DEPENDENT) or any(
                 k in type(exc).__name__ for k in ("DataDependent", "DynamicOutputShape")):
             raise _NeedsValues(path, f"{type(exc).__name__}: {msg}") from None
@@ -379,7 +453,7 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                             f"({type(inner if inner is not None else module).__name__}): "
                             f"{type(exc).__name__}: {msg} — example input shapes: {shapes}") from None
     finally:
-        for h in (h1, h2):
+        for h in (h1, h2, h3):
             if h is not None:
                 h.remove()
         if modules is not None:
@@ -443,8 +517,11 @@ def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpo
         table = b.build()
     elif training:
         cap.note("no optimizer given: optimizer_flops = 0 (optimizer='sgd' | 'adam' | 'adamw' adds its step)")
+    extra = {}
+    if training and cap.saved is not None:
+        extra = {"saved_bytes_by_module": dict(cap.saved.by_module), "module_input_bytes": dict(cap.saved.inputs)}
     return Captured(table, cap.unknown, cap.notes, params_total, trainable, cap.nodes, cap.costed,
-                    examples_per_pass=examples[0], examples_reason=examples[1])
+                    extra=extra, examples_per_pass=examples[0], examples_reason=examples[1])
 
 
 def _subset(table, idx):

@@ -38,11 +38,19 @@ def _sdpa_counted(*args, **kwargs):
     if cap is None or cap.recorder is None:
         return _sdpa_orig(*args, **kwargs)
     cap.record("aten.scaled_dot_product_attention", args, kwargs, None, fused=True)
+    saved = getattr(cap, "saved", None)   # a training capture's record of what backward keeps
     cap.recorder.paused += 1
+    if saved is not None:
+        saved.suspended += 1   # the math path on meta tensors would save the score matrix
     try:
-        return _sdpa_orig(*args, **kwargs)
+        out = _sdpa_orig(*args, **kwargs)
     finally:
         cap.recorder.paused -= 1
+        if saved is not None:
+            saved.suspended -= 1
+    if saved is not None and torch.is_grad_enabled():
+        saved.fused_attention(args[:3], out)
+    return out
 
 
 _rnn_orig: dict = {}
