@@ -7,7 +7,10 @@ A model is one of
 - ``"zoo:NAME"``: a model of the repository's ``model_zoo/``, **the PyTorch module at its
   example inputs** everywhere (``flopest.count``, ``flopest count``, ``estimate``, ``serve``);
   ``onnx=True`` (``--onnx``) counts its ONNX export instead, whose dims can be re-bound;
-- ``"package.module:factory"``: a callable returning a module or a ``(module, inputs)`` pair.
+- ``"package.module:factory"``: a callable returning a module or a ``(module, inputs)`` pair;
+- a Keras 3 model: a ``.keras`` file (rebuilt from its config, weights not read), a factory
+  returning a ``keras.Model``, or the model itself, all on Keras's torch backend, where a Keras
+  model is a ``torch.nn.Module`` (``flopest.frontends.torch.keras``).
 
 This is the only module that knows every model kind; nothing below it (counts, kernel,
 front ends) asks where a count came from. Front ends are imported when a model of their
@@ -27,6 +30,7 @@ from .counts import Counts, parse_dims
 from .generation import ForwardCost, GenerationCost, assemble, check_context, fit_positions
 from .errors import (InputError, ModelRunError, ServingError, UnknownOperatorError, did_you_mean,
                      is_ctrl_c, running_user_code)
+from .frontends import keras_backend   # no Keras or torch import: which backend, and the message
 from .validate import error, whole
 
 ZOO_PREFIX = "zoo:"
@@ -60,9 +64,15 @@ def is_hf(spec) -> bool:
     return isinstance(spec, str) and spec.startswith(HF_PREFIX)
 
 
+def is_keras_file(spec) -> bool:
+    """A Keras 3 `.keras` file (by its suffix; the file is read only when counted)."""
+    return isinstance(spec, (str, os.PathLike)) and os.fspath(spec).lower().endswith(".keras")
+
+
 def is_torch_spec(spec) -> bool:
-    """A model spec the PyTorch front end counts (zoo:NAME, hf:..., a factory), not an ONNX file."""
-    return is_zoo(spec) or is_hf(spec) or is_factory(spec)
+    """A model spec the PyTorch front end counts (zoo:NAME, hf:..., a factory, a .keras file), not
+    an ONNX file."""
+    return is_zoo(spec) or is_hf(spec) or is_factory(spec) or is_keras_file(spec)
 
 
 def kind(model) -> str:
@@ -77,9 +87,14 @@ def kind(model) -> str:
         return "hf"
     if is_factory(model):
         return "factory"
+    if is_keras_file(model):
+        return "keras"
+    foreign = keras_backend.foreign_model_message(model)
+    if foreign is not None:
+        raise InputError(foreign)
     raise InputError(f"cannot count a {type(model).__name__}: give an .onnx path, an onnx.ModelProto, "
-                     f"a torch.nn.Module with example inputs, 'zoo:NAME', 'hf:ORG/NAME' or 'hf:PATH', or "
-                     f"'package.module:factory'")
+                     f"a torch.nn.Module with example inputs, 'zoo:NAME', 'hf:ORG/NAME' or 'hf:PATH', "
+                     f"'package.module:factory', or a Keras 3 model (.keras file)")
 
 
 def torch_frontend():
@@ -203,6 +218,7 @@ def load_factory(target: str, meta: bool = True) -> TorchModel:
     modname, _, attr = target.partition(":")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    keras_backend.prepare_backend(override=False)   # a factory that imports Keras gets the torch backend
     try:
         with running_user_code():
             mod = importlib.import_module(modname)
@@ -237,6 +253,9 @@ def load_factory(target: str, meta: bool = True) -> TorchModel:
         if isinstance(example, (tuple, list)):
             return TorchModel(module, tuple(example), {}, target, notes=notes)
         return TorchModel(module, (example,), {}, target, notes=notes)
+    foreign = keras_backend.foreign_model_message(made[0] if isinstance(made, tuple) and made else made)
+    if foreign is not None:
+        raise InputError(f"factory {target!r} returned {foreign}")
     shown = repr(made)
     shown = shown if len(shown) <= 60 else shown[:60] + "…"
     raise InputError(f"factory {target!r} returned {type(made).__name__} {shown}; it must return a "
@@ -267,6 +286,24 @@ def hf_model(spec: str, task: str | None = None, seq_len: int | None = None, bat
     return TorchModel(module, (), kwargs, spec, notes=notes, causal=task == "causal-lm", tokens_per_example=seq)
 
 
+def keras_model(spec, batch: int | None = None, meta: bool = True) -> TorchModel:
+    """A Keras 3 `.keras` file rebuilt from its config on the meta device (the weights in the
+    archive are never read; `meta` False builds real, initialised weights), at example inputs
+    from its declared input shapes with `batch` examples (default 1)."""
+    kfe = torch_frontend().keras
+    path = os.fspath(spec)
+    module, notes = kfe.load(path, meta=meta)
+    args = kfe.example_inputs(module, batch) if _keras_inputs_known(module) else ()
+    return TorchModel(module, args, {}, path, notes=notes)
+
+
+def _keras_inputs_known(module) -> bool:
+    try:
+        return bool(module.inputs)
+    except (AttributeError, ValueError):   # a subclassed model: its inputs come from --input
+        return False
+
+
 def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None, meta: bool = True,
                 task: str | None = None, seq_len: int | None = None) -> TorchModel:
     """The PyTorch model of a zoo:NAME, hf:... or factory spec, built on the meta device unless
@@ -280,12 +317,18 @@ def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None, meta:
         tm = hf_model(spec, task, seq_len, None if (args or kwargs) else batch, meta=meta)
     elif is_zoo(spec):
         tm = zoo_model(spec, batch=None if (args or kwargs) else batch, meta=meta)
+    elif is_keras_file(spec):
+        tm = keras_model(spec, batch=None if (args or kwargs) else batch, meta=meta)
     else:
         tm = load_factory(spec, meta=meta)
+        if not (args or kwargs or tm.args or tm.kwargs) and keras_backend.is_keras(tm.module) \
+                and _keras_inputs_known(tm.module):   # a keras.Model declares its inputs
+            tm.args = torch_frontend().keras.example_inputs(tm.module, batch)
     if args or kwargs:
         tm.args, tm.kwargs = tuple(args), kwargs
     if not tm.args and not tm.kwargs:
-        raise InputError(f"factory {spec!r} returned no example inputs: give them with --input SHAPE "
+        what = f"the Keras model {spec!r} declares" if is_keras_file(spec) else f"factory {spec!r} returned"
+        raise InputError(f"{what} no example inputs: give them with --input SHAPE "
                          f"(API: flopest.count(model, flopest.spec(SHAPE)))")
     return tm
 
@@ -364,7 +407,10 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
         per, reason = fe.examples_per_pass(args, kwargs or {})
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
                list(notes) + list(cap.notes), source or type(module).__name__, causal, concrete=True,
-               examples_per_pass=per, examples_reason=reason, tokens_per_example=tokens_per_example)
+               examples_per_pass=per, examples_reason=reason, tokens_per_example=tokens_per_example,
+               optimizer=optimizer if training else None, checkpointing=bool(training and checkpointing),
+               saved_bytes_by_module=dict(cap.extra.get("saved_bytes_by_module", {})),
+               module_input_bytes=dict(cap.extra.get("module_input_bytes", {})))
     if strict and c.unknown_ops:
         _strict(c, "operator call(s)")
     return c.evaluate()
@@ -381,7 +427,8 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool | 
     example inputs; ``onnx=True`` counts its ONNX export), ``"hf:ORG/NAME"`` or ``"hf:PATH"`` (a
     Hugging Face config, built on the meta device: `task` chooses the head, default from the
     config; `seq_len` the tokens, default the config's context capped at 2,048; `batch` the
-    sequences), ``"package.module:factory"``, or a
+    sequences), ``"package.module:factory"``, a Keras 3 ``.keras`` file or model (on Keras's torch
+    backend: ``flopest.frontends.torch.keras``), or a
     torch.nn.Module followed by its example inputs (tensors, ``flopest.spec(shape, dtype)``,
     dicts, keyword arguments as Hugging Face models take them), captured on meta tensors: no
     weight allocated. Keyword arguments other than those below are the module's keyword inputs
@@ -396,7 +443,8 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool | 
     depends on data on real CPU tensors (small models only).
     examples_per_pass: examples one counted pass processes, when it cannot be read off the
     inputs (the common leading dim of every input tensor; an ONNX model's first input axis).
-    batch: a zoo model's inputs re-batched to this many examples.
+    batch: a zoo model's inputs re-batched to this many examples (a Keras model's or ``.keras``
+    file's declared inputs: their unknown batch dim).
     Returns a :class:`flopest.counts.Counts`; for ONNX, ``.at(**dims)`` re-binds without re-reading.
     """
     k = kind(model)
@@ -584,7 +632,8 @@ def serving_cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims,
     if generative and prompt_tokens is None:
         raise error("output_tokens needs prompt_tokens (the prompt length)", "output_tokens", "prompt_tokens")
     if is_torch_spec(model):   # zoo:NAME or a factory: its module, and its example inputs unless given
-        tm = zoo_model(model) if is_zoo(model) else hf_model(model) if is_hf(model) else load_factory(model)
+        tm = (zoo_model(model) if is_zoo(model) else hf_model(model) if is_hf(model) else
+              keras_model(model) if is_keras_file(model) else load_factory(model))
         if not args and not kwargs:
             args, kwargs = tm.args, tm.kwargs
         model = tm.module

@@ -19,7 +19,9 @@ not 2.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 
 from .errors import InputError
 from .units import parse_count
@@ -107,3 +109,19 @@ def between(name: str, v, lo: float, hi: float, *, lo_open: bool = False, hi_ope
         where = f"between {lo:g} and {hi:g}{u}"
     return _checked(name, v, lambda f: (lo < f if lo_open else lo <= f) and (f < hi if hi_open else f <= hi),
                     f"{name} must be {where}, got {v!r}", allow_none)
+
+
+def regular_file(path: str, what: str, give: str, error=InputError) -> os.stat_result:
+    """The stat of a file the user named, checked before it is opened: a missing or unreadable
+    path, a folder, a FIFO or a device (reading one would hang or never end) is `error` naming
+    `what` ("model file", "measured-run file") and what to `give` instead."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{what} {path!r} does not exist; give {give}") from None
+    except (OSError, ValueError) as exc:   # ValueError: a NUL byte in the path
+        raise error(f"cannot read the {what} {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe or a device)"
+        raise error(f"{what} {path!r} is {kind}; give {give}")
+    return st

@@ -11,6 +11,7 @@ from torch.utils._pytree import tree_map
 
 from ...errors import InputError, did_you_mean
 from ...ops import T
+from ..keras_backend import on_meta
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,10 @@ def build_on_meta(fn, what: str) -> tuple:
     and nothing is spent in `normal_`). A factory that cannot run there (it loads a checkpoint,
     reads a tensor's value, or pins tensors to the CPU and mixes them with the default device)
     is called again normally; the note says so. Tensors a factory makes on an explicit device
-    stay there: the capture turns them into meta twins."""
+    stay there: the capture turns them into meta twins. Keras (imported on the torch backend)
+    builds on its own device: its device scope is set to meta too."""
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), on_meta():
             return fn(), None
     except (Exception,) as exc:   # the user's code under meta; its real-device run decides
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
