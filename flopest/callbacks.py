@@ -16,7 +16,12 @@ on its number of processes) and check the budgets, at train start: over budget, 
 Budgets are written as on the command line (``budgets=["co2eq=50kg", "energy=200kWh"]``) or as
 keywords named after the metric (``co2eq_kg=50``); ``at`` is the percentile compared (p95). The
 other keywords go to :func:`flopest.estimate` (device, region, datacenter, pue, intensity, mfu,
-precision, ...). ``n_devices`` defaults to the trainer's world size.
+precision, price_per_hour, ...). ``n_devices`` defaults to the trainer's world size.
+
+``log_to="mlflow"`` also logs the estimate to MLflow at train start (:func:`flopest.log_mlflow`:
+figures as metrics, plan and assumptions as params, the estimate and its HTML report as
+artifacts), into the active run or a new one, before a budget stops the run; with it, budgets are
+optional (a callback that only records the estimate).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 from .errors import InputError
 
 _HF_OPTIMIZERS = (("adamw", "adamw"), ("adam", "adam"), ("sgd", "sgd"))
+LOG_TO = ("mlflow",)
 
 
 def _optimizer_name(name: str) -> tuple[str, str | None]:
@@ -48,7 +54,7 @@ def _loss_of_output(out):
 class _Gate:
     """What both callbacks share: the budgets and the estimate keywords, and the check itself."""
 
-    def __init__(self, budgets=(), at: str = "p95", quiet: bool = False, **kw):
+    def __init__(self, budgets=(), at: str = "p95", quiet: bool = False, log_to: str | None = None, **kw):
         from .budget import KEYWORDS, parse_budget
         if isinstance(budgets, str):
             budgets = [budgets]
@@ -56,8 +62,12 @@ class _Gate:
         self.budgets = list(budgets)
         for b in self.budgets:      # fail at construction, not hours later at train start
             parse_budget(b)
-        if not self.limits and not self.budgets:
-            raise InputError("give at least one budget, e.g. budgets=['co2eq=50kg'] or co2eq_kg=50")
+        if log_to not in (None,) + LOG_TO:
+            raise InputError(f"log_to={log_to!r} is not one of {', '.join(map(repr, LOG_TO))} (or None)")
+        self.log_to = log_to
+        if not self.limits and not self.budgets and not log_to:
+            raise InputError("give at least one budget, e.g. budgets=['co2eq=50kg'] or co2eq_kg=50 "
+                             "(or log_to='mlflow' to record the estimate only)")
         if at not in ("p5", "p50", "p95"):
             raise InputError(f"at={at!r} must be p5, p50 or p95")
         self.at = at
@@ -80,14 +90,24 @@ class _Gate:
                        examples_per_pass=max(1, int(capture_examples)), **kw)
         est.notes.extend(notes)
         self.estimate = est
+        if not self.budgets and not self.limits:   # log_to only: nothing to check
+            self._log(est)
+            return None
         try:
             self.result = check(est, at=self.at, budgets=self.budgets, **self.limits)
         except Exception as exc:
             self.result = getattr(exc, "result", None)
+            self._log(est)   # recorded before the budget stops the run
             raise
+        self._log(est)
         if not self.quiet:
             print(f"flopest: {self.result.verdict()}", file=sys.stderr)
         return self.result
+
+    def _log(self, est) -> None:
+        if self.log_to == "mlflow":
+            from .tracking import log_mlflow
+            log_mlflow(est)
 
 
 class _Results:

@@ -1,24 +1,31 @@
 """Charts for `--plot FILE.png|.svg` (the optional `plot` extra, matplotlib).
 
-Four pure functions, each drawing one chart and writing it atomically to `path`:
+Pure functions, each drawing one chart and writing it atomically to `path`:
 
 - `plot_breakdown(rows, path)`: FLOPs per module / op / kind, from ``Counts.breakdown``.
 - `plot_scopes(estimate, path)`: CO₂eq scope 2 vs scope 3 (and their total), p5–p95 bars.
-- `plot_compare(rows, path)`: one metric across scenarios, p5–p95 bars, in the given order.
+- `plot_boundaries(estimate, path)`: energy and CO₂eq by boundary (accelerators only, + host,
+  + facility, + embodied), p5–p95 bars: the chart of the HTML reports.
+- `plot_compare(rows, path)`: one metric across scenarios on a log axis in one unit, p5–p95
+  bars, in the given order, coloured by device (or region), the first choice outlined.
 - `plot_sweep(x, series, path)`: FLOPs or CO₂eq against a swept dim, p5–p95 bands.
 
-The format comes from the suffix (.png or .svg). matplotlib is imported inside the functions,
-never by ``import flopest``, and only through ``matplotlib.figure.Figure`` with the Agg canvas:
-pyplot is not imported and the user's backend is left alone. Each function returns the path.
+The format comes from the suffix (.png or .svg). `estimate_svg(d)` and `compare_svg(d)` return
+the SVG text instead, for the HTML reports, which find them through flopest.views (registered
+when this module is imported). matplotlib is imported inside the functions, never by
+``import flopest``, and only through ``matplotlib.figure.Figure`` with the Agg canvas: pyplot is
+not imported and the user's backend is left alone. Each plot_* function returns the path.
 """
 
 from __future__ import annotations
 
+import io as _stdio
 import math
 import os
 
-from . import io
+from . import io, views
 from .errors import InputError, did_you_mean
+from .report import usd
 from .units import SECONDS_PER_YEAR, format_count as human, format_quantity, si_prefix
 
 FORMATS = (".png", ".svg")
@@ -30,6 +37,11 @@ KIND_COLORS = {"gemm": "#1f77b4", "conv": "#ff7f0e", "attention": "#9467bd", "el
 OTHER_COLOR = "#b0b0b0"
 UNKNOWN_COLOR = "#d62728"
 SCOPE_COLORS = {"scope2": "#1f77b4", "scope3": "#ff7f0e", "total": "#555555"}
+# the boundaries, light to dark: each adds to the one before
+BOUNDARY_COLORS = {"accelerators": "#9ecae1", "host": "#4292c6", "facility": "#08519c", "embodied": "#e6550d"}
+BOUNDARY_LABELS = {"accelerators": "accelerators only", "host": "+ host", "facility": "+ facility (PUE)",
+                   "embodied": "+ embodied"}
+FIRST_EDGE = "#000000"
 SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                  "#bcbd22", "#7f7f7f", "#d62728")
 MAX_UNKNOWN_SHOWN = 6
@@ -45,6 +57,7 @@ METRICS = {
     "time_s": ("time", lambda v: format_quantity(v, "s")),
     "water_l": ("water", lambda v: format_quantity(v, "L")),
     "accelerator_hours": ("accelerator-hours", lambda v: format_quantity(v, "h")),
+    "cost_usd": ("cost", lambda v: usd(v)),
 }
 
 
@@ -143,35 +156,146 @@ def plot_scopes(estimate, path, *, title: str | None = None) -> str:
     return _save(fig, path, fmt)
 
 
-def plot_compare(rows, path, *, metric: str = "co2eq_kg", title: str | None = None) -> str:
+def plot_compare(rows, path, *, metric: str = "co2eq_kg", title: str | None = None, first: str | None = None,
+                 log: bool | None = None) -> str:
     """One bar per row, in the order given (first on top): rows are
-    ``{"label": str, metric: {p5, p50, p95}}`` (a plain number draws no error bar).
-    metric: a key of the estimate (co2eq_kg, energy_kwh, time_s, water_l, accelerator_hours)
-    or of the counts (flops, matmul_flops, bytes); its SI value is shown in readable units."""
+    ``{"label": str, metric: {p5, p50, p95}}`` (a plain number draws no error bar), with
+    ``device`` and ``region`` (or a ``plan`` holding them) when they come from flopest.compare.
+    metric: a key of the estimate (co2eq_kg, energy_kwh, time_s, water_l, accelerator_hours,
+    cost_usd) or of the counts (flops, matmul_flops, bytes); the axis is in one unit, readable.
+    log: a log axis (default: when every value is positive). Colours mean the device when the
+    rows hold several, else the region (a legend says which); `first` (a label) is the first
+    choice, outlined and named; `title` (default "<metric> compared") is where the plan goes."""
     path, fmt = _target(path)
+    fig = _compare_figure(rows, metric, title, first, log, path)
+    return _save(fig, path, fmt)
+
+
+def _group_key(rows: list) -> tuple:
+    """("device" | "region" | None, [key per row]): what the colours mean."""
+    def get(r, k):
+        return r.get(k) or (r.get("plan") or {}).get(k) if isinstance(r, dict) else None
+    for k in ("device", "region"):
+        keys = [get(r, k) for r in rows]
+        if all(keys) and len(set(keys)) > 1:
+            return k, keys
+    return None, [None] * len(rows)
+
+
+def _compare_figure(rows, metric, title, first, log, path):
     rows = list(rows)
     if not rows:
         raise InputError(f"--plot {path!r}: nothing to compare (no rows)")
     vals, labels = [], []
     for i, r in enumerate(rows):
         label = str(r.get("label", f"#{i + 1}")) if isinstance(r, dict) else f"#{i + 1}"
-        if not isinstance(r, dict) or metric not in r:
+        if not isinstance(r, dict) or metric not in r or r[metric] is None:
             have = [k for k in r if k != "label"] if isinstance(r, dict) else []
             raise InputError(f"--plot: row {label!r} has no {metric!r}"
                              f"{did_you_mean(metric, have) if have else ''}; its keys: {', '.join(map(str, have))}")
         vals.append(_p(r[metric], f"{label}: {metric}"))
-        labels.append(_short(label))
+        labels.append(label)
     axis, fmt_v = METRICS.get(metric, (metric, human))
-    Figure, FuncFormatter = _mpl("Figure", "FuncFormatter")
-    fig = Figure(figsize=(8, 1.6 + 0.45 * len(rows)), layout="constrained")
+    positive = min(v[0] for v in vals) > 0
+    if log is None:
+        log = positive
+    elif log and not positive:
+        raise InputError(f"--plot: a {metric} value is <= 0, which a log axis cannot show; drop log")
+    by, keys = _group_key(rows)
+    palette = {}
+    for k in keys:
+        if k is not None and k not in palette:
+            palette[k] = SERIES_COLORS[len(palette) % len(SERIES_COLORS)]
+    colors = [palette[k] if by else SERIES_COLORS[i % len(SERIES_COLORS)] for i, k in enumerate(keys)]
+    Figure, FuncFormatter, NullFormatter = _mpl("Figure", "FuncFormatter", "NullFormatter")
+    fig = Figure(figsize=(8.5, 2.0 + 0.45 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     y = list(range(len(rows)))
-    _bars(ax, y, vals, [SERIES_COLORS[i % len(SERIES_COLORS)] for i in y], fmt_v, vertical=False)
-    ax.set_yticks(y, labels, fontsize=9)
+    ticks = [_short(lab) + ("  (first choice)" if lab == first else "") for lab in labels]
+    vmax = max(v[2] for v in vals) or 1.0
+    f, unit = axis_unit(metric, vmax)
+    if log:
+        vmin = min(v[0] for v in vals)
+        ax.set_xscale("log")
+        base = vmin / 4   # a log axis has no 0: the bars start at its left edge
+        ax.barh(y, [v[1] - base for v in vals], left=base, height=0.6, color=colors,
+                xerr=[[v[1] - v[0] for v in vals], [v[2] - v[1] for v in vals]], ecolor="black", capsize=4)
+        for yi, v in zip(y, vals):
+            text = fmt_v(v[1]) if v[0] == v[2] else f"{fmt_v(v[1])} ({fmt_v(v[0])} – {fmt_v(v[2])})"
+            ax.text(v[2] * 1.15, yi, text, va="center", fontsize=8)
+        ax.set_xlim(base, vmax * 12)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / f:,.4g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"{axis} ({unit}; log scale; median, bars p5–p95)" if unit else
+                      f"{axis} (log scale; median, bars p5–p95)")
+        ax.grid(axis="x", which="major", alpha=0.3)
+        ax.set_axisbelow(True)
+    else:
+        _bars(ax, y, vals, colors, fmt_v, vertical=False)
+        _unit_axis(ax.xaxis, metric, vmax, FuncFormatter, axis, "median; bars p5–p95")
+    for patch, lab in zip(ax.patches, labels):
+        if lab == first:
+            patch.set_edgecolor(FIRST_EDGE)
+            patch.set_linewidth(2.5)
+    ax.set_yticks(y, ticks, fontsize=9)
+    for tick, lab in zip(ax.get_yticklabels(), labels):
+        if lab == first:
+            tick.set_fontweight("bold")
     ax.set_ylim(len(rows) - 0.4, -0.6)   # first row on top
-    _unit_axis(ax.xaxis, metric, max(v[2] for v in vals), FuncFormatter, axis, "median; bars p5–p95")
-    ax.set_title(title or f"{axis} compared", fontsize=10)
-    return _save(fig, path, fmt)
+    if by:
+        from matplotlib.patches import Patch
+        ax.legend(handles=[Patch(color=c, label=str(k)) for k, c in palette.items()], fontsize=8, title=by,
+                  title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(_mpl_text(title or f"{axis} compared"), fontsize=10)
+    return fig
+
+
+def plot_boundaries(estimate, path, *, title: str | None = None) -> str:
+    """Energy (accelerators only, + host, + facility) and CO₂eq (the same, + embodied) of an
+    estimate by boundary, median bars with p5–p95 error bars. `estimate`: ``Estimate.to_dict()``
+    (or the Estimate itself). The chart of the HTML reports."""
+    path, fmt = _target(path)
+    return _save(_boundary_figure(estimate, title, path), path, fmt)
+
+
+def _boundary_figure(estimate, title, path):
+    d = estimate.to_dict() if hasattr(estimate, "to_dict") else estimate
+    bb = d.get("by_boundary") if isinstance(d, dict) else None
+    if not isinstance(bb, dict) or not all(k in bb for k in BOUNDARY_COLORS):
+        raise InputError(f"--plot {path!r}: the estimate has no by_boundary {{accelerators, host, facility, "
+                         "embodied}} (give Estimate.to_dict())")
+    Figure, FuncFormatter = _mpl("Figure", "FuncFormatter")
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax_e, ax_c = fig.subplots(1, 2)
+    e_keys = [k for k in BOUNDARY_COLORS if bb[k].get("energy_j") is not None]
+    e_vals = [tuple(x / 3.6e6 for x in _p(bb[k]["energy_j"], f"by_boundary.{k}.energy_j")) for k in e_keys]
+    c_keys = list(BOUNDARY_COLORS)
+    c_vals = [_p(bb[k]["co2eq_kg"], f"by_boundary.{k}.co2eq_kg") for k in c_keys]
+    for ax, keys, vals, metric, name in ((ax_e, e_keys, e_vals, "energy_kwh", "energy"),
+                                         (ax_c, c_keys, c_vals, "co2eq_kg", "CO₂eq")):
+        y = list(range(len(keys)))
+        _bars(ax, y, vals, [BOUNDARY_COLORS[k] for k in keys], METRICS[metric][1], vertical=False)
+        ax.set_yticks(y, [BOUNDARY_LABELS[k] for k in keys], fontsize=9)
+        ax.set_ylim(len(keys) - 0.4, -0.6)
+        _unit_axis(ax.xaxis, metric, max(v[2] for v in vals), FuncFormatter, name, "median; bars p5–p95")
+        ax.set_title(f"{name} by boundary", fontsize=10)
+    if title:
+        fig.suptitle(_mpl_text(title), fontsize=10)
+    return fig
+
+
+def estimate_svg(d: dict) -> str:
+    """The chart of an estimate's HTML report (energy and CO₂eq by boundary) as SVG text."""
+    from .report import plan_summary
+    return _svg_text(_boundary_figure(d, plan_summary(d), "<html report>"))
+
+
+def compare_svg(d: dict) -> str:
+    """The chart of a comparison's HTML report as SVG text: CO₂eq p50 of every row, log axis,
+    coloured by device (or region), the first choice outlined, the plan in the title."""
+    from .report import compare_title
+    return _svg_text(_compare_figure(d["rows"], "co2eq_kg", compare_title(d), d.get("first_choice"), None,
+                                     "<html report>"))
 
 
 def plot_sweep(x, series, path, *, xlabel: str, ylabel: str, title: str | None = None, logy: bool = False,
@@ -280,6 +404,9 @@ def axis_unit(metric: str | None, vmax: float) -> tuple:
     if metric == "accelerator_hours":
         f, p = si_prefix(vmax)
         return f, {"": "h", "k": "thousand h", "M": "million h"}.get(p, f"{p} h")
+    if metric == "cost_usd":
+        f, p = si_prefix(vmax)
+        return f, f"{p} USD".strip() if p else "USD"
     base, unit = {"flops": (1, "FLOP"), "matmul_flops": (1, "FLOP"), "bytes": (1, "B"),
                   "energy_kwh": (1e3, "Wh"), "water_l": (1, "L")}.get(metric, (1, ""))
     f, p = si_prefix(vmax * base)
@@ -341,6 +468,11 @@ def _finite(v, where: str) -> float:
     return x
 
 
+def _mpl_text(text: str) -> str:
+    """Text matplotlib draws as written: a '$' would open mathtext (a model path can hold one)."""
+    return str(text).replace("$", r"\$")
+
+
 def _short(name: str) -> str:
     """Long module paths keep their end: '…h.11.attn.c_attn'."""
     return name if len(name) <= MAX_LABEL else "…" + name[-(MAX_LABEL - 1):]
@@ -352,7 +484,7 @@ def _mpl(*names):
         import matplotlib  # noqa: F401  (first, so a missing matplotlib fails here)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        from matplotlib.ticker import FuncFormatter, NullLocator
+        from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
     except ImportError:
         raise InputError('--plot needs matplotlib, which is not installed: pip install "flopest[plot]"') from None
 
@@ -361,7 +493,8 @@ def _mpl(*names):
             super().__init__(*a, **kw)
             FigureCanvasAgg(self)
 
-    found = {"Figure": _AggFigure, "FuncFormatter": FuncFormatter, "NullLocator": NullLocator}
+    found = {"Figure": _AggFigure, "FuncFormatter": FuncFormatter, "NullLocator": NullLocator,
+             "NullFormatter": NullFormatter}
     return tuple(found[n] for n in names)
 
 
@@ -396,6 +529,20 @@ def _save(fig, path: str, fmt: str) -> str:
     return path
 
 
+def _svg_text(fig) -> str:
+    """The figure as SVG text (real <text>, no date: the same figure gives the same text)."""
+    import matplotlib
+    buf = _stdio.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "flopest"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
 def check_target(path) -> tuple:
     """(path, format) of a --plot file name, checked before any work is done."""
     return _target(path)
+
+
+# the HTML reports find their charts here (flopest.report.html), without importing this module
+views.register("estimate", "svg", estimate_svg)
+views.register("compare", "svg", compare_svg)

@@ -341,3 +341,67 @@ def test_no_matplotlib_on_import_and_no_pyplot(tmp_path):
                        timeout=120, check=False)
     assert r.returncode == 0, r.stderr
     assert_drawn(tmp_path / "s.png", [plots.SERIES_COLORS[0]], min_px=50)
+
+
+# ----------------------------------------------------------------------------- compare: log axis, colours, first
+def _compare_rows():
+    return [flopest.estimate(params=1e9, tokens=2e10, device=dev, region=reg, samples=1000)
+            for dev in ("a100-sxm4-80gb", "h100-sxm") for reg in ("FR", "PL")]
+
+
+def test_compare_log_axis_one_unit_colours_by_device_first_outlined(tmp_path):
+    d = flopest.impact.compare(_compare_rows())
+    rows, first = d["rows"], d["first_choice"]
+    title = "CO₂eq of 1 G params × 20 G tokens · 1 device(s)"
+    root = read_svg(plots.plot_compare(rows, tmp_path / "c.svg", title=title, first=first))
+    text = svg_text(root)
+    assert title in text and f"{first}  (first choice)" in text
+    # one unit for the whole axis (kg here: the largest p95 is under a tonne) and a log scale
+    assert "CO₂eq (kg; log scale" in text
+    # the legend says what the colours mean: the two devices
+    assert "device" in text and "a100-sxm4-80gb" in text and "h100-sxm" in text
+    px = assert_drawn(plots.plot_compare(rows, tmp_path / "c.png", title=title, first=first),
+                      plots.SERIES_COLORS[:2], min_px=1000)
+    assert n_near(px, (0, 0, 0), tol=0) >= 300    # the first choice's thick outline, whiskers and text
+    # the same device has the same colour: a100 rows draw SERIES_COLORS[0] or [1], never a third colour
+    assert n_near(px, rgb(plots.SERIES_COLORS[2])) < 50
+
+
+def test_compare_colours_by_region_when_one_device_and_linear_when_needed(estimate, estimate_pl, tmp_path):
+    rows = [{"label": "France", **estimate.to_dict()}, {"label": "Poland", **estimate_pl.to_dict()}]
+    by, keys = plots._group_key(rows)
+    assert by == "region" and keys == ["FR", "PL"]
+    text = svg_text(read_svg(plots.plot_compare(rows, tmp_path / "r.svg")))
+    assert "region" in text and "log scale" in text
+    # a value of 0 cannot sit on a log axis: linear by default, an error when asked for log
+    zero = [{"label": "a", "flops": 0}, {"label": "b", "flops": 10}]
+    assert "log scale" not in svg_text(read_svg(plots.plot_compare(zero, tmp_path / "z.svg", metric="flops")))
+    with pytest.raises(InputError, match="log axis"):
+        plots.plot_compare(zero, tmp_path / "z2.svg", metric="flops", log=True)
+
+
+def test_dollar_signs_in_titles_are_text(tmp_path):
+    # a model path with '$' would open matplotlib's mathtext: it is drawn as written
+    root = read_svg(plots.plot_compare([{"label": "a", "co2eq_kg": 1}], tmp_path / "d.svg", title="m$odel$x"))
+    assert "m$odel$x" in svg_text(root)
+
+
+# ----------------------------------------------------------------------------- boundaries, HTML charts
+def test_boundaries_chart(estimate, tmp_path):
+    d = estimate.to_dict()
+    px = assert_drawn(plots.plot_boundaries(d, tmp_path / "b.png"), list(plots.BOUNDARY_COLORS.values()), min_px=500)
+    assert n_near(px, (0, 0, 0), tol=0) >= 100
+    text = svg_text(read_svg(plots.plot_boundaries(estimate, tmp_path / "b.svg", title="my plan")))
+    assert "my plan" in text and "energy by boundary" in text and "CO₂eq by boundary" in text
+    assert "+ embodied" in text and format_quantity(d["by_boundary"]["embodied"]["co2eq_kg"]["p50"], "kg") in text
+    with pytest.raises(InputError, match="by_boundary"):
+        plots.plot_boundaries({"flops": 1}, tmp_path / "x.png")
+
+
+def test_svg_text_for_the_html_reports(estimate):
+    from flopest import views
+    svg = views.render("estimate", "svg", estimate.to_dict())   # registered by flopest.plots
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "energy by boundary" in svg
+    assert svg == plots.estimate_svg(estimate.to_dict())         # no date: the same text twice
+    d = flopest.impact.compare(_compare_rows()[:2])
+    assert "(first choice)" in views.render("compare", "svg", d)

@@ -1,6 +1,6 @@
 """The embedded reference data (flopest/data/*.csv): devices, grid carbon intensity, data centres,
-hosts, MFU and power priors, water of electricity, equivalences. Every row carries its source and
-year; flopest/data/README.md documents each file.
+hosts, MFU and power priors, water of electricity, equivalences, cloud prices. Every row carries
+its source and year; flopest/data/README.md documents each file.
 
 Tables load on first use (csv module, no pandas), are validated as they load (types, units,
 finite numbers in plausible ranges, required source and year, unique ids, references between
@@ -32,7 +32,7 @@ from types import MappingProxyType
 
 from ..errors import DataError, InputError, UnknownIdError, did_you_mean
 
-DATA_VERSION = "2026.12.1"   # also in flopest/data/VERSION and README.md (a test checks all three)
+DATA_VERSION = "2026.12.2"   # also in flopest/data/VERSION and README.md (a test checks all three)
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
 
@@ -262,6 +262,30 @@ class TimeParam:
     origin: str = ""
 
 
+@dataclass(frozen=True)
+class Price:
+    """An on-demand list price of one accelerator-hour in USD at a provider (aws, gcp, azure,
+    lambda, runpod), in one of its regions or, where `region` is None, in all of them."""
+    id: str
+    device: str
+    provider: str
+    region: str | None
+    instance: str
+    accelerators_per_instance: int
+    instance_usd_per_hour: float | None
+    usd_per_accelerator_hour: float
+    basis: str
+    source: str
+    date: str                       # the day the price was read, YYYY-MM-DD
+    year: int
+    origin: str = ""
+
+    @property
+    def where(self) -> str:
+        """'aws:us-east-1', or the provider alone ('lambda') for a price of every region."""
+        return f"{self.provider}:{self.region}" if self.region else self.provider
+
+
 # ----------------------------------------------------------------------------- schema
 
 @dataclass(frozen=True)
@@ -335,6 +359,12 @@ _TIME_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9_.+-]*"), _s("parameter", patter
               _s("applies_to"), _f("value", 0, 1e12), _s("unit"),
               _s("basis", choices=_BASIS + ("fitted",)), _s("evidence", required=False), _SOURCE, _YEAR)
 
+_PRICE_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9.:_+-]*"), _s("device"),
+               _s("provider", pattern=r"[a-z0-9][a-z0-9-]*"), _s("region", required=False, pattern=r"[a-z0-9][a-z0-9-]*"),
+               _s("instance"), _Col("accelerators_per_instance", "int", True, 1, 64),
+               _f("instance_usd_per_hour", 0, 10000, False, True), _f("usd_per_accelerator_hour", 0, 1000, lo_open=True),
+               _s("basis", choices=_BASIS), _SOURCE, _s("date", pattern=r"20[0-9]{2}-[01][0-9]-[0-3][0-9]"), _YEAR)
+
 _PEAK_COLS = ("peak_fp32_tflops", "peak_tf32_tflops", "peak_bf16_tflops", "peak_fp16_tflops",
               "peak_fp8_tflops", "peak_int8_tops")
 _REGION_PATTERNS = {
@@ -384,6 +414,7 @@ _SPECS = {s.name: s for s in (
           "water-of-electricity region"),
     _Spec("equivalences", "equivalences.csv", _EQUIV_COLS, "id", Equivalence, _norm_lower, "equivalence"),
     _Spec("time_model", "time_model.csv", _TIME_COLS, "id", TimeParam, _norm_lower, "time-model parameter"),
+    _Spec("prices", "prices.csv", _PRICE_COLS, "id", Price, _norm_lower, "price"),
 )}
 
 
@@ -622,9 +653,28 @@ def _check_time(row: _Row, user: bool):
         raise row.err("value", f"{row['value']:g} is not a fraction (0 to 1)")
 
 
+def _check_price(row: _Row, user: bool):
+    row["device"] = _norm_lower(row["device"])
+    if row["device"] not in _table("devices").by_id:
+        raise row.err("device", f"unknown device {row['device']!r}{did_you_mean(row['device'], _table('devices').by_id)}")
+    if row["region"] is not None and f"{row['provider']}:{row['region']}" not in _table("regions").by_id \
+            and row["provider"] in ("aws", "gcp", "azure"):
+        raise row.err("region", f"{row['provider']}:{row['region']} is not a region of grid_intensity.csv")
+    inst = row["instance_usd_per_hour"]
+    if inst is not None and abs(inst / row["accelerators_per_instance"] - row["usd_per_accelerator_hour"]) > \
+            0.005 * row["usd_per_accelerator_hour"]:
+        raise row.err("usd_per_accelerator_hour", f"{row['usd_per_accelerator_hour']:g} is not instance_usd_per_hour "
+                                                  f"{inst:g} / {row['accelerators_per_instance']} accelerators")
+    if int(row["date"][:4]) != row["year"]:
+        raise row.err("year", f"{row['year']} is not the year of date {row['date']}")
+    if "http" not in row["source"]:
+        raise row.err("source", "must give the URL of the price list it was read from")
+
+
 _CHECKS = {"devices": _check_device, "regions": _check_region, "datacenters": _check_datacenter,
            "hosts": _check_host, "mfu_priors": _check_prior, "power_priors": _check_prior,
-           "mfu_evidence": _check_evidence, "water": _check_water, "time_model": _check_time}
+           "mfu_evidence": _check_evidence, "water": _check_water, "time_model": _check_time,
+           "prices": _check_price}
 
 
 def _records(spec: _Spec, rows: list, user: bool, known_ids=()) -> list:
@@ -813,6 +863,16 @@ def time_model() -> MappingProxyType:
     return _table("time_model").by_id
 
 
+def prices(device: str | None = None) -> tuple:
+    """On-demand list prices per accelerator-hour (USD), every row or those of `device`
+    (flopest/data/prices.csv)."""
+    rows = _table("prices").rows
+    if device is None:
+        return rows
+    d = _norm_lower(device)
+    return tuple(r for r in rows if r.device == d)
+
+
 def load_user_devices(path) -> tuple:
     """Add or replace devices from the user's CSV (same columns as devices.csv; optional columns
     may be left out). Validated like the embedded table; errors name the user's file, line and
@@ -873,5 +933,5 @@ __all__ = ["DATA_VERSION", "DataError", "UnknownIdError", "Device", "Region", "D
            "MfuPrior", "MfuEvidence", "PowerPrior", "WaterFactor", "Equivalence", "device", "devices",
            "region", "regions", "datacenter", "datacenters", "host", "hosts", "mfu_prior", "mfu_priors",
            "mfu_evidence", "power_prior", "power_priors", "water_electricity", "water_factors",
-           "equivalences", "TimeParam", "time_model", "load_user_devices", "load_user_regions", "reload", "validate_all",
+           "equivalences", "TimeParam", "time_model", "Price", "prices", "load_user_devices", "load_user_regions", "reload", "validate_all",
            "parse_gemm_curve", "format_gemm_curve"]

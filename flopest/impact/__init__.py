@@ -5,6 +5,8 @@ with p5/p50/p95. Framework-free, no rendering.
     workload   a training plan's FLOPs: Cost ∝ E·D·H, epochs, trials (from_counts, from_params)
     scenario   device, region, data centre, precision, host, priors (build_scenario)
     training   the training estimate (estimate, Estimate, simulate)
+    boundary   energy and CO₂eq by boundary: accelerators, + host, + facility, + embodied
+    cost       the price of an accelerator-hour (prices.csv, or the user's) and the cost
     roofline   the serving time of one batch on a device (roofline, MBU prior)
     fleet      a serving deployment: load, fleet, power, impacts over time
     serving    the serving estimate (serve, ServingEstimate)

@@ -31,10 +31,13 @@ from ..validate import error, positive
 from ..kernel import load
 from ..version import __version__
 from .scenario import Scenario, build_scenario
-from .uncertain import BOUNDS, DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
+from .uncertain import BOUNDS, DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles_of, sample
 from .workload import Workload, from_counts, from_params
 
 OUTPUTS = ("time_s", "accelerator_hours", "energy_kwh", "scope2", "scope3", "water_l")
+# the kernel's further rows (kernel/_mc.py NOUT): energy and scope 2 of the accelerators alone and
+# of the IT equipment, for the estimate's boundaries (flopest.impact.boundary)
+BOUNDARY_ROWS = ("energy_acc_kwh", "energy_it_kwh", "scope2_acc", "scope2_it")
 
 
 def inputs(s: Scenario) -> dict:
@@ -52,14 +55,21 @@ def draws(s: Scenario, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED)
 
 
 def simulate(s: Scenario, flops: float = 0.0, accelerator_hours: float | None = None,
-             samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED) -> dict:
-    """{output: {p5, p50, p95}} for the outputs in OUTPUTS, plus co2eq_kg (scope 2 + 3 per sample)."""
+             samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED, price: Uncertain | None = None) -> dict:
+    """{output: {p5, p50, p95}} for the outputs in OUTPUTS, plus co2eq_kg (scope 2 + 3 per sample),
+    the figures by boundary (energy_j_* and co2eq_kg_*: flopest.impact.boundary) and, with a price
+    per accelerator-hour (USD), cost_usd."""
+    from .boundary import by_boundary
+    from .cost import cost_usd
     v = draws(s, samples, seed)
-    out = np.empty((6, samples))
+    out = np.empty((len(OUTPUTS) + len(BOUNDARY_ROWS), samples))
     load("_mc").impacts(v, float(flops), float(s.n_devices), float(s.peak_flops), float(s.tdp_w),
                         float(s.power_w or 0.0), float(accelerator_hours or 0.0), out)
-    res = {name: quantiles(row) for name, row in zip(OUTPUTS, out)}
-    res["co2eq_kg"] = quantiles(out[3] + out[4])
+    del v
+    res = quantiles_of({**dict(zip(OUTPUTS, out)), "co2eq_kg": out[3] + out[4]})
+    res.update(by_boundary(dict(zip(OUTPUTS + BOUNDARY_ROWS, out))))
+    if price is not None:
+        res["cost_usd"] = cost_usd(price, out[1], samples, seed)
     return res
 
 
@@ -76,6 +86,9 @@ class Estimate:
     unknown_ops: dict = field(default_factory=dict)   # {op: nodes} the count could not cost
     coverage: float | None = None                     # share of nodes costed; None without a graph
     step: dict | None = None                          # the step-time model's figures (a graph's plan)
+    memory: dict | None = None                        # bytes per device by term, and the fit verdict
+    model: str | None = None                          # what was counted (the count's source), for reports
+    price: Uncertain | None = None                    # USD per accelerator-hour (None: no price known)
 
     @property
     def energy_kwh(self) -> dict:
@@ -101,6 +114,31 @@ class Estimate:
     def co2eq_kg_by_scope(self) -> dict:
         return {"scope2": self.result["scope2"], "scope3": self.result["scope3"]}
 
+    @property
+    def by_boundary(self) -> dict:
+        """{accelerators, host, facility, embodied: {energy_j, co2eq_kg}} (flopest.impact.boundary)."""
+        from .boundary import nested
+        return nested(self.result)
+
+    @property
+    def cost_usd(self) -> dict | None:
+        """{p5, p50, p95} of accelerator-hours × on-demand list price (USD); None without a price."""
+        return self.result.get("cost_usd")
+
+    def plan(self) -> dict:
+        """What the estimate is of: model, device, devices, region, data centre, precision."""
+        s = self.scenario
+        try:
+            dev_name = data.device(s.device).name
+        except KeyError:
+            dev_name = s.device
+        try:
+            reg_name = data.region(s.region).name if s.region else ""
+        except KeyError:
+            reg_name = s.region
+        return {"model": self.model, "device": s.device, "device_name": dev_name, "devices": s.n_devices,
+                "region": s.region, "region_name": reg_name, "datacenter": s.datacenter, "precision": s.precision}
+
     def to_dict(self) -> dict:
         d = {
             "flops": self.flops,
@@ -110,7 +148,10 @@ class Estimate:
             "co2eq_kg": self.co2eq_kg,
             "water_l": self.water_l,
             "co2eq_kg_by_scope": self.co2eq_kg_by_scope,
-            "assumptions": self.scenario.assumptions(),
+            "assumptions": self.scenario.assumptions() + self._price_assumption(),
+            "by_boundary": self.by_boundary,
+            "cost_usd": self.cost_usd,
+            "plan": self.plan(),
             "data_version": self.data_version,
             "version": __version__,
             "notes": list(self.notes) + list(self.scenario.notes),
@@ -123,10 +164,18 @@ class Estimate:
             d["workload"] = self.workload.to_dict()
         if self.step is not None:
             d["step"] = self.step
+        if self.memory is not None:
+            d["memory"] = self.memory
         if self.top:
             d["top"] = [dict(r) for r in self.top]
         d["equivalences"] = equivalences(self.co2eq_kg["p50"], self.energy_kwh["p50"])
         return d
+
+    def _price_assumption(self) -> list:
+        if self.price is None:
+            return []
+        from .cost import PRICE_NAME
+        return [{"name": PRICE_NAME, "value": self.price.value(), "unit": self.price.unit, "source": self.price.source}]
 
     def metrics(self) -> dict:
         """{metric: {p5, p50, p95}}: the figures a budget can bound (flopest.check)."""
@@ -174,7 +223,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              dataset_size=None, epochs=None, batch_size=None, examples_per_pass=None, eval_counts=None,
              eval_size=None, optimizer=None, trials=None, trial_fraction=None, params=None, tokens=None, layers=None,
              d_model=None, seq_len=None, accelerator_hours=None, step_time_s=None, throughput=None,
-             throughput_unit: str = "examples", samples: int = DEFAULT_SAMPLES,
+             sharding: str = "none", tensor_parallel: int = 1,
+             throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
@@ -195,6 +245,13 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     prior. A measured figure replaces both: step_time_s (seconds per optimizer step, wall clock,
     at the plan's batch) or throughput (per device, in throughput_unit "examples" or "tokens"
     per second); so does mfu.
+    Memory per device (a training capture): weights, master weights, gradients, optimizer states
+    and saved activations with `sharding` ("none", "zero1", "zero2", "zero3", "fsdp") over the
+    devices and `tensor_parallel`, with a verdict on the device's memory (flopest.impact.memory).
+    Energy and CO₂eq are also given by boundary (accelerators only, + host, + facility, +
+    embodied: flopest.impact.boundary), and the cost in USD = accelerator-hours × the on-demand
+    list price of the device in the region (flopest/data/prices.csv; price_per_hour, USD per
+    accelerator-hour, replaces it).
     A keyword that the chosen plan does not read is an error, never ignored.
     """
     plan = {"dataset_size": dataset_size, "epochs": epochs, "batch_size": batch_size,
@@ -260,7 +317,14 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
     elif graph and mfu is None and hasattr(counts_or_workload, "table"):
         step = graph_time(counts_or_workload, wl, s, notes)
-    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed)
+    from .cost import price_per_hour as _price
+    price, price_note = _price(s.device, s.region, price_per_hour)
+    if price_note:
+        notes.append(price_note)
+    if s.power_w is not None:
+        notes.append("the all-in power per accelerator given (power_w) is not split: the boundaries "
+                     "'accelerators only' and '+ host' are the same")
+    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed, price=price)
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
     top = top_rows(counts_or_workload) if graph else []
@@ -271,7 +335,29 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
                                                                      sorted(unknown.items()))
                      + (f"; coverage {coverage:.1%}" if coverage is not None else "")
                      + ": the figures leave them out (their cost is unknown, not 0)")
-    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step)
+    memory = None
+    if graph and getattr(counts_or_workload, "saved_bytes_by_module", None):
+        from .memory import memory_per_device
+        opt = getattr(counts_or_workload, "optimizer", None) or (
+            str(wl.factors.get("optimizer_flops_source", "")).split(":")[0].strip() or None)
+        mem = memory_per_device(counts_or_workload, device=s.device, precision=s.precision,
+                                optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam",
+                                data_parallel=max(1, s.n_devices // tensor_parallel),
+                                tensor_parallel=tensor_parallel, sharding=sharding,
+                                checkpointing=bool(getattr(counts_or_workload, "checkpointing", False)))
+        memory = mem.to_dict()
+        if mem.fits is False:
+            notes.append(f"does not fit: {mem.total_bytes / 1e9:,.1f} GB per device on a {mem.capacity_bytes / 1e9:,.0f} "
+                         f"GB {s.device}; fix: {mem.fix}")
+        if tensor_parallel > 1:
+            notes.append(f"tensor parallelism {tensor_parallel} divides the memory; the step time does not include "
+                         f"its communication yet")
+    elif sharding != "none" or tensor_parallel != 1:
+        raise error("sharding and tensor_parallel set the memory of a training capture (a count with "
+                    "training=True)", "sharding", "tensor_parallel")
+    model = getattr(counts_or_workload, "source", None) or None if graph else None
+    return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step, memory,
+                    model=model, price=price)
 
 
 def _time_mfu(wl, s: Scenario, time_s: Uncertain, source: str) -> Uncertain:

@@ -75,6 +75,16 @@ def sample(inputs: dict, samples: int, seed: int, bounds=None) -> dict:
     return {n: v[j] for j, n in enumerate(names)}
 
 
+def quantiles_of(rows: dict) -> dict:
+    """{name: {p5, p50, p95}} for {name: samples}, the rows of equal length read in one
+    percentile call (the same figures as quantiles() row by row, at a fraction of the cost)."""
+    names = list(rows)
+    if not names:
+        return {}
+    p = np.percentile(np.stack([np.asarray(rows[n], float) for n in names]), QUANTILES, axis=1)
+    return {n: {"p5": float(p[0, j]), "p50": float(p[1, j]), "p95": float(p[2, j])} for j, n in enumerate(names)}
+
+
 def quantiles(a, integer: bool = False) -> dict:
     """{p5, p50, p95} of the samples `a` (integers by the nearest sample, for device counts)."""
     a = np.asarray(a, float)

@@ -61,11 +61,21 @@ def draw(q, z, cols, lower, upper, out):
             out[j, i] = max(min(out[j, i], upper[j]), lower[j])
 
 
+# rows of the `impacts` output; the last four (the boundaries of energy and scope 2) are written
+# when `out` has NOUT rows, so a (6, n) array gets the six figures alone
+TIME_S, ACC_H, ENERGY_KWH, SCOPE2_KG, SCOPE3_KG, WATER_L = range(6)
+ENERGY_ACC_KWH, ENERGY_IT_KWH, SCOPE2_ACC_KG, SCOPE2_IT_KG = range(6, 10)
+NOUT = 10
+
+
 @njit(cache=True)
 def impacts(v, flops, n_dev, peak, tdp_w, power_w, acc_hours_fixed, out):
     """v: (NQ, n) draws of the training inputs. out: (6, n) — time_s, accelerator_hours,
-    energy_kwh, scope2_kg, scope3_kg, water_l."""
+    energy_kwh, scope2_kg, scope3_kg, water_l — or (NOUT, n), adding the boundaries: energy of
+    the accelerators alone (TDP × power fraction; a given all-in power_w is not split), of the IT
+    equipment (+ host, before PUE), and their scope 2 at the same intensity."""
     n = v.shape[1]
+    bounds = out.shape[0] >= NOUT
     for i in range(n):
         if acc_hours_fixed > 0.0:
             acc_h = acc_hours_fixed
@@ -73,7 +83,8 @@ def impacts(v, flops, n_dev, peak, tdp_w, power_w, acc_hours_fixed, out):
         else:
             time_s = flops * v[ROOFLINE, i] / (n_dev * peak * v[MFU, i])
             acc_h = time_s * n_dev / 3600.0
-        pw = power_w if power_w > 0.0 else tdp_w * v[POWER_FRAC, i] + v[HOST_W, i]
+        acc_w = power_w if power_w > 0.0 else tdp_w * v[POWER_FRAC, i]
+        pw = power_w if power_w > 0.0 else acc_w + v[HOST_W, i]
         e_it = acc_h * pw / 1000.0
         e = e_it * v[PUE, i]
         out[0, i] = time_s
@@ -82,3 +93,9 @@ def impacts(v, flops, n_dev, peak, tdp_w, power_w, acc_hours_fixed, out):
         out[3, i] = e * v[INTENSITY, i] / 1000.0
         out[4, i] = v[EMBODIED, i] * acc_h / (v[LIFETIME_Y, i] * HOURS_PER_YEAR * v[UTIL, i])
         out[5, i] = e_it * v[WUE, i] + e * v[WATER_ELEC, i]
+        if bounds:
+            e_acc = acc_h * acc_w / 1000.0
+            out[6, i] = e_acc
+            out[7, i] = e_it
+            out[8, i] = e_acc * v[INTENSITY, i] / 1000.0
+            out[9, i] = e_it * v[INTENSITY, i] / 1000.0

@@ -1,7 +1,10 @@
 """Reports: each result (a count, an estimate, a budget check, a comparison, a serving estimate,
 a data listing) is turned into one :class:`~flopest.report.spec.Report` — lines and tables —
 which :func:`~flopest.report.spec.render` writes as a terminal table, Markdown, CSV, JSON or
-HTML. Builders read the results' plain dicts (``to_dict()``) only."""
+HTML. An estimate, a check and a comparison also make an HTML page with the plan in its header
+and an inline chart (:mod:`flopest.report.html`); an estimate and a check, the Hugging Face
+model card's metadata (:mod:`flopest.report.modelcard`). Builders read the results' plain dicts
+(``to_dict()``) only."""
 
 from __future__ import annotations
 
@@ -25,6 +28,15 @@ def _top(rows, top):
 
 def _rng(v: dict, unit: str) -> tuple:
     return tuple(_num(v[k], unit) for k in ("p5", "p50", "p95"))
+
+
+def usd(x: float) -> str:
+    """A cost in US dollars: 'USD 1,234' ('USD 12.35' under 100)."""
+    return f"USD {x:,.0f}" if abs(x) >= 100 else f"USD {x:,.2f}"
+
+
+def _range_text(v: dict | None, fmt) -> str:
+    return "—" if v is None else f"{fmt(v['p5'])} – {fmt(v['p95'])}"
 
 
 def _coverage_lines(d: dict) -> list:
@@ -99,6 +111,7 @@ def count_report(d: dict, top: int | None = 20, fmt: str = "table") -> Report:
             rows = [[k, d[k]] for k in SUMMARY_FIELDS] + [["coverage", d["coverage"]]]
             rows += [[f"unknown_ops:{k}", v] for k, v in (d.get("unknown_ops") or {}).items()]
             rep.csv = (["measure", "value"], rows)
+    rep.blocks += memory_blocks(d.get("memory"))
     rep.blocks.append(Text(_coverage_lines(d) + _notes(d) + [f"conventions: {d['conventions']}",
                                                               f"flopest {d['version']}"]))
     return rep
@@ -158,6 +171,25 @@ def step_lines(d: dict) -> list:
             f"{st['device']} at {st['precision']} ({parts}; {st['kernels']:,} kernels)"]
 
 
+def memory_blocks(m: dict | None) -> list:
+    """The memory per device: a verdict line and one row per term."""
+    if not m:
+        return []
+    lay = m["layout"]
+    cap = m.get("capacity_bytes")
+    verdict = ("fits" if m["fits"] else "DOES NOT FIT" if m["fits"] is False else "capacity unknown")
+    line = (f"memory per device: {human(m['total_bytes'], 'B')}"
+            + (f" of {human(cap, 'B')} on {m['device']}" if cap else "") + f" — {verdict}"
+            + (f"; fix: {m['fix']}" if m.get("fix") else "")
+            + f" ({lay['precision']}, {lay['optimizer']}, sharding {lay['sharding']} over {lay['data_parallel']}, "
+              f"tensor parallel {lay['tensor_parallel']}, micro-batch {lay['micro_batch']}"
+            + (", checkpointing" if lay.get("checkpointing") else "") + ")")
+    rows = [(k, human(v, "B"), f"{v / m['total_bytes']:.1%}" if m["total_bytes"] else "—")
+            for k, v in m["terms_bytes"].items()]
+    return [Text([line], strong=m["fits"] is False),
+            Table("memory per device", ("memory per device", "bytes", "share"), rows)]
+
+
 def top_time_rows(d: dict):
     for r in (d.get("step") or {}).get("top_by_time", []):
         yield r["name"], _num(r["time_s"], "s"), f"{r['share']:.1%}"
@@ -169,6 +201,41 @@ def estimate_rows(d: dict):
     for scope, label in (("scope2", "  scope 2 (electricity, location-based)"),
                          ("scope3", "  scope 3 (embodied share)")):
         yield (label, *_rng(d["co2eq_kg_by_scope"][scope], "kg"))
+    if d.get("cost_usd"):
+        yield ("cost (on-demand list price)", *(usd(d["cost_usd"][q]) for q in ("p5", "p50", "p95")))
+
+
+BOUNDARY_LABELS = (("accelerators", "accelerators only"), ("host", "+ host (CPU, RAM, network)"),
+                   ("facility", "+ facility (PUE)"), ("embodied", "+ embodied (manufacturing share)"))
+
+
+def _kwh(j: float) -> str:
+    return _num(j / 3.6e6, "kWh")
+
+
+def boundary_rows(d: dict):
+    """Energy and CO₂eq by boundary: (boundary, energy p50, p5 – p95, CO₂eq p50, p5 – p95)."""
+    bb = d.get("by_boundary") or {}
+    kg = lambda x: _num(x, "kg")   # noqa: E731
+    for key, label in BOUNDARY_LABELS:
+        if key in bb:
+            e, c = bb[key]["energy_j"], bb[key]["co2eq_kg"]
+            yield (label, "—" if e is None else _kwh(e["p50"]), _range_text(e, _kwh), kg(c["p50"]), _range_text(c, kg))
+
+
+TIME_SPLIT = (("compute_bound_s", "compute-bound operators"), ("memory_bound_s", "memory-bound operators"),
+              ("launch_s", "kernel launches"), ("optimizer_s", "optimizer step"),
+              ("communication_s", "exposed communication"))
+
+
+def time_split_rows(d: dict):
+    """The step-time model's split of one counted step: (part, time, share)."""
+    st = d.get("step") or {}
+    sp = st.get("split") or {}
+    tot = st.get("time_s") or sum(sp.values()) or 1.0
+    for k, label in TIME_SPLIT:
+        if k in sp:
+            yield label, _num(sp[k], "s"), f"{sp[k] / tot:.1%}"
 
 
 def top_rows(d: dict):
@@ -185,6 +252,12 @@ def _estimate_csv(d: dict) -> tuple:
     rows = [[key, d[key]["p5"], d[key]["p50"], d[key]["p95"]] for key, _, _ in _EST_ROWS]
     rows += [[f"co2eq_kg_{s}", *(d["co2eq_kg_by_scope"][s][q] for q in ("p5", "p50", "p95"))]
              for s in ("scope2", "scope3")]
+    for b, v in (d.get("by_boundary") or {}).items():
+        for m in ("energy_j", "co2eq_kg"):
+            if v[m] is not None:
+                rows.append([f"{m}_{b}", v[m]["p5"], v[m]["p50"], v[m]["p95"]])
+    if d.get("cost_usd"):
+        rows.append(["cost_usd", d["cost_usd"]["p5"], d["cost_usd"]["p50"], d["cost_usd"]["p95"]])
     if d.get("coverage") is not None:   # what was not costed travels with the figures
         rows.append(["coverage", d["coverage"], d["coverage"], d["coverage"]])
     rows += [[f"unknown_ops:{k}", v, v, v] for k, v in sorted((d.get("unknown_ops") or {}).items())]
@@ -196,6 +269,15 @@ def estimate_report(d: dict, fmt: str = "table") -> Report:
     rep.blocks.append(Text([plan_head(d)] + [x for x in [plan_line(d)] if x] + step_lines(d)))
     title = "flopest estimate (p5 – p50 – p95)"
     rep.blocks.append(Table(title, ("", "p5", "p50", "p95"), list(estimate_rows(d))))
+    if d.get("by_boundary"):
+        first = "energy and CO₂eq by boundary" if fmt != "table" else "boundary"
+        rep.blocks.append(Table("by boundary: hold each against a published figure on the same boundary",
+                                (first, "energy p50", "energy p5 – p95", "CO₂eq p50", "CO₂eq p5 – p95"),
+                                list(boundary_rows(d)), "lrrrr"))
+    if (d.get("step") or {}).get("split"):
+        first = "time split of one counted step" if fmt != "table" else "part"
+        rep.blocks.append(Table("time split (one counted step, step-time model)", (first, "time", "share"),
+                                list(time_split_rows(d))))
     if (d.get("step") or {}).get("top_by_time"):
         first = "costliest operators by time (one step)" if fmt != "table" else "operator"
         rep.blocks.append(Table("costliest operators by time (one counted step)", (first, "time", "share"),
@@ -205,6 +287,7 @@ def estimate_report(d: dict, fmt: str = "table") -> Report:
         first = f"largest {by}s (one pass)" if fmt != "table" else "name"
         rep.blocks.append(Table(f"largest {by}s (FLOPs of one counted pass)", (first, "FLOPs", "share"),
                                 list(top_rows(d)), fold=True))
+    rep.blocks += memory_blocks(d.get("memory"))
     rep.blocks += _assumptions(d, fmt)
     if d.get("equivalences"):
         if fmt == "table":
@@ -226,13 +309,75 @@ def _render(build, d: dict, fmt: str) -> str:
     return render_report(build(d, fmt), fmt)
 
 
-def render_estimate(d: dict, fmt: str) -> str:
+# the formats of an estimate and a check: the report formats and the Hugging Face model card
+ESTIMATE_FORMATS = FORMATS + ("model-card",)
+
+
+def check_estimate_format(fmt: str) -> str:
+    return check_format(fmt, ESTIMATE_FORMATS)
+
+
+def plan_summary(d: dict, where: bool = True) -> str:
+    """The plan in one line for headers and chart titles: 'zoo:bert_base · 10 M examples × 3
+    epoch(s) · 8 × h100-sxm · FR' (without `where`: the devices' number only)."""
+    p = d.get("plan") or {}
+    f = (d.get("workload") or {}).get("factors") or {}
+    parts = [str(p["model"])] if p.get("model") else []
+    if "dataset_size" in f:
+        parts.append(f"{human(f['dataset_size'])} examples × {f.get('epochs', 1):g} epoch(s)")
+    elif "tokens" in f:
+        parts.append((f"{human(f['params'])} params × " if f.get("params") else "") + f"{human(f['tokens'])} tokens")
+    elif not f:
+        parts.append("a posteriori: the accelerator-hours given")
+    if f.get("trials", 1) != 1:
+        parts.append(f"{f['trials']:g} trials")
+    if p:
+        parts.append(f"{p['devices']:,} × {p['device']}" if where else f"{p['devices']:,} device(s)")
+        if where:
+            parts.append(p["region"])
+    return " · ".join(parts)
+
+
+def _head_items(d: dict) -> list:
+    p = d.get("plan") or {}
+    return [("model", p.get("model") or plan_summary({**d, "plan": {}}, where=False)),
+            ("device", f"{p.get('device_name', '')} ({p.get('device', '')})"), ("devices", f"{p.get('devices', 0):,}"),
+            ("region", f"{p.get('region_name') or p.get('region', '')} ({p.get('region', '')})"),
+            ("data centre", p.get("datacenter")), ("precision", p.get("precision"))]
+
+
+def _headline(d: dict) -> str:
+    c, e = d["co2eq_kg"], d["energy_kwh"]
+    line = (f"CO₂eq {_num(c['p50'], 'kg')} (p5 {_num(c['p5'], 'kg')} – p95 {_num(c['p95'], 'kg')}) · energy "
+            f"{_num(e['p50'], 'kWh')} · time {_num(d['time_s']['p50'], 's')}")
+    if d.get("cost_usd"):
+        line += f" · cost {usd(d['cost_usd']['p50'])}"
+    return line + " (p50)"
+
+
+CHART_CAPTION = ("CO₂eq and energy by boundary: accelerators only, + host, + facility (PUE), + embodied; "
+                 "bars at p50, whiskers p5–p95")
+
+
+def estimate_html(d: dict, rep: Report | None = None, title: str = "flopest estimate") -> str:
+    """The estimate as an HTML fragment (notebooks: Estimate._repr_html_): the plan in the header,
+    the chart, then the report's tables."""
+    from . import html
+    rep = rep or estimate_report(d, "html")
+    svg, why = html.chart("estimate", d)
+    return html.fragment(title, _head_items(d), rep, svg, CHART_CAPTION, why, _headline(d))
+
+
+def render_estimate(d: dict, fmt: str, training_type: str = "pre-training") -> str:
+    """An estimate in `fmt`; html is a standalone page, model-card the Hugging Face metadata."""
+    check_estimate_format(fmt)
+    if fmt == "model-card":
+        from .modelcard import model_card
+        return model_card(d, training_type)
+    if fmt == "html":
+        from .html import page
+        return page("flopest estimate", estimate_html(d))
     return _render(estimate_report, d, fmt)
-
-
-def estimate_html(d: dict) -> str:
-    """The estimate as HTML (notebooks: Estimate._repr_html_; --format html)."""
-    return render_report(estimate_report(d, "html"), "html")
 
 
 # ----------------------------------------------------------------------------- budget checks
@@ -256,39 +401,80 @@ def check_table(c: dict, fmt: str) -> str:
     return render_report(rep, fmt) + ("" if fmt == "csv" else "\n")
 
 
-def render_check(d: dict, fmt: str) -> str:
-    """The verdict line, the budgets, then the estimate report (JSON: the estimate + "check")."""
-    check_format(fmt)
+def render_check(d: dict, fmt: str, training_type: str = "pre-training") -> str:
+    """The verdict line, the budgets, then the estimate report (JSON: the estimate + "check";
+    model-card: the estimate's, the verdict being no part of a model card)."""
+    check_estimate_format(fmt)
     if fmt == "json":
         return to_json(d)
+    if fmt == "model-card":
+        from .modelcard import model_card
+        return model_card(d, training_type)
     rep = estimate_report(d, fmt)
     rep.title = "flopest check"
     rep.blocks = check_blocks(d["check"]) + rep.blocks
     rep.csv = _check_csv(d["check"])
+    if fmt == "html":
+        from .html import page
+        return page("flopest check", estimate_html(d, rep, "flopest check"))
     return render_report(rep, fmt)
 
 
 # ----------------------------------------------------------------------------- compare
 def compare_report(d: dict, fmt: str = "table") -> Report:
-    head = ("device", "region", "time p50", "energy p50", "CO₂eq p5", "CO₂eq p50", "CO₂eq p95", "vs first choice")
+    head = ("device", "region", "time p50", "energy p50", "CO₂eq p50", "CO₂eq p5 – p95", "cost p50",
+            "vs first choice")
     rows = []
     for r in d["rows"]:
         s = r["saving_vs_first"]["p50"]
         vs = "first choice" if r["label"] == d["first_choice"] else (f"−{s:.0%}" if s >= 0 else f"+{-s:.0%}")
+        cost = usd(r["cost_usd"]["p50"]) if r.get("cost_usd") else "—"
         rows.append((r["device"], r["region"], _num(r["time_s"]["p50"], "s"), _num(r["energy_kwh"]["p50"], "kWh"),
-                     *_rng(r["co2eq_kg"], "kg"), vs))
+                     _num(r["co2eq_kg"]["p50"], "kg"), _range_text(r["co2eq_kg"], lambda x: _num(x, "kg")), cost, vs))
+    def c(r, q):   # noqa: E306
+        return r["cost_usd"][q] if r.get("cost_usd") else None
     csv = (["device", "region", "time_s_p50", "energy_kwh_p50", "co2eq_kg_p5", "co2eq_kg_p50", "co2eq_kg_p95",
-            "saving_vs_first_p50"],
+            "cost_usd_p5", "cost_usd_p50", "cost_usd_p95", "saving_vs_first_p50"],
            [[r["device"], r["region"], r["time_s"]["p50"], r["energy_kwh"]["p50"], r["co2eq_kg"]["p5"],
-             r["co2eq_kg"]["p50"], r["co2eq_kg"]["p95"], r["saving_vs_first"]["p50"]] for r in d["rows"]])
+             r["co2eq_kg"]["p50"], r["co2eq_kg"]["p95"], c(r, "p5"), c(r, "p50"), c(r, "p95"),
+             r["saving_vs_first"]["p50"]] for r in d["rows"]])
     foot = (f"Sorted by CO₂eq at p50; saving against {d['first_choice']} (the first choice). Plan: {plan_head(d)}. "
-            f"Same seed for every row. data {d['data_version']}, flopest {d['version']}")
+            f"Cost: accelerator-hours × on-demand list price per accelerator-hour (prices.csv, --price-per-hour)"
+            + ("; — where the device has no list price. " if any(not r.get("cost_usd") for r in d["rows"]) else ". ")
+            + f"Same seed for every row. data {d['data_version']}, flopest {d['version']}")
     return Report("flopest compare", [Table("flopest compare (sorted by CO₂eq p50)", head, rows, "llrrrrrr"),
                                       Text(_notes(d) + [foot])], d, csv)
 
 
+def compare_plan(d: dict) -> dict:
+    """The plan shared by a comparison's rows (the first choice's, its device and region aside)."""
+    first = next((r for r in d["rows"] if r["label"] == d["first_choice"]), d["rows"][0])
+    return {"plan": first.get("plan") or {}, "workload": first.get("workload")}
+
+
+def compare_title(d: dict) -> str:
+    """'CO₂eq of zoo:bert_base · 10 M examples × 3 epoch(s) · 8 device(s)': the chart's title."""
+    return f"CO₂eq of {plan_summary(compare_plan(d), where=False)}"
+
+
 def render_compare(d: dict, fmt: str) -> str:
-    """One row per device × region, sorted by CO2eq p50, with the saving against the first choice."""
+    """One row per device × region, sorted by CO2eq p50, with the saving against the first choice
+    and the cost; html: a page with the plan, the chart and the table."""
+    if fmt == "html":
+        from . import html
+        rep = compare_report(d, fmt)
+        svg, why = html.chart("compare", d)
+        p = compare_plan(d)["plan"]
+        items = [("model", plan_summary(compare_plan(d), where=False)),
+                 ("devices × regions", f"{len(d['rows'])} compared"), ("first choice", d["first_choice"]),
+                 ("data centre", p.get("datacenter")), ("precision", p.get("precision"))]
+        best = d["rows"][0]
+        total = (f"lowest CO₂eq: {best['label']}, {_num(best['co2eq_kg']['p50'], 'kg')} at p50 "
+                 f"(first choice {d['first_choice']})")
+        body = html.fragment("flopest compare", items, rep, svg, "CO₂eq p50 by device and region (log axis, one "
+                             "unit); whiskers p5–p95; colour = device (or region); the first choice outlined", why,
+                             total)
+        return html.page("flopest compare", body)
     return _render(compare_report, d, fmt)
 
 
@@ -407,9 +593,22 @@ def render_listing(what: str, rows, fmt: str) -> str:
     return render_report(rep, fmt)
 
 
-views.register("estimate", "markdown", lambda d: render_estimate(d, "markdown"))
-views.register("estimate", "html", estimate_html)
+def counts_html(d: dict, top: int | None = 20) -> str:
+    """A count as an HTML fragment (notebooks: Counts._repr_html_): what was counted in the header,
+    then the totals and the breakdown of the count report."""
+    from . import html
+    unk = d.get("unknown_ops") or {}
+    items = [("model", d.get("source") or "—"), ("parameters", f"{d['params']:,}"),
+             ("coverage", f"{d['coverage']:.1%} of nodes costed"),
+             ("not costed", ", ".join(f"{k} ×{v}" for k, v in sorted(unk.items())) or "none")]
+    total = f"{human(d['flops'], 'FLOP')} ({human(d['matmul_flops'], 'FLOP')} in matmuls) · {human(d['bytes'], 'B')} moved"
+    return html.fragment("flopest count", items, count_report(d, top, "html"), total=total)
 
-__all__ = ["FORMATS", "check_format", "human", "plan_head", "render", "render_check", "render_compare",
-           "render_estimate", "render_listing", "render_serving", "check_table", "estimate_html", "to_json",
+
+views.register("counts", "html", counts_html)
+views.register("estimate", "markdown", lambda d: render_estimate(d, "markdown"))
+views.register("estimate", "html", lambda d: estimate_html(d))
+
+__all__ = ["FORMATS", "ESTIMATE_FORMATS", "check_format", "check_estimate_format", "plan_summary", "usd", "human",
+           "plan_head", "render", "render_check", "render_compare", "compare_title", "render_estimate", "render_listing", "render_serving", "check_table", "estimate_html", "to_json",
            "Report", "Table", "Text"]
