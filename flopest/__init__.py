@@ -12,8 +12,12 @@ from .budget import BudgetExceeded, CheckResult, check, guard
 from .errors import (FlopestError, InputError, ModelReadError, ModelRunError, UnboundDimError,
                      UnknownOperatorError)
 from .impact import estimate, serve
+from .impact.measured import calibrate_from   # a measured run (CodeCarbon, carbontracker) against the prediction
 from .models import count   # the one resolver; front ends are imported when a model needs them
+from .sweeps import sweep   # design-space sweeps on Dask (imported when a sweep runs)
 from . import report as _report  # noqa: F401  (registers the renderers results use: flopest.views)
+from . import plots as _plots  # noqa: F401  (registers the charts HTML reports embed; matplotlib stays unimported)
+from .tracking import log_mlflow
 from .version import __version__
 
 
@@ -24,5 +28,5 @@ def spec(shape, dtype=None):
     return torch_frontend().spec(shape, dtype)
 
 
-__all__ = ["count", "estimate", "serve", "check", "guard", "spec", "BudgetExceeded", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
+__all__ = ["count", "estimate", "serve", "calibrate_from", "sweep", "check", "guard", "spec", "log_mlflow", "BudgetExceeded", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
            "UnknownOperatorError", "ModelRunError", "CheckResult", "__version__"]

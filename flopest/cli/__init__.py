@@ -13,7 +13,7 @@ import sys
 from ..errors import ConfigError, FlopestError, InputError
 from ..validate import flag_message
 from ..version import __version__
-from . import count, listing, plan, probe, serve
+from . import calibrate, count, listing, plan, probe, serve, sweep
 from .common import Parser, report_on_stdout_only
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_parsers(sub)
     serve.add_parser(sub)
     probe.add_parser(sub)
+    calibrate.add_parser(sub)
+    sweep.add_parser(sub)
     return p
 
 

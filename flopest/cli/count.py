@@ -9,7 +9,7 @@ import itertools
 from .. import models
 from ..counts import BY_CHOICES, parse_dims
 from ..errors import InputError, KernelInputError
-from .common import (Once, check_dims, output_option, check_output, check_plot_target, emit, int_arg, plot, progress, short,
+from .common import (Once, check_dims, known, output_option, check_output, check_plot_target, emit, int_arg, plot, progress, short,
                      torch_model)
 
 EPILOG = """examples:
@@ -34,8 +34,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("model", metavar="MODEL",
                    help="an .onnx file; zoo:NAME, a model of the zoo (`flopest zoo` lists them); or "
-                   "package.module:factory, a Python callable returning a torch.nn.Module or a "
-                   "(module, example_inputs) pair (PyTorch models need the torch extra)")
+                   "package.module:factory, a Python callable returning a torch.nn.Module, a keras.Model or a "
+                   "(module, example_inputs) pair (PyTorch models need the torch extra); or a Keras 3 .keras "
+                   "file (the keras extra: captured on Keras's torch backend)")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a symbolic dim of the model (repeatable), e.g. --dim batch=8")
     c.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
@@ -70,6 +71,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--causal", action=argparse.BooleanOptionalAction, default=None,
                    help="count causal attention operators over the unmasked pairs only "
                    "(default: on for hf: causal LMs, else every query-key pair)")
+    t.add_argument("--memory", action="store_true",
+                   help="with --training: the memory per device (weights, master weights, gradients, optimizer "
+                   "states, saved activations) and whether it fits --device")
+    t.add_argument("--device", help="with --memory: the device whose memory is checked (default h100-sxm)")
+    t.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8"),
+                   help="with --memory: the training precision (default bf16, mixed)")
     t.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "base"),
                    help="hf: models: the head (default: from the config's architectures)")
     t.add_argument("--seq-len", metavar="N", help="hf: models: tokens per sequence (default: the config's "
@@ -130,7 +137,8 @@ def run(a) -> int:
     sweeps = parse_sweeps(a.sweep)
     for name, values in sweeps:
         check_dims({name: min(values)}, "--sweep")
-    torch_flags = a.training or a.optimizer or a.checkpointing or a.materialize or a.input or a.input_dtype
+    torch_flags = (a.training or a.optimizer or a.checkpointing or a.materialize or a.input or a.input_dtype
+                   or a.memory or a.device or a.precision)
     if a.onnx and not models.is_zoo(a.model):
         raise InputError(f"--onnx is for zoo:NAME models (count the export of a zoo model); "
                          f"{short(a.model)!r} is not one")
@@ -145,8 +153,12 @@ def run(a) -> int:
             raise InputError("--dim and --sweep re-bind an ONNX model's symbolic dims; a PyTorch model "
                              "takes its shapes from --input" + (" (--onnx counts a zoo model's export)"
                                                                 if models.is_zoo(a.model) else ""))
-        if (a.optimizer or a.checkpointing) and not a.training:
-            raise InputError("--optimizer and --checkpointing need --training")
+        if (a.optimizer or a.checkpointing or a.memory) and not a.training:
+            raise InputError("--optimizer, --checkpointing and --memory need --training")
+        if (a.device or a.precision) and not a.memory:
+            raise InputError("--device and --precision choose what --memory checks: add --memory")
+        if a.device:
+            known("--device", a.device, "device")
         tm = torch_model(a, meta=not a.materialize, task=a.task, seq_len=seq_len)
         causal = tm.causal if a.causal is None else a.causal
         with progress(a, f"capturing {short(a.model)}"):
@@ -154,12 +166,18 @@ def run(a) -> int:
                                     training=a.training, optimizer=a.optimizer, checkpointing=a.checkpointing,
                                     materialize=a.materialize, source=tm.source, notes=tm.notes)
         d = c.to_dict(by=a.by, depth=a.depth)
+        if a.memory:
+            from ..impact.memory import memory_per_device
+            d["memory"] = memory_per_device(c, device=a.device or "h100-sxm", precision=a.precision or "bf16",
+                                            optimizer=a.optimizer or "adam",
+                                            checkpointing=a.checkpointing).to_dict()
         plot_count(a, c)
         emit(a, render(d, a.format, top=a.top or None))
         return 0
     if torch_flags:
-        raise InputError("--input, --input-dtype, --training, --optimizer, --checkpointing and "
-                         "--materialize are for PyTorch models (package.module:factory or zoo:NAME)")
+        raise InputError("--input, --input-dtype, --training, --optimizer, --checkpointing, --materialize, "
+                         "--memory, --device and --precision are for PyTorch models (package.module:factory, "
+                         "zoo:NAME or hf:...)")
     first = dict(dims)
     for name, values in sweeps:
         first[name] = values[0]

@@ -49,7 +49,7 @@ EPILOG_COMPARE = """examples:
 # that does not read it is an error (never silently dropped).
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
                "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size",
-               "task", "causal", "tokens", "seq_len")
+               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp")
 PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len")
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
@@ -130,6 +130,11 @@ def plan_args(e, compare: bool = False) -> None:
     g.add_argument("--micro-batch", metavar="N", help="examples per device per forward/backward: the batch a zoo "
                    "model or factory is captured at, so the step is timed at it (default: batch size / devices)")
     g.add_argument("--grad-accum", metavar="N", help="micro-batches accumulated per optimizer step (default 1)")
+    g.add_argument("--zero", choices=("0", "1", "2", "3"), help="ZeRO stage of the memory per device: optimizer "
+                   "states (1), + gradients (2), + weights (3) sharded over the data-parallel devices")
+    g.add_argument("--fsdp", action="store_true", help="fully sharded data parallel (as --zero 3)")
+    g.add_argument("--tp", metavar="N", help="tensor-parallel degree (memory per device; its communication is "
+                   "not in the step time yet)")
     g.add_argument("--eval-size", metavar="N", help="evaluation examples per epoch (default 0)")
     s = e.add_argument_group("hyperparameter search (with a MODEL or --params)")
     s.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
@@ -173,10 +178,20 @@ def plan_args(e, compare: bool = False) -> None:
     e.add_argument("--throughput", metavar="RATE", help="measured throughput per device: 3000tokens/s (a --params "
                    "plan) or 2400images/s, examples/s, sequences/s (a MODEL's plan): replaces the step-time model")
     e.add_argument("--power-w", help="all-in average draw per accelerator, host share included (W)")
+    e.add_argument("--price-per-hour", metavar="USD", help="price of one accelerator-hour in USD (default: the "
+                   "on-demand list price of the device in the region, flopest/data/prices.csv)")
     e.add_argument("--lifetime-years", help="fix the hardware lifetime")
     e.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     e.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
-    e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+    if compare:
+        e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv", "html"),
+                       help="html: a page with the plan, a chart and the table")
+    else:
+        e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv", "html", "model-card"),
+                       help="html: a page with the plan, a chart and every table; model-card: the Hugging Face model "
+                            "card's co2_eq_emissions metadata and a Markdown section")
+        e.add_argument("--training-type", choices=("pre-training", "fine-tuning"),
+                       help="the model card's training_type (with --format model-card; default pre-training)")
     output_option(e)
     e.add_argument("--plot", metavar="FILE.png|.svg", action=Once, help="also draw a chart (needs the plot extra)")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -316,9 +331,15 @@ class Plan:
                            intensity=num_arg("--intensity", a.intensity), mfu=num_arg("--mfu", a.mfu),
                            power_w=num_arg("--power-w", a.power_w),
                            lifetime_years=num_arg("--lifetime-years", a.lifetime_years),
+                           price_per_hour=num_arg("--price-per-hour", a.price_per_hour),
                            samples=samples, seed=num_arg("--seed", a.seed, True), **measured_args(a))
         if self.common["n_devices"] < 1:
             raise InputError(f"--devices must be >= 1, got {a.devices!r}")
+        if self.common["price_per_hour"] is not None and not self.common["price_per_hour"] > 0:
+            raise InputError(f"--price-per-hour must be a positive price in USD per accelerator-hour, got "
+                             f"{a.price_per_hour!r}")
+        if getattr(a, "training_type", None) and a.format != "model-card":
+            raise InputError("--training-type is the model card's: give it with --format model-card")
         grid = {}
         for g in a.grid:
             k, _, v = g.partition("=")
@@ -369,6 +390,14 @@ class Plan:
                 raise InputError(f"cannot tell how many examples one counted pass of {short(a.model)!r} "
                                  f"holds ({self.counts.examples_reason}): give --examples-per-pass N")
             self.kw = {k: v for k, v in wl.items() if v is not None or k == "batch_size"}
+            if a.zero is not None and a.fsdp:
+                raise InputError("--zero and --fsdp both set the sharding: give one (--fsdp is --zero 3)")
+            self.kw["sharding"] = "fsdp" if a.fsdp else {None: "none", "0": "none"}.get(a.zero, f"zero{a.zero}")
+            if a.tp is not None:
+                tp = num_arg("--tp", a.tp, True)
+                if tp < 1 or self.common["n_devices"] % tp:
+                    raise InputError(f"--tp {a.tp} must divide --devices {self.common['n_devices']}")
+                self.kw["tensor_parallel"] = tp
             # examples per pass: the count's own record (given or read off the inputs)
             if not models.is_torch_spec(a.model):   # a PyTorch capture holds its optimizer's rows
                 self.kw["optimizer"] = a.optimizer or "adam"
@@ -399,7 +428,10 @@ class Plan:
 
     def estimate(self, device: str, region: str):
         from ..impact import estimate
-        return estimate(self.counts, device=device, region=region, **self.common, **self.kw)
+        est = estimate(self.counts, device=device, region=region, **self.common, **self.kw)
+        if self.a.model:   # reports name the model as the user gave it
+            est.model = self.a.model
+        return est
 
 
 def run_estimate(a) -> int:
@@ -407,7 +439,7 @@ def run_estimate(a) -> int:
     from ..report import render_estimate
     plan = Plan(a)
     d = plan.estimate(a.device, a.region).to_dict()
-    text = render_estimate(d, a.format)
+    text = render_estimate(d, a.format, a.training_type or "pre-training")
     plot(a, lambda path: plot_scopes(d, path))
     emit(a, text)
     return 0
@@ -428,8 +460,8 @@ def run_check(a) -> int:
         d["config"] = cfg
         d["notes"] = [f"plan and budgets read from {cfg} (flags override it; --no-config ignores it)"] + d["notes"]
     plot(a, lambda path: plot_scopes(d, path))
-    emit(a, render_check(d, a.format))
-    if a.output is not None or a.format in ("json", "csv"):   # the verdict on stderr too, for CI logs
+    emit(a, render_check(d, a.format, a.training_type or "pre-training"))
+    if a.output is not None or a.format in ("json", "csv", "model-card"):   # the verdict on stderr too, for CI logs
         print(f"flopest: {res.verdict()}" + (f" (config {cfg})" if cfg else ""), file=sys.stderr)
     return 0 if res.ok else 1
 
@@ -437,7 +469,7 @@ def run_check(a) -> int:
 def run_compare(a) -> int:
     from ..impact import compare
     from ..plots import plot_compare
-    from ..report import render_compare
+    from ..report import compare_title, render_compare
     devices = list_arg("--device", a.device)
     regions = list_arg("--region", a.region)
     for d in devices:       # unknown ids fail before the model is counted
@@ -453,6 +485,7 @@ def run_compare(a) -> int:
             ests.append(plan.estimate(d, r))
             step()
     d = compare(ests)
-    plot(a, lambda path: plot_compare(d["rows"], path, metric="co2eq_kg"))
+    plot(a, lambda path: plot_compare(d["rows"], path, metric="co2eq_kg", title=compare_title(d),
+                                      first=d["first_choice"]))
     emit(a, render_compare(d, a.format))
     return 0

@@ -160,7 +160,7 @@ def run(a) -> int:
             raise InputError(f"{flag} {v!r} names a dim of an ONNX decoder: give an .onnx MODEL")
     if model is not None:
         if models.is_torch_spec(model):
-            if models.is_zoo(model) or a.output_tokens is None:
+            if models.is_zoo(model) or models.is_keras_file(model) or a.output_tokens is None:
                 tm = models.torch_model(model)
                 model, args, kwargs = tm.module, tm.args, tm.kwargs
             else:   # a causal LM: generation builds its own inputs

@@ -16,6 +16,10 @@ BASE = {   # a valid command line per command, the bad flag is appended
     "count": ["tests.cli.factories:mlp", "--input", "8x16"],
     "estimate": PLAN, "check": PLAN + ["--budget", "co2eq=1t", "--no-config"], "compare": PLAN,
     "devices": [], "regions": [], "probe": ["--quick"],
+    "sweep": [os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples",
+                           "sweep.toml")],
+    "calibrate": [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "impact", "fixtures",
+                               "emissions.csv"), "--samples", "1000"],
 }
 NOPE = "/nonexistent-folder-flopest/out.json"
 
@@ -28,6 +32,7 @@ PLAN_FLAGS = {
     "--epochs": ("2.5", MODEL), "--batch-size": ("0.5", MODEL), "--eval-size": ("-1", MODEL),
     "--micro-batch": ("0", MODEL), "--grad-accum": ("1.5", MODEL + ["--micro-batch", "4"]),
     "--step-time": ("soon", None), "--throughput": ("fast", None), "--task": ("chat", MODEL),
+    "--zero": ("4", MODEL), "--tp": ("0", MODEL),
     "--trials": ("many", None), "--search": ("genetic", None), "--grid": ("lr", None),
     "--early-stopping": ("1.5", None), "--params": ("7Q", ["--tokens", "2T"]), "--tokens": ("-2T", ["--params", "1B"]),
     "--layers": ("1.5", None), "--d-model": ("abc", None), "--seq-len": ("-4", None),
@@ -35,6 +40,7 @@ PLAN_FLAGS = {
     "--regions": ("missing-regions.csv", None), "--region": ("FRA", None), "--datacenter": ("hyperscalr", None),
     "--precision": ("fp12", None), "--pue": ("0.8", None), "--intensity": ("-5", None), "--mfu": ("1.7", None),
     "--power-w": ("-300", None), "--lifetime-years": ("0", None), "--samples": ("0", None),
+    "--price-per-hour": ("0", None),
     "--seed": ("x", None), "--format": ("yaml", None), "-o": (NOPE, None), "--plot": ("chart.bmp", None),
 }
 TABLE = {
@@ -43,15 +49,22 @@ TABLE = {
         "--sweep": ("n=a,b", None), "--by": ("layer", None), "--depth": ("x", None), "--input": ("8xq", ["tests.cli.factories:mlp"]),
         "--input-dtype": ("float99", None), "--optimizer": ("adamx", None), "--format": ("yaml", None),
         "--top": ("x", None), "-o": (NOPE, None), "--plot": ("chart.bmp", None),
-        "--task": ("chat", None), "--seq-len": ("x", None),
+        "--task": ("chat", None), "--seq-len": ("x", None), "--device": ("h100-sxn", ["tests.cli.factories:mlp",
+        "--input", "8x16", "--training", "--memory"]), "--precision": ("fp12", None),
     },
-    "estimate": PLAN_FLAGS,
-    "check": {**PLAN_FLAGS, "--budget": ("carbon=5kg", None), "--at": ("p99", None),
+    "estimate": {**PLAN_FLAGS, "--training-type": ("continued", None)},
+    "check": {**PLAN_FLAGS, "--training-type": ("continued", None), "--budget": ("carbon=5kg", None), "--at": ("p99", None),
               "--config": ("missing.toml", PLAN + ["--budget", "co2eq=1t"])},
     "compare": {**PLAN_FLAGS, "--device": ("h100-sxm,,a100", None), "--region": ("FR,ZZ", None)},
     "devices": {"--search": ("zzzz-no-device", None), "--format": ("yaml", None)},
     "regions": {"--search": ("zzzz-no-region", None), "--format": ("yaml", None)},
     "probe": {"--device": ("tpu", None), "--id": ("My_CPU", None), "--format": ("yaml", None), "-o": (NOPE, None)},
+    "sweep": {"model": ("missing-spec.toml", []), "--workers": ("-1", None), "--scheduler": ("nowhere", None),
+              "-o": (NOPE, None), "--point-timeout": ("soon", None), "--report": ("missing.parquet", []),
+              "--budget": ("carbon=5kg", None), "--plot": ("chart.bmp", None), "--format": ("yaml", None)},
+    "calibrate": {"measured": ("missing-emissions.csv", []), "--device": ("h100-sxn", None), "--devices": ("-2", None),
+                  "--region": ("FRA", None), "--datacenter": ("hyperscalr", None), "--run-id": ("zzz", None),
+                  "--samples": ("0", None), "--seed": ("x", None), "--format": ("yaml", None), "-o": (NOPE, None)},
 }
 # the message names the value in a form of its own for these (the value is shown differently)
 NEEDLE = {("count", "--dim"): "batch", ("count", "model"): "no_such_module_xyz",
@@ -84,7 +97,7 @@ def test_bad_value_names_flag_and_value(cmd, flag, value, base, capsys, tmp_path
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     monkeypatch.syspath_prepend(root)
     base = BASE[cmd] if base is None else base
-    if flag == "model":
+    if flag in ("model", "measured"):   # the positional argument
         argv = [cmd, value, *base]
     elif flag.startswith("--"):
         argv = [cmd, *base, f"{flag}={value}"]    # = keeps a negative value from reading as a flag

@@ -98,6 +98,9 @@ ONNX_BAD = [
     (["--dim", "batch=1", "--no-causal=1"], "--no-causal"),
     (["--dim", "batch=1", "--task", "causal-lm"], "--task"),
     (["--dim", "batch=1", "--seq-len", "64"], "--seq-len"),
+    (["--dim", "batch=1", "--memory"], "--memory"),
+    (["--dim", "batch=1", "--device", "h100-sxm"], "--device"),
+    (["--dim", "batch=1", "--precision", "bf16"], "--precision"),
     (["--dim", "batch=1", "--debug=1"], "--debug"),
     (["--dim", "batch=1", "--bogus"], "--bogus"),
 ]
