@@ -49,7 +49,7 @@ EPILOG_COMPARE = """examples:
 # that does not read it is an error (never silently dropped).
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
                "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size",
-               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp")
+               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp")
 PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len")
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
@@ -57,7 +57,8 @@ PATH_FLAGS = {
     "params": PARAMS_FLAGS + SEARCH_FLAGS,
     "hours": ("accelerator_hours",),
 }
-NOT_WITH_HOURS = ("mfu", "step_time", "throughput")   # a posteriori: the hours are given, no time model enters
+NOT_WITH_HOURS = ("mfu", "step_time", "throughput", "failure_rate", "restart_time", "checkpoint_bandwidth",
+                  "no_goodput")   # a posteriori: the hours are given, no time model enters
 
 
 def add_parsers(sub) -> None:
@@ -133,8 +134,10 @@ def plan_args(e, compare: bool = False) -> None:
     g.add_argument("--zero", choices=("0", "1", "2", "3"), help="ZeRO stage of the memory per device: optimizer "
                    "states (1), + gradients (2), + weights (3) sharded over the data-parallel devices")
     g.add_argument("--fsdp", action="store_true", help="fully sharded data parallel (as --zero 3)")
-    g.add_argument("--tp", metavar="N", help="tensor-parallel degree (memory per device; its communication is "
-                   "not in the step time yet)")
+    g.add_argument("--tp", metavar="N", help="tensor-parallel degree (default: chosen with --pp as the smallest "
+                   "model-parallel size whose memory fits, tensor parallelism first within a node)")
+    g.add_argument("--pp", metavar="N", help="pipeline-parallel stages (default: chosen, see --tp); the 1F1B "
+                   "bubble (p-1)/(m+p-1) and the stage sends are in the step time")
     g.add_argument("--eval-size", metavar="N", help="evaluation examples per epoch (default 0)")
     s = e.add_argument_group("hyperparameter search (with a MODEL or --params)")
     s.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
@@ -181,6 +184,14 @@ def plan_args(e, compare: bool = False) -> None:
     e.add_argument("--price-per-hour", metavar="USD", help="price of one accelerator-hour in USD (default: the "
                    "on-demand list price of the device in the region, flopest/data/prices.csv)")
     e.add_argument("--lifetime-years", help="fix the hardware lifetime")
+    e.add_argument("--failure-rate", metavar="PER_HOUR", help="failures per accelerator-hour of the run (default: "
+                   "published rates of large runs, flopest/data/run_priors.csv), e.g. 2e-5")
+    e.add_argument("--restart-time", metavar="DURATION", help="time to detect a failure, restart and reload the "
+                   "checkpoint (default: run_priors.csv), e.g. 10min")
+    e.add_argument("--checkpoint-bandwidth", metavar="GB_PER_S", help="checkpoint write bandwidth per accelerator "
+                   "in GB/s (default: run_priors.csv)")
+    e.add_argument("--no-goodput", action="store_true", help="leave out the time lost to failures, restarts and "
+                   "checkpoint writes (the goodput of the run)")
     e.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     e.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
     if compare:
@@ -292,6 +303,35 @@ def measured_args(a) -> dict:
     return out
 
 
+def goodput_args(a) -> dict:
+    """failure_rate / restart_s / checkpoint_write_gbps / goodput from the goodput flags."""
+    from ..units import parse_duration
+    out = {}
+    if getattr(a, "no_goodput", False):
+        out["goodput"] = False
+    if getattr(a, "failure_rate", None) is not None:
+        v = num_arg("--failure-rate", a.failure_rate)
+        if not v > 0:
+            raise InputError(f"--failure-rate must be a positive rate per accelerator-hour, got {a.failure_rate!r} "
+                             f"(e.g. 2e-5)")
+        out["failure_rate"] = v
+    if getattr(a, "restart_time", None) is not None:
+        t = parse_duration(a.restart_time, "--restart-time")
+        if not t > 0:
+            raise InputError(f"--restart-time must be a positive duration, got {a.restart_time!r} (e.g. 10min)")
+        out["restart_s"] = t
+    if getattr(a, "checkpoint_bandwidth", None) is not None:
+        v = num_arg("--checkpoint-bandwidth", a.checkpoint_bandwidth)
+        if not v > 0:
+            raise InputError(f"--checkpoint-bandwidth must be positive GB/s per accelerator, got "
+                             f"{a.checkpoint_bandwidth!r}")
+        out["checkpoint_write_gbps"] = v
+    if out.get("goodput") is False and len(out) > 1:
+        raise InputError("--no-goodput leaves the goodput out: remove --failure-rate, --restart-time and "
+                         "--checkpoint-bandwidth, or --no-goodput")
+    return out
+
+
 def user_data(a) -> None:
     """--devices FILE.csv / --regions FILE.csv: the user's rows, validated like the embedded ones."""
     from .. import data as profiles
@@ -332,7 +372,8 @@ class Plan:
                            power_w=num_arg("--power-w", a.power_w),
                            lifetime_years=num_arg("--lifetime-years", a.lifetime_years),
                            price_per_hour=num_arg("--price-per-hour", a.price_per_hour),
-                           samples=samples, seed=num_arg("--seed", a.seed, True), **measured_args(a))
+                           samples=samples, seed=num_arg("--seed", a.seed, True), **measured_args(a),
+                           **goodput_args(a))
         if self.common["n_devices"] < 1:
             raise InputError(f"--devices must be >= 1, got {a.devices!r}")
         if self.common["price_per_hour"] is not None and not self.common["price_per_hour"] > 0:
@@ -393,11 +434,17 @@ class Plan:
             if a.zero is not None and a.fsdp:
                 raise InputError("--zero and --fsdp both set the sharding: give one (--fsdp is --zero 3)")
             self.kw["sharding"] = "fsdp" if a.fsdp else {None: "none", "0": "none"}.get(a.zero, f"zero{a.zero}")
-            if a.tp is not None:
-                tp = num_arg("--tp", a.tp, True)
-                if tp < 1 or self.common["n_devices"] % tp:
-                    raise InputError(f"--tp {a.tp} must divide --devices {self.common['n_devices']}")
-                self.kw["tensor_parallel"] = tp
+            layout = 1
+            for flag, raw, key in (("--tp", a.tp, "tensor_parallel"), ("--pp", a.pp, "pipeline_parallel")):
+                if raw is not None:
+                    v = num_arg(flag, raw, True)
+                    if v < 1 or self.common["n_devices"] % v:
+                        raise InputError(f"{flag} {raw} must divide --devices {self.common['n_devices']}")
+                    self.kw[key] = v
+                    layout *= v
+            if self.common["n_devices"] % layout:
+                raise InputError(f"--tp {a.tp} × --pp {a.pp} = {layout} must divide --devices "
+                                 f"{self.common['n_devices']}")
             # examples per pass: the count's own record (given or read off the inputs)
             if not models.is_torch_spec(a.model):   # a PyTorch capture holds its optimizer's rows
                 self.kw["optimizer"] = a.optimizer or "adam"

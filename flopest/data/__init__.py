@@ -263,6 +263,21 @@ class TimeParam:
 
 
 @dataclass(frozen=True)
+class RunPrior:
+    """A prior of a whole run's wall-clock time (flopest/impact/goodput.py): `id` (failure_rate,
+    restart_s, checkpoint_write_gbps) in `unit`, p5/p50/p95, with its basis and source."""
+    id: str
+    unit: str
+    p5: float
+    p50: float
+    p95: float
+    basis: str
+    source: str
+    year: int
+    origin: str = ""
+
+
+@dataclass(frozen=True)
 class Price:
     """An on-demand list price of one accelerator-hour in USD at a provider (aws, gcp, azure,
     lambda, runpod), in one of its regions or, where `region` is None, in all of them."""
@@ -359,6 +374,10 @@ _TIME_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9_.+-]*"), _s("parameter", patter
               _s("applies_to"), _f("value", 0, 1e12), _s("unit"),
               _s("basis", choices=_BASIS + ("fitted",)), _s("evidence", required=False), _SOURCE, _YEAR)
 
+_RUN_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9_]*"), _s("unit"), _f("p5", 0, 1e12, lo_open=True),
+             _f("p50", 0, 1e12, lo_open=True), _f("p95", 0, 1e12, lo_open=True), _s("basis", choices=_BASIS),
+             _SOURCE, _YEAR)
+
 _PRICE_COLS = (_s("id", pattern=r"[a-z0-9][a-z0-9.:_+-]*"), _s("device"),
                _s("provider", pattern=r"[a-z0-9][a-z0-9-]*"), _s("region", required=False, pattern=r"[a-z0-9][a-z0-9-]*"),
                _s("instance"), _Col("accelerators_per_instance", "int", True, 1, 64),
@@ -415,6 +434,7 @@ _SPECS = {s.name: s for s in (
     _Spec("equivalences", "equivalences.csv", _EQUIV_COLS, "id", Equivalence, _norm_lower, "equivalence"),
     _Spec("time_model", "time_model.csv", _TIME_COLS, "id", TimeParam, _norm_lower, "time-model parameter"),
     _Spec("prices", "prices.csv", _PRICE_COLS, "id", Price, _norm_lower, "price"),
+    _Spec("run_priors", "run_priors.csv", _RUN_COLS, "id", RunPrior, _norm_lower, "run prior"),
 )}
 
 
@@ -673,6 +693,7 @@ def _check_price(row: _Row, user: bool):
 
 _CHECKS = {"devices": _check_device, "regions": _check_region, "datacenters": _check_datacenter,
            "hosts": _check_host, "mfu_priors": _check_prior, "power_priors": _check_prior,
+           "run_priors": _check_prior,
            "mfu_evidence": _check_evidence, "water": _check_water, "time_model": _check_time,
            "prices": _check_price}
 
@@ -873,6 +894,12 @@ def prices(device: str | None = None) -> tuple:
     return tuple(r for r in rows if r.device == d)
 
 
+def run_priors() -> tuple:
+    """Priors of a run's wall-clock time beyond its steps: failures, restarts, checkpoint writes
+    (flopest/data/run_priors.csv; flopest.impact.goodput)."""
+    return _table("run_priors").rows
+
+
 def load_user_devices(path) -> tuple:
     """Add or replace devices from the user's CSV (same columns as devices.csv; optional columns
     may be left out). Validated like the embedded table; errors name the user's file, line and
@@ -933,5 +960,5 @@ __all__ = ["DATA_VERSION", "DataError", "UnknownIdError", "Device", "Region", "D
            "MfuPrior", "MfuEvidence", "PowerPrior", "WaterFactor", "Equivalence", "device", "devices",
            "region", "regions", "datacenter", "datacenters", "host", "hosts", "mfu_prior", "mfu_priors",
            "mfu_evidence", "power_prior", "power_priors", "water_electricity", "water_factors",
-           "equivalences", "TimeParam", "time_model", "Price", "prices", "load_user_devices", "load_user_regions", "reload", "validate_all",
+           "equivalences", "TimeParam", "time_model", "Price", "prices", "RunPrior", "run_priors", "load_user_devices", "load_user_regions", "reload", "validate_all",
            "parse_gemm_curve", "format_gemm_curve"]

@@ -12,6 +12,9 @@ with the fix when it does not fit.
     sharding over d data-parallel devices (ZeRO stages; FSDP = stage 3):
       zero1: master + optimizer states / d;  zero2: + gradients / d;  zero3, fsdp: + weights / d
     tensor parallelism t: every term / t (Megatron-style, sequence parallelism for the activations)
+    pipeline parallelism p: the parameter terms / p; the activations stay those of one micro-batch
+                   of the whole model (the 1F1B schedule's first stage holds p micro-batches of its
+                   L/p layers: Korthikanti et al. 2022, arXiv:2205.05198, section 3)
     activations  = Σ saved tensors of the counted pass / its examples × micro-batch × (element size
                    at the precision / the captured one's)
       checkpointing (one repeated block at a time): the saved tensors outside the blocks + each
@@ -118,23 +121,26 @@ def _activation_bytes(counts, checkpointing: bool) -> tuple:
 
 def memory_per_device(counts, *, device: str, precision: str, optimizer: str | None = "adam",
                       data_parallel: int = 1, tensor_parallel: int = 1, sharding: str = "none",
-                      micro_batch: int | None = None, checkpointing: bool = False) -> Memory:
+                      micro_batch: int | None = None, checkpointing: bool = False,
+                      pipeline_parallel: int = 1) -> Memory:
     """Bytes per device of training `counts` (a training capture: its parameters and the tensors
     autograd saved) on `device` at `precision` with `optimizer`, sharded (`sharding`) over
-    `data_parallel` devices, split `tensor_parallel` ways, at `micro_batch` examples per device
-    (default: the counted pass's), with or without activation checkpointing."""
+    `data_parallel` devices, split `tensor_parallel` ways and over `pipeline_parallel` stages, at
+    `micro_batch` examples per device (default: the counted pass's), with or without activation
+    checkpointing."""
     if sharding not in SHARDINGS:
         from ..errors import did_you_mean
         raise error(f"sharding {sharding!r} is not one of {', '.join(SHARDINGS)}{did_you_mean(sharding, SHARDINGS)}",
                     "sharding")
     dp = whole("data_parallel", data_parallel)
     tp = whole("tensor_parallel", tensor_parallel)
+    pp = whole("pipeline_parallel", pipeline_parallel)
     dev = data.device(device)
     params = int(getattr(counts, "params", 0) or 0)
     per = getattr(counts, "examples_per_pass", None) or 1
     mb = whole("micro_batch", micro_batch) if micro_batch is not None else per
     notes = []
-    terms = {k: v / tp for k, v in _shard(_param_terms(params, precision, optimizer), sharding, dp).items()}
+    terms = {k: v / (tp * pp) for k, v in _shard(_param_terms(params, precision, optimizer), sharding, dp).items()}
     saved, temp, note = _activation_bytes(counts, checkpointing)
     if note:
         notes.append(note)
@@ -149,7 +155,7 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
     total = float(sum(terms.values()))
     cap = float(dev.memory_gb) * 1e9 if getattr(dev, "memory_gb", None) else None
     layout = {"precision": precision, "optimizer": optimizer, "sharding": sharding, "data_parallel": dp,
-              "tensor_parallel": tp, "micro_batch": mb, "checkpointing": checkpointing}
+              "tensor_parallel": tp, "pipeline_parallel": pp, "micro_batch": mb, "checkpointing": checkpointing}
     fits = None if cap is None else total <= cap
     m = Memory(terms, total, cap, dev.id, layout, fits, notes=notes)
     if fits is False:
@@ -167,7 +173,8 @@ def _fix(counts, dev, layout: dict, cap: float) -> str:
         return memory_per_device(counts, device=dev.id, precision=kw["precision"], optimizer=kw["optimizer"],
                                  data_parallel=kw["data_parallel"], tensor_parallel=kw["tensor_parallel"],
                                  sharding=kw["sharding"], micro_batch=kw["micro_batch"],
-                                 checkpointing=kw["checkpointing"]).total_bytes
+                                 checkpointing=kw["checkpointing"],
+                                 pipeline_parallel=kw.get("pipeline_parallel", 1)).total_bytes
 
     gb = lambda b: f"{b / 1e9:,.1f} GB"   # noqa: E731
     for stage in ("zero1", "zero2", "zero3"):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import data, views
+from .. import data, kinds, views
 from ..errors import InputError
 from ..validate import error, positive
 from ..kernel import load
@@ -89,6 +89,7 @@ class Estimate:
     memory: dict | None = None                        # bytes per device by term, and the fit verdict
     model: str | None = None                          # what was counted (the count's source), for reports
     price: Uncertain | None = None                    # USD per accelerator-hour (None: no price known)
+    goodput: dict | None = None                       # the run's goodput and its terms (impact.goodput)
 
     @property
     def energy_kwh(self) -> dict:
@@ -166,6 +167,8 @@ class Estimate:
             d["step"] = self.step
         if self.memory is not None:
             d["memory"] = self.memory
+        if self.goodput is not None:
+            d["goodput"] = self.goodput
         if self.top:
             d["top"] = [dict(r) for r in self.top]
         d["equivalences"] = equivalences(self.co2eq_kg["p50"], self.energy_kwh["p50"])
@@ -223,7 +226,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              dataset_size=None, epochs=None, batch_size=None, examples_per_pass=None, eval_counts=None,
              eval_size=None, optimizer=None, trials=None, trial_fraction=None, params=None, tokens=None, layers=None,
              d_model=None, seq_len=None, accelerator_hours=None, step_time_s=None, throughput=None,
-             sharding: str = "none", tensor_parallel: int = 1,
+             sharding: str = "none", tensor_parallel: int | None = None, pipeline_parallel: int | None = None,
+             failure_rate=None, restart_s=None, checkpoint_write_gbps=None, goodput: bool = True,
              throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
@@ -247,7 +251,13 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     per second); so does mfu.
     Memory per device (a training capture): weights, master weights, gradients, optimizer states
     and saved activations with `sharding` ("none", "zero1", "zero2", "zero3", "fsdp") over the
-    devices and `tensor_parallel`, with a verdict on the device's memory (flopest.impact.memory).
+    data-parallel devices, `tensor_parallel` and `pipeline_parallel` (given, or chosen as the
+    smallest model-parallel size that fits: flopest.impact.parallel), with a verdict on the
+    device's memory (flopest.impact.memory); the layout's communication and pipeline bubble are
+    in the step time.
+    Goodput (goodput=True): the wall-clock time lost to failures, restarts and checkpoint writes
+    on the plan's devices (flopest.impact.goodput; failure_rate per accelerator-hour, restart_s
+    and checkpoint_write_gbps per accelerator replace the sourced priors) lengthens the time.
     Energy and CO₂eq are also given by boundary (accelerators only, + host, + facility, +
     embodied: flopest.impact.boundary), and the cost in USD = accelerator-hours × the on-demand
     list price of the device in the region (flopest/data/prices.csv; price_per_hour, USD per
@@ -263,7 +273,9 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     wl = None
     hours = None
     if accelerator_hours is not None:
-        _unread("accelerator_hours", counts_or_workload, {**plan, **lm, **search})
+        _unread("accelerator_hours", counts_or_workload, {**plan, **lm, **search, "failure_rate": failure_rate,
+                                                          "restart_s": restart_s,
+                                                          "checkpoint_write_gbps": checkpoint_write_gbps})
         hours = positive("accelerator_hours", accelerator_hours)
     elif isinstance(counts_or_workload, Workload):
         _unread("a Workload", None, {**plan, **lm, **search})
@@ -316,7 +328,15 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
             raise error("give one of mfu, step_time_s and throughput: each sets the time", "mfu")
         s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
     elif graph and mfu is None and hasattr(counts_or_workload, "table"):
-        step = graph_time(counts_or_workload, wl, s, notes)
+        step = graph_time(counts_or_workload, wl, s, notes, tensor_parallel=tensor_parallel,
+                          pipeline_parallel=pipeline_parallel, sharding=sharding)
+    run_goodput = None
+    if hours is None and goodput and wl is not None:
+        run_goodput = _apply_goodput(wl, s, counts_or_workload if graph else None, notes, failure_rate=failure_rate,
+                                     restart_s=restart_s, write_gbps=checkpoint_write_gbps)
+    elif not goodput and any(v is not None for v in (failure_rate, restart_s, checkpoint_write_gbps)):
+        raise error("failure_rate, restart_s and checkpoint_write_gbps set the goodput: remove them or goodput=False",
+                    "goodput")
     from .cost import price_per_hour as _price
     price, price_note = _price(s.device, s.region, price_per_hour)
     if price_note:
@@ -336,28 +356,52 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
                      + (f"; coverage {coverage:.1%}" if coverage is not None else "")
                      + ": the figures leave them out (their cost is unknown, not 0)")
     memory = None
-    if graph and getattr(counts_or_workload, "saved_bytes_by_module", None):
+    mem = step.pop("_memory", None) if step else None
+    if mem is None and graph and getattr(counts_or_workload, "saved_bytes_by_module", None):
         from .memory import memory_per_device
+        from .parallel import choose
         opt = getattr(counts_or_workload, "optimizer", None) or (
             str(wl.factors.get("optimizer_flops_source", "")).split(":")[0].strip() or None)
-        mem = memory_per_device(counts_or_workload, device=s.device, precision=s.precision,
-                                optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam",
-                                data_parallel=max(1, s.n_devices // tensor_parallel),
-                                tensor_parallel=tensor_parallel, sharding=sharding,
-                                checkpointing=bool(getattr(counts_or_workload, "checkpointing", False)))
+        *_, mem = choose(counts_or_workload, device=s.device, n_devices=s.n_devices, precision=s.precision,
+                         optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam",
+                         sharding=sharding, tp=tensor_parallel, pp=pipeline_parallel,
+                         checkpointing=bool(getattr(counts_or_workload, "checkpointing", False)))
+    if mem is not None:
         memory = mem.to_dict()
         if mem.fits is False:
             notes.append(f"does not fit: {mem.total_bytes / 1e9:,.1f} GB per device on a {mem.capacity_bytes / 1e9:,.0f} "
                          f"GB {s.device}; fix: {mem.fix}")
-        if tensor_parallel > 1:
-            notes.append(f"tensor parallelism {tensor_parallel} divides the memory; the step time does not include "
-                         f"its communication yet")
-    elif sharding != "none" or tensor_parallel != 1:
-        raise error("sharding and tensor_parallel set the memory of a training capture (a count with "
-                    "training=True)", "sharding", "tensor_parallel")
+    elif not graph and (sharding != "none" or tensor_parallel not in (None, 1) or pipeline_parallel not in (None, 1)):
+        raise error("sharding, tensor_parallel and pipeline_parallel set the layout of a model's count (a "
+                    "training capture for its memory)", "sharding", "tensor_parallel", "pipeline_parallel")
     model = getattr(counts_or_workload, "source", None) or None if graph else None
     return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step, memory,
-                    model=model, price=price)
+                    model=model, price=price, goodput=run_goodput.to_dict() if run_goodput else None)
+
+
+def _apply_goodput(wl, s: Scenario, counts, notes: list, **given):
+    """Fold the run's goodput (flopest.impact.goodput) into the scenario's MFU, quantile by
+    quantile: time / goodput. Returns the Goodput."""
+    from .goodput import goodput
+    f = wl.factors
+    params = float(getattr(counts, "params", 0) or f.get("params") or 0)
+    work_s = float(wl.flops) * s.roofline.p50 / (s.n_devices * s.peak_flops * s.mfu.p50) if s.mfu.p50 > 0 else 0.0
+    opt = getattr(counts, "optimizer", None) or (str(f.get("optimizer_flops_source", "")).split(":")[0].strip()
+                                                 or None)
+    g = goodput(s.n_devices, work_s, params, precision=s.precision,
+                optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam",
+                failure_rate=given["failure_rate"], restart_s=given["restart_s"], write_gbps=given["write_gbps"])
+    q = g.goodput
+    m = s.mfu
+    s.mfu = Uncertain(min(m.p5 * q["p5"], m.p50 * q["p50"]), m.p50 * q["p50"], max(m.p95 * q["p95"], m.p50 * q["p50"]),
+                      m.unit, f"{m.source}; × goodput {q['p5']:.3f} / {q['p50']:.3f} / {q['p95']:.3f} "
+                              f"(failures, restarts, checkpoint writes: flopest/impact/goodput.py)")
+    if 1.0 - q["p50"] >= 0.001:
+        notes.append(f"goodput {q['p50']:.1%} (p5 {q['p5']:.1%}): {g.failures_share:.1%} of the wall-clock time lost "
+                     f"to failures and restarts (a failure every {g.mtbf_h:,.3g} h on {s.n_devices:,} device(s)), "
+                     f"{g.checkpoint_share:.1%} writing checkpoints (every {g.interval_s / 60:,.3g} min)")
+    notes.extend(x for x in g.notes if x not in notes)
+    return g
 
 
 def _time_mfu(wl, s: Scenario, time_s: Uncertain, source: str) -> Uncertain:
@@ -367,27 +411,30 @@ def _time_mfu(wl, s: Scenario, time_s: Uncertain, source: str) -> Uncertain:
     return Uncertain(f / time_s.p95, f / time_s.p50, f / time_s.p5, "", source)
 
 
-def graph_time(counts, wl, s: Scenario, notes: list) -> dict | None:
-    """Time the plan with the per-operator step-time model on the counted pass; sets the
-    scenario's MFU to the one it implies (roofline 1: the model times memory-bound operators
+def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pipeline_parallel=None,
+               sharding: str = "none") -> dict | None:
+    """Time the plan with the per-operator step-time model on the counted pass, under a parallel
+    layout (flopest.impact.parallel: given, or chosen to fit memory) and its communication; sets
+    the scenario's MFU to the one it implies (roofline 1: the model times memory-bound operators
     itself). Returns the step's figures for the report, or None (the MFU prior stays) when the
     model does not apply (a precision it does not know), said in notes.
 
-        rows rate   = (forward + backward FLOPs of the counted pass) / its rows' time, per device
-        plan time   = (plan FLOPs − optimizer FLOPs) / (devices × rows rate)
-                      + optimizer steps × (optimizer time + exposed communication)
+        rows rate   = (forward + backward FLOPs of the counted pass) / its rows' time on one device
+        plan time   = (plan FLOPs − optimizer FLOPs) / (devices × rows rate) × (m + p − 1) / m
+                      + optimizer steps × (optimizer time / its shards + exposed communication)
+        (p pipeline stages, m micro-batches per step and replica: the 1F1B bubble)
     """
-    from .steptime import step_time, step_time_range
     from ..ops.optimizer import OPTIMIZERS
+    from . import parallel
+    from .steptime import TimeModel, step_time, step_time_range
     f = wl.factors
     opt_name = None
     if not counts.optimizer_flops and f.get("optimizer_flops_per_step"):
         opt_name = str(f.get("optimizer_flops_source", "")).split(":")[0].strip() or None
         opt_name = opt_name if opt_name in OPTIMIZERS else None
     try:
-        st = step_time(counts.table, counts.evaluate()._rc, s.device, precision=s.precision,
-                       n_devices=min(s.n_devices, 8), params=counts.params or None,
-                       optimizer=opt_name)
+        st = step_time(counts.table, counts.evaluate()._rc, s.device, precision=s.precision, n_devices=1,
+                       params=counts.params or None, optimizer=opt_name)
     except InputError as exc:
         notes.append(f"the step-time model does not apply ({exc}): time from the MFU prior")
         return None
@@ -396,35 +443,77 @@ def graph_time(counts, wl, s: Scenario, notes: list) -> dict | None:
     if not (rows_s > 0 and pass_flops > 0):
         notes.append("the counted pass has no timed operator: time from the MFU prior")
         return None
+    n = int(s.n_devices)
+    per = f.get("examples_per_pass") or getattr(counts, "examples_per_pass", None) or 1
+    bs = f.get("batch_size") or per
+    opt = st.optimizer or opt_name or getattr(counts, "optimizer", None)
+    memory = None
+    if getattr(counts, "saved_bytes_by_module", None):
+        tp, pp, dp, chosen, mem = parallel.choose(
+            counts, device=s.device, n_devices=n, precision=s.precision,
+            optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam", sharding=sharding,
+            tp=tensor_parallel, pp=pipeline_parallel, checkpointing=bool(getattr(counts, "checkpointing", False)))
+        memory = mem
+    else:
+        tp, pp = int(tensor_parallel or 1), int(pipeline_parallel or 1)
+        if n % (tp * pp):
+            raise error(f"tensor_parallel {tp} × pipeline_parallel {pp} does not divide the {n:,} devices",
+                        "tensor_parallel", "pipeline_parallel")
+        dp, chosen = n // (tp * pp), False
+    model = TimeModel.load()
+    work = bs / (n * per)      # counted passes one device runs per optimizer step
+    backward_s = float(st.row_time_s[counts.table.phase == kinds.BACKWARD].sum()) * work
+    lay = parallel.communication(
+        counts, device=s.device, precision=s.precision, tp=tp, pp=pp, dp=dp, sharding=sharding,
+        params=counts.params or 0, examples_per_step=bs, examples_per_pass=per, backward_s_per_step=backward_s,
+        step_s=rows_s * work, link_gbps=model.link_gbps.get(s.device, model.link_default_gbps),
+        link_efficiency=model.link_efficiency, grad_bytes=model.grad_bytes_per_param,
+        bucket_bytes=model.bucket_bytes, chosen=chosen)
+    lay.memory = memory.to_dict() if memory is not None else None
     trials = float(wl.trials or 1)
     steps = float(f.get("steps_per_trial", 0)) * trials
     opt_total = float(f.get("optimizer_flops_per_step", 0)) * steps
     rate = pass_flops / rows_s
-    total = (max(float(wl.flops) - opt_total, 0.0)) / (s.n_devices * rate) + steps * (st.optimizer_s + st.communication_s)
+    shards = dp if sharding != "none" else 1
+    opt_s = st.optimizer_s / (tp * pp * shards)
+    stretch = (lay.micro_batches + pp - 1) / lay.micro_batches
+    compute_total = (max(float(wl.flops) - opt_total, 0.0)) / (n * rate)
+    total = compute_total * stretch + steps * (opt_s + lay.exposed_s)
     rng = step_time_range(total)
-    per = f.get("examples_per_pass")
+    step_s = rows_s * work * stretch + opt_s + lay.exposed_s
+    comm_share = (steps * lay.exposed_s) / total if total > 0 else 0.0
     src = (f"implied by the per-operator step-time model (flopest/impact/steptime.py, time_model.csv) on the "
-           f"counted pass of {per} example(s) on {s.device} at {s.precision}: {st.time_s:.4g} s a step "
-           f"(compute {st.compute_s:.3g}, memory {st.memory_s:.3g}, launch {st.launch_s:.3g}, optimizer "
-           f"{st.optimizer_s:.3g}, communication {st.communication_s:.3g} s); the range is the model's "
-           f"leave-one-device-out error on throughput_evidence.csv")
+           f"counted pass of {per} example(s) on {s.device} at {s.precision}: {step_s:.4g} s an optimizer step "
+           f"per device (operators {rows_s * work:.3g}, pipeline bubble {rows_s * work * (stretch - 1):.3g}, "
+           f"optimizer {opt_s:.3g}, exposed communication {lay.exposed_s:.3g} s) under {lay.describe()}; the "
+           f"range is the model's leave-one-device-out error on throughput_evidence.csv")
     s.mfu = _time_mfu(wl, s, rng, src)
     s.roofline = Uncertain.fixed(1.0, "", "1: the step-time model times memory-bound operators itself")
-    bs = f.get("batch_size")
-    if bs and per and bs != per:
+    if bs and per and bs != per * n:
         notes.append(f"the step time is read off the counted pass of {per} example(s) and scaled to the training "
-                     f"batch of {bs}: count at the training batch (--batch-size) for a closer time")
+                     f"batch of {bs:,} on {n:,} device(s): count at the per-device micro-batch (--micro-batch) for "
+                     f"a closer time")
     if counts.backward_flops == 0:
         notes.append("forward-only graph: the backward is timed at the forward's rate (a training capture, "
                      "zoo:NAME or a factory, times it operator by operator)")
-    if s.n_devices > 8:
-        notes.append(f"{s.n_devices} devices: the gradient all-reduce is timed within one node of 8; the "
-                     f"inter-node network, tensor/pipeline parallelism and goodput are not modelled yet")
-    notes.extend(n for n in st.notes if n not in notes)
+    if n > 1:
+        notes.append(f"layout: {lay.describe()}; communication {comm_share:.1%} of the time (exposed)"
+                     + (f", pipeline bubble {lay.bubble:.1%}" if pp > 1 else ""))
+    if tp > 1:
+        notes.append("tensor parallelism: the operators are timed unsplit and divided by the degree; its smaller "
+                     "GEMMs' lower efficiency is not modelled")
+    notes.extend(x for x in st.notes + lay.notes if x not in notes and "no optimizer step counted" not in x)
     table = counts.table
-    return {"time_s": st.time_s, "examples_per_pass": per, "device": s.device, "precision": s.precision,
-            "split": st.split(), "kernels": st.kernels, "plan_time_s": {"p5": rng.p5, "p50": rng.p50, "p95": rng.p95},
-            "top_by_time": st.top(table, 5, by="op")}
+    split = dict(st.split())
+    scale = work
+    split = {k: v * scale for k, v in split.items()}
+    split["optimizer_s"] = opt_s
+    split["communication_s"] = lay.exposed_s
+    split["pipeline_bubble_s"] = rows_s * work * (stretch - 1)
+    return {"time_s": step_s, "examples_per_pass": per, "device": s.device, "precision": s.precision,
+            "split": split, "kernels": st.kernels, "plan_time_s": {"p5": rng.p5, "p50": rng.p50, "p95": rng.p95},
+            "top_by_time": st.top(table, 5, by="op"), "layout": lay.to_dict(), "communication_share": comm_share,
+            "_memory": memory}
 
 
 def measured_time(wl, s: Scenario, step_time_s, throughput, unit: str) -> tuple:

@@ -166,9 +166,11 @@ def step_lines(d: dict) -> list:
     tot = st["time_s"] or 1.0
     parts = ", ".join(f"{label} {100 * sp[k] / tot:.0f} %" for k, label in (
         ("compute_bound_s", "compute-bound"), ("memory_bound_s", "memory-bound"), ("launch_s", "launch"),
-        ("optimizer_s", "optimizer"), ("communication_s", "communication")) if sp.get(k))
-    return [f"step: {_num(st['time_s'], 's')} per counted pass of {st['examples_per_pass']} example(s) on "
-            f"{st['device']} at {st['precision']} ({parts}; {st['kernels']:,} kernels)"]
+        ("optimizer_s", "optimizer"), ("communication_s", "communication"),
+        ("pipeline_bubble_s", "pipeline bubble")) if sp.get(k))
+    return [f"step: {_num(st['time_s'], 's')} per optimizer step and device, from a counted pass of "
+            f"{st['examples_per_pass']} example(s) on {st['device']} at {st['precision']} ({parts}; "
+            f"{st['kernels']:,} kernels a pass)"]
 
 
 def memory_blocks(m: dict | None) -> list:
@@ -182,12 +184,48 @@ def memory_blocks(m: dict | None) -> list:
             + (f" of {human(cap, 'B')} on {m['device']}" if cap else "") + f" — {verdict}"
             + (f"; fix: {m['fix']}" if m.get("fix") else "")
             + f" ({lay['precision']}, {lay['optimizer']}, sharding {lay['sharding']} over {lay['data_parallel']}, "
-              f"tensor parallel {lay['tensor_parallel']}, micro-batch {lay['micro_batch']}"
+              f"tensor parallel {lay['tensor_parallel']}, pipeline {lay.get('pipeline_parallel', 1)}, "
+              f"micro-batch {lay['micro_batch']}"
             + (", checkpointing" if lay.get("checkpointing") else "") + ")")
     rows = [(k, human(v, "B"), f"{v / m['total_bytes']:.1%}" if m["total_bytes"] else "—")
             for k, v in m["terms_bytes"].items()]
     return [Text([line], strong=m["fits"] is False),
             Table("memory per device", ("memory per device", "bytes", "share"), rows)]
+
+
+def run_rows(d: dict):
+    """The layout, its communication and the run's goodput: (term, value, source)."""
+    lay = (d.get("step") or {}).get("layout")
+    if lay and lay["tensor_parallel"] * lay["pipeline_parallel"] * lay["data_parallel"] > 1:
+        src = lay.get("sources", {})
+        yield "parallel layout", lay["describe"], src.get("layout", "")
+        yield ("data-parallel gradient collectives", f"{_num(lay['dp_comm_s'], 's')} a step, "
+               f"{_num(lay['dp_exposed_s'], 's')} exposed", src.get("data parallel", ""))
+        if lay["tensor_parallel"] > 1:
+            yield "tensor-parallel all-reduces", f"{_num(lay['tp_comm_s'], 's')} a step", src.get("tensor parallel", "")
+        if lay["pipeline_parallel"] > 1:
+            yield ("pipeline bubble and sends", f"{lay['bubble']:.1%} of a step ({lay['micro_batches']} micro-batches), "
+                   f"sends {_num(lay['pp_comm_s'], 's')}", src.get("pipeline", ""))
+        yield ("communication share of the time", f"{d['step'].get('communication_share', 0):.1%} (exposed)",
+               "the step-time model with the terms above")
+    g = d.get("goodput")
+    if g:
+        q = g["goodput"]
+        src = g.get("sources", {})
+        yield ("goodput (wall-clock time doing work)", f"{q['p50']:.1%} (p5 {q['p5']:.1%}, p95 {q['p95']:.1%})",
+               "flopest/impact/goodput.py")
+        yield ("failures and restarts", f"{g['failures_share']:.2%} of the time; a failure every "
+               f"{_num(g['mtbf_h'] * 3600, 's')} on {g['n_devices']:,} device(s)",
+               f"{src.get('failure rate per accelerator-hour', '')}; restart: {src.get('restart time', '')}")
+        yield ("checkpoint writes", f"{g['checkpoint_share']:.2%} of the time; {_num(g['checkpoint_s'], 's')} "
+               f"per checkpoint of {human(g['checkpoint_bytes'], 'B')}, every {_num(g['interval_s'], 's')} of work",
+               f"{src.get('checkpoint write bandwidth per accelerator', '')}; interval: "
+               f"{src.get('checkpoint interval', '')}")
+
+
+def _short_source(text: str, n: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def top_time_rows(d: dict):
@@ -225,7 +263,7 @@ def boundary_rows(d: dict):
 
 TIME_SPLIT = (("compute_bound_s", "compute-bound operators"), ("memory_bound_s", "memory-bound operators"),
               ("launch_s", "kernel launches"), ("optimizer_s", "optimizer step"),
-              ("communication_s", "exposed communication"))
+              ("communication_s", "exposed communication"), ("pipeline_bubble_s", "pipeline bubble"))
 
 
 def time_split_rows(d: dict):
@@ -288,6 +326,11 @@ def estimate_report(d: dict, fmt: str = "table") -> Report:
         rep.blocks.append(Table(f"largest {by}s (FLOPs of one counted pass)", (first, "FLOPs", "share"),
                                 list(top_rows(d)), fold=True))
     rep.blocks += memory_blocks(d.get("memory"))
+    run = list(run_rows(d))
+    if run:
+        shown = run if fmt != "table" else [(a, b, _short_source(c)) for a, b, c in run]
+        rep.blocks.append(Table("layout, communication and goodput of the run", ("term", "value", "source"), shown,
+                                "lll"))
     rep.blocks += _assumptions(d, fmt)
     if d.get("equivalences"):
         if fmt == "table":

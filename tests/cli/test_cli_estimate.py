@@ -98,7 +98,8 @@ def test_user_device_file(tmp_path, cli):
                     "gpu-datacenter-large-run,,ACME X1 datasheet,2026\n")
     try:
         code, out, err = cli(["estimate", "--params", "1B", "--tokens", "20B", "--devices", str(good), "--devices",
-                              "8", "--device", "x1", "--mfu", "0.5", "--format", "json", "--samples", "100"])
+                              "8", "--device", "x1", "--mfu", "0.5", "--format", "json", "--samples", "100",
+                                  "--no-goodput"])
         assert code == 0, err
         d = json.loads(out)
         # 6·1e9·2e10 = 1.2e20 FLOPs / (8 × 200e12 × 0.5) = 150,000 s; × 8 / 3600 = 333.3 accelerator-hours

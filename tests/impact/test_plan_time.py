@@ -1,6 +1,7 @@
 """The plan's time from the step-time model (issue 15 items 1 and 6): with the counted batch equal
 to the training batch, time = optimizer steps × step time × the range multiplier; a measured step
-time or throughput replaces the model, exactly."""
+time or throughput replaces the model, exactly (the run's goodput, tested in test_parallel.py,
+left out here)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def mlp_counts():
 def test_plan_time_is_steps_times_the_step_time(mlp_counts):
     c = mlp_counts
     est = flopest.estimate(c, dataset_size=6400, epochs=2, batch_size=64, device="a100-sxm4-80gb",
-                           precision="bf16", samples=4000)
+                           precision="bf16", samples=4000, goodput=False)
     st = steptime.step_time(c.table, c.evaluate()._rc, "a100-sxm4-80gb", precision="bf16", params=c.params)
     model = steptime.TimeModel.load()
     steps = 6400 // 64 * 2                                   # 200 optimizer steps of the counted batch
@@ -39,7 +40,7 @@ def test_plan_time_is_steps_times_the_step_time(mlp_counts):
 @pytest.mark.torch
 def test_a_measured_step_time_replaces_the_model(mlp_counts):
     est = flopest.estimate(mlp_counts, dataset_size=6400, epochs=1, batch_size=64, device="a100-sxm4-80gb",
-                           step_time_s=0.25, samples=2000)
+                           step_time_s=0.25, samples=2000, goodput=False)
     # 6400 / 64 = 100 steps × 0.25 s = 25 s, fixed: no range
     assert est.time_s == pytest.approx({"p5": 25.0, "p50": 25.0, "p95": 25.0})
     assert est.step is None
@@ -50,7 +51,7 @@ def test_a_measured_step_time_replaces_the_model(mlp_counts):
 @pytest.mark.torch
 def test_a_measured_throughput_replaces_the_model(mlp_counts):
     est = flopest.estimate(mlp_counts, dataset_size=6400, epochs=3, device="a100-sxm4-80gb", n_devices=2,
-                           throughput=800, samples=2000)
+                           throughput=800, samples=2000, goodput=False)
     # 6400 × 3 examples / (800 examples/s × 2 devices) = 12 s of wall clock, 24 accelerator-seconds
     assert est.time_s["p50"] == pytest.approx(12.0)
     assert est.accelerator_hours["p50"] == pytest.approx(24.0 / 3600)
@@ -61,7 +62,7 @@ def test_a_measured_throughput_replaces_the_model(mlp_counts):
 
 def test_tokens_throughput_on_a_params_plan():
     est = flopest.estimate(params=7e9, tokens=2e12, device="h100-sxm", n_devices=256, throughput=3000,
-                           throughput_unit="tokens", samples=2000)
+                           throughput_unit="tokens", samples=2000, goodput=False)
     # 2e12 tokens / (3000 tokens/s × 256) = 2,604,166.7 s
     assert est.time_s["p50"] == pytest.approx(2e12 / (3000 * 256))
     with pytest.raises(FlopestError, match="one of"):
@@ -85,12 +86,13 @@ def test_cli_batch_and_measured_flags_are_checked(cli, mlp_path, argv, says):
 
 def test_cli_step_time_and_throughput(cli, mlp_path):
     r = cli(["estimate", mlp_path, "--dim", "batch=8", "--dataset-size", "1k", "--batch-size", "8",
-             "--step-time", "500ms", "--format", "json"])
+             "--step-time", "500ms", "--format", "json", "--no-goodput"])
     assert r.returncode == 0, r.stderr
     import json
     # 1000 / 8 = 125 steps (ceil) × 0.5 s = 62.5 s
     assert json.loads(r.stdout)["time_s"]["p50"] == pytest.approx(62.5)
-    r = cli(["estimate", "--params", "1B", "--tokens", "1B", "--throughput", "2ktokens/s", "--format", "json"])
+    r = cli(["estimate", "--params", "1B", "--tokens", "1B", "--throughput", "2ktokens/s", "--format", "json",
+             "--no-goodput"])
     assert json.loads(r.stdout)["time_s"]["p50"] == pytest.approx(1e9 / 2000)   # 500,000 s
     r = cli(["estimate", "--accelerator-hours", "10", "--throughput", "2ktokens/s"])
     assert r.returncode == 2 and "--throughput" in r.stderr

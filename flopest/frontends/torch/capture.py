@@ -305,10 +305,20 @@ def capture(module, args=(), kwargs=None, *, training: bool = False, loss_fn=Non
     return _finish(cap, params_total, trainable, training, optimizer, checkpointing, examples, wrappers)
 
 
+def _fp32_bytes(t, nbytes: int) -> int:
+    """Bytes of a floating-point tensor as fp32 (4 per element), whatever dtype the model was built
+    in (a bf16 hf: config, a half-precision factory): the memory model scales them to the plan's
+    precision. Other tensors (indices, masks) keep their own size."""
+    if t.is_floating_point() and t.element_size() != 4:
+        return nbytes * 4 // t.element_size()
+    return nbytes
+
+
 class _SavedActivations:
     """What autograd keeps for the backward pass, as the capture's forward saves it
     (`torch.autograd.graph.saved_tensors_hooks`): bytes per module path (the innermost module
-    running when the tensor is saved), each storage once (views of one tensor count once),
+    running when the tensor is saved), each storage once (views of one tensor count once), floating
+    tensors as fp32 (`_fp32_bytes`),
     parameters and buffers left out (they are the weights' memory); and the bytes of the first
     tensor input of each module's first call (a checkpointed block keeps only its input)."""
 
@@ -327,7 +337,7 @@ class _SavedActivations:
             return
         self.seen[key] = storage              # kept alive: the key stays unique
         path = self.modules.current() or ""
-        self.by_module[path] = self.by_module.get(path, 0) + storage.nbytes()
+        self.by_module[path] = self.by_module.get(path, 0) + _fp32_bytes(t, storage.nbytes())
 
     def fused_attention(self, qkv, out) -> None:
         """What a fused (flash) attention kernel keeps for its backward: Q, K, V, the output and
@@ -363,7 +373,7 @@ class _SavedActivations:
             return
         first = next((x for x in inputs if isinstance(x, torch.Tensor)), None)
         if first is not None:
-            self.inputs[path] = first.numel() * first.element_size()
+            self.inputs[path] = _fp32_bytes(first, first.numel() * first.element_size())
 
 
 class _NeedsValues(Exception):
