@@ -257,7 +257,8 @@ def features(table, costs, device, *, precision: str, model: TimeModel | None = 
     flops, nbytes = _float_costs(costs)
     kind = table.kind.astype(np.int64)
     phase = table.phase.astype(np.int64)
-    p = table.params
+    # the parameters at the bound dims (a symbolic ONNX table holds 0 where a dim goes)
+    p = costs.params if getattr(costs, "params", None) is not None else table.params
     active = np.asarray(costs.active, dtype=bool)
     rep = p[:, kinds.REPEAT].astype(np.float64)
     # FREE rows (views) launch nothing, but on a CPU each recorded operator pays its dispatch
@@ -341,7 +342,7 @@ def features(table, costs, device, *, precision: str, model: TimeModel | None = 
 
     # fusion families
     glue = np.isin(k, GLUE_KINDS)
-    att_bwd = _attention_backward(table, idx, k, pp, phase[idx])
+    att_bwd = _attention_backward(table, idx, k, pp, phase[idx], p)
     bytes_attention = np.where(att_bwd, b, 0.0)
     bytes_matrix = np.where(matrix & ~att_bwd, b, 0.0)
     bytes_glue = np.where(glue & ~att_bwd, b, 0.0)
@@ -358,7 +359,7 @@ def features(table, costs, device, *, precision: str, model: TimeModel | None = 
                         optimizer)
 
 
-def _attention_backward(table, idx, k, pp, phase) -> np.ndarray:
+def _attention_backward(table, idx, k, pp, phase, params) -> np.ndarray:
     """Rows of an attention's backward that read or write its score matrix (the math backward a
     meta capture records: batched products and the softmax gradient over batch·heads × q × kv):
     a flash-attention backward keeps them on chip (Dao et al. 2022)."""
@@ -368,7 +369,7 @@ def _attention_backward(table, idx, k, pp, phase) -> np.ndarray:
         return out
     scores: dict = {}
     for i in att.tolist():
-        q = table.params[i]
+        q = params[i]
         s = float(q[0]) * float(q[1]) * float(q[2])
         mod = int(table.module[i])
         scores[mod] = max(scores.get(mod, 0.0), s)

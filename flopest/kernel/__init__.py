@@ -49,6 +49,7 @@ class RowCosts:
     bytes: np.ndarray
     active: np.ndarray                         # bool: False for the losing branch of an If
     big: dict = field(default_factory=dict)    # row -> (flops, matmul_flops, bytes) as ints
+    params: np.ndarray | None = None           # the table's parameters with its dims bound
 
     def total(self, name: str, mask=None) -> int:
         arr = getattr(self, name)
@@ -154,7 +155,7 @@ def evaluate(table, values=None) -> RowCosts:
         p = [int(x) for x in params[i]]
         big[i] = tuple(int(x) for x in cost(int(table.kind[i]), p, int(table.elsize[i]),
                                              int(table.outsize[i])))
-    rc = RowCosts(flops, mm, nb, np.ones(n, dtype=np.bool_), big)
+    rc = RowCosts(flops, mm, nb, np.ones(n, dtype=np.bool_), big, params)
     if table.groups:
         rc.active = _alternatives(table, rc)
     return rc

@@ -279,3 +279,27 @@ def test_embedded_time_model_loads_and_fitted_rows_name_their_evidence():
         assert r.source and 1990 <= r.year <= 2100
         if r.basis == "fitted":
             assert "throughput_evidence.csv" in r.evidence, r.id
+
+
+def test_a_symbolic_onnx_table_is_timed_at_its_bound_dims():
+    # a symbolic table holds 0 where a dim goes: the step model must read the bound parameters,
+    # or a (batch·512) × 512 GEMM is timed as a 1 × 512 one on the slow vector path. The same
+    # model with the dim written in the file gives the same time (a second graph, not a formula)
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import flopest
+
+    def model(batch):
+        w = numpy_helper.from_array(np.ones((512, 512), np.float32), "w")
+        g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 512])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 512])], [w])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    sym = flopest.count(model("batch"), dims={"batch": 4096})
+    fixed = flopest.count(model(4096))
+    assert sym.flops == fixed.flops == 2 * 4096 * 512 * 512
+    t_sym = st.step_time(sym.table, sym.evaluate()._rc, "h100-sxm", precision="bf16", optimizer="sgd", params=1)
+    t_fix = st.step_time(fixed.table, fixed.evaluate()._rc, "h100-sxm", precision="bf16", optimizer="sgd", params=1)
+    assert t_sym.time_s == pytest.approx(t_fix.time_s, rel=1e-12)
+    assert onnx.__version__
