@@ -286,6 +286,23 @@ def hf_model(spec: str, task: str | None = None, seq_len: int | None = None, bat
     return TorchModel(module, (), kwargs, spec, notes=notes, causal=task == "causal-lm", tokens_per_example=seq)
 
 
+def lm_model(params: int, layers: int, d_model: int, seq_len: int, *, heads=None, kv_heads=None, ffn=None,
+             vocab=None, batch: int = 1) -> TorchModel:
+    """A Llama-shaped decoder of the shape given (flopest.frontends.torch.hf.synthetic_config),
+    built on the meta device with `batch` sequences of `seq_len` tokens: the graph of a
+    `--params/--tokens` plan that gives its architecture."""
+    fe = torch_frontend()
+    from .frontends.torch import hf
+    cfg, notes = hf.synthetic_config(whole("params", params), whole("layers", layers), whole("d_model", d_model),
+                                     whole("seq_len", seq_len), heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab)
+    what = (f"a Llama-shaped decoder ({layers} layers, d_model {d_model:,}, {cfg.num_attention_heads} heads, "
+            f"{cfg.num_key_value_heads} KV heads, MLP {cfg.intermediate_size:,}, vocabulary {cfg.vocab_size:,})")
+    module, note = fe.build_on_meta(lambda: hf.build(cfg, "causal-lm"), what)
+    kwargs, seq, more = hf.example_inputs(cfg, "causal-lm", seq_len, batch)
+    return TorchModel(module, (), kwargs, what, notes=[f"{what}: the graph of the --params plan"] + notes + more
+                      + ([note] if note else []), causal=True, tokens_per_example=seq)
+
+
 def keras_model(spec, batch: int | None = None, meta: bool = True) -> TorchModel:
     """A Keras 3 `.keras` file rebuilt from its config on the meta device (the weights in the
     archive are never read; `meta` False builds real, initialised weights), at example inputs

@@ -50,7 +50,10 @@ EPILOG_COMPARE = """examples:
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
                "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size",
                "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp")
-PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len")
+# the flags that shape the decoder's graph of a --params plan (with --layers, --d-model and --seq-len)
+LM_GRAPH_FLAGS = ("heads", "kv_heads", "ffn", "vocab", "batch_size", "micro_batch", "optimizer", "checkpointing",
+                  "zero", "fsdp", "tp", "pp")
+PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph") + LM_GRAPH_FLAGS
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
     "model": MODEL_FLAGS + SEARCH_FLAGS,
@@ -146,14 +149,21 @@ def plan_args(e, compare: bool = False) -> None:
                    help="grid search: number of values of a hyperparameter (repeatable)")
     s.add_argument("--early-stopping", metavar="FRACTION",
                    help="average fraction of a trial run before it stops (default 1)")
-    p = e.add_argument_group("without a graph: 6·N·D")
+    p = e.add_argument_group("a language model by its size: 6·N·D, or with --layers, --d-model and --seq-len a "
+                             "Llama-shaped decoder's graph (torch extra)")
     p.add_argument("--params", metavar="N", help="parameters of a language model, e.g. 7B")
     p.add_argument("--tokens", metavar="N", help="training tokens, all epochs included, e.g. 2T (with an hf: MODEL: "
                    "its dataset, in sequences of --seq-len)")
     p.add_argument("--layers", metavar="N")
     p.add_argument("--d-model", metavar="N")
-    p.add_argument("--seq-len", metavar="N", help="sequence length (with --params: attention FLOPs; with an hf: "
-                   "MODEL: the tokens per example captured, default the config's context capped at 2,048)")
+    p.add_argument("--seq-len", metavar="N", help="sequence length (with --params: the decoder's sequences; with an "
+                   "hf: MODEL: the tokens per example captured, default the config's context capped at 2,048)")
+    p.add_argument("--heads", metavar="N", help="attention heads of the --params decoder (default d-model / 128)")
+    p.add_argument("--kv-heads", metavar="N", help="key-value heads (grouped-query attention; default --heads)")
+    p.add_argument("--ffn", metavar="N", help="MLP width (default: solved so that the parameters match --params)")
+    p.add_argument("--vocab", metavar="N", help="vocabulary (default 32,000)")
+    p.add_argument("--no-graph", action="store_true", help="keep 6·N·D (+ 12·L·d·T·D for attention) instead of the "
+                   "decoder's graph")
     h = e.add_argument_group("a posteriori")
     h.add_argument("--accelerator-hours", metavar="H", help="accelerator-hours used, e.g. 1.08M")
     if compare:
@@ -408,6 +418,36 @@ class Plan:
                            d_model=num_arg("--d-model", a.d_model, True),
                            seq_len=num_arg("--seq-len", a.seq_len, True), trials=trials,
                            trial_fraction=frac)
+            graph_flags = {"--heads": a.heads, "--kv-heads": a.kv_heads, "--ffn": a.ffn, "--vocab": a.vocab,
+                           "--batch-size": a.batch_size, "--micro-batch": a.micro_batch, "--optimizer": a.optimizer,
+                           "--checkpointing": a.checkpointing or None, "--zero": a.zero, "--fsdp": a.fsdp or None,
+                           "--tp": a.tp, "--pp": a.pp}
+            given = [f for f, v in graph_flags.items() if v is not None]
+            graph = not a.no_graph and None not in (a.layers, a.d_model, a.seq_len)
+            if given and not graph:
+                raise InputError(f"{', '.join(given)} shape(s) the decoder's graph of a --params plan: give --layers, "
+                                 f"--d-model and --seq-len{' and drop --no-graph' if a.no_graph else ''}")
+            self.kw["graph"] = False if a.no_graph else None
+            if graph:
+                for flag, key in (("--heads", "heads"), ("--kv-heads", "kv_heads"), ("--ffn", "ffn"),
+                                  ("--vocab", "vocab"), ("--batch-size", "batch_size"), ("--micro-batch", "micro_batch")):
+                    raw = graph_flags[flag]
+                    if raw is not None:
+                        v = num_arg(flag, raw, True)
+                        if v < 1:
+                            raise InputError(f"{flag} must be >= 1, got {raw!r}")
+                        self.kw[key] = v
+                self.kw["optimizer"] = a.optimizer
+                self.kw["checkpointing"] = bool(a.checkpointing)
+                if a.zero is not None and a.fsdp:
+                    raise InputError("--zero and --fsdp both set the sharding: give one (--fsdp is --zero 3)")
+                self.kw["sharding"] = "fsdp" if a.fsdp else {None: "none", "0": "none"}.get(a.zero, f"zero{a.zero}")
+                for flag, raw, key in (("--tp", a.tp, "tensor_parallel"), ("--pp", a.pp, "pipeline_parallel")):
+                    if raw is not None:
+                        v = num_arg(flag, raw, True)
+                        if v < 1 or self.common["n_devices"] % v:
+                            raise InputError(f"{flag} {raw} must divide --devices {self.common['n_devices']}")
+                        self.kw[key] = v
         else:
             if a.dataset_size is None and a.tokens is None:
                 raise InputError("a model needs --dataset-size (training examples, e.g. --dataset-size 1.2M), or "

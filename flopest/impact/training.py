@@ -19,6 +19,7 @@ its range. Offsets are never subtracted.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 
 from .. import data, kinds, views
 from ..errors import InputError
-from ..validate import error, positive
+from ..validate import error, positive, whole
 from ..kernel import load
 from ..version import __version__
 from .scenario import Scenario, build_scenario
@@ -228,7 +229,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              d_model=None, seq_len=None, accelerator_hours=None, step_time_s=None, throughput=None,
              sharding: str = "none", tensor_parallel: int | None = None, pipeline_parallel: int | None = None,
              failure_rate=None, restart_s=None, checkpoint_write_gbps=None, goodput: bool = True,
-             throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
+             heads=None, kv_heads=None, ffn=None, vocab=None, micro_batch=None, checkpointing: bool = False,
+             graph: bool | None = None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
@@ -239,6 +241,12 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
       (the step added to a count without optimizer rows, such as an ONNX graph: default adam),
       trials (1) and trial_fraction (1: early stopping's average share);
     - params and tokens (6·N·D; layers, d_model and seq_len add attention), trials, trial_fraction;
+      with layers, d_model and seq_len (and heads, kv_heads, ffn, vocab where known), a
+      Llama-shaped decoder of that shape is built on the meta device and counted (graph=None:
+      when torch and transformers are installed; graph=False keeps 6·N·D), so the plan goes
+      through the same step, memory, layout and communication model as a captured graph; then
+      batch_size (sequences per optimizer step; default micro_batch × devices), micro_batch
+      (sequences per device per pass, default 1), optimizer (adamw) and checkpointing apply;
     - accelerator_hours (a posteriori: the time comes from the hours, not from FLOPs).
     A `Workload` already built (flopest.impact.from_counts / from_params) is taken as it is.
     The scenario: device, n_devices, region, datacenter, precision, host; pue, intensity
@@ -305,7 +313,19 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         if token_note:
             wl.notes.insert(0, token_note)
     elif params is not None or tokens is not None:
-        _unread("params and tokens", None, plan)
+        lm_kw = {"heads": heads, "kv_heads": kv_heads, "ffn": ffn, "vocab": vocab}
+        if _lm_graph(graph, params, tokens, layers, d_model, seq_len):
+            return _lm_estimate(locals())
+        shaped = [k for k, v in {**lm_kw, "micro_batch": micro_batch, "batch_size": batch_size,
+                                 "optimizer": optimizer, "checkpointing": checkpointing or None}.items() if v is not None]
+        if graph or (graph is None and shaped and None not in (layers, d_model, seq_len)):
+            raise error(f"the decoder's graph of a params plan ({', '.join(shaped) or 'graph=True'}) needs params, "
+                        f"tokens, layers, d_model and seq_len, and the torch extra with transformers: pip install "
+                        f"'flopest[torch]'", *(shaped or ["graph"]))
+        _unread("a 6·N·D plan (give layers, d_model and seq_len for a graph)", None,
+                {**{k: v for k, v in plan.items() if k not in ("batch_size", "optimizer")}, **lm_kw,
+                 "micro_batch": micro_batch, "checkpointing": checkpointing or None})
+        _unread("params and tokens", None, {"batch_size": batch_size, "optimizer": optimizer})
         if params is None or tokens is None:
             raise error("the 6·N·D plan needs both params and tokens", "params", "tokens")
         wl = from_params(params, tokens, layers=layers, d_model=d_model, seq_len=seq_len, **searched)
@@ -377,6 +397,65 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     model = getattr(counts_or_workload, "source", None) or None if graph else None
     return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step, memory,
                     model=model, price=price, goodput=run_goodput.to_dict() if run_goodput else None)
+
+
+def _lm_graph(graph, params, tokens, layers, d_model, seq_len) -> bool:
+    """Whether a params/tokens plan is counted on a synthetic decoder graph."""
+    if graph is False or None in (params, tokens, layers, d_model, seq_len):
+        return False
+    if graph is None:
+        import importlib.util
+        return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
+    return True
+
+
+@functools.lru_cache(maxsize=4)
+def _lm_counts(params, layers, d_model, seq, heads, kv_heads, ffn, vocab, micro, optimizer, checkpointing):
+    """(Counts, what was built) of the decoder of a params plan, kept for the next estimate of the
+    same shape (compare estimates it on every device)."""
+    from .. import models
+    lm = models.lm_model(params, layers, d_model, seq, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
+                         batch=micro)
+    counts = models.count_module(lm.module, lm.args, lm.kwargs, training=True, causal=True, optimizer=optimizer,
+                                 checkpointing=checkpointing, source=lm.source, notes=lm.notes,
+                                 tokens_per_example=seq)
+    return counts, lm.source
+
+
+def _lm_estimate(kw: dict) -> Estimate:
+    """The estimate of a params/tokens plan with its architecture: a Llama-shaped decoder of that
+    shape counted for training at the micro-batch, its dataset the tokens in sequences."""
+    n_dev = whole("n_devices", kw["n_devices"])
+    micro = whole("micro_batch", kw["micro_batch"]) if kw["micro_batch"] is not None else 1
+    seq = whole("seq_len", kw["seq_len"])
+    counts, source = _lm_counts(whole("params", kw["params"]), whole("layers", kw["layers"]),
+                                whole("d_model", kw["d_model"]), seq, kw["heads"], kw["kv_heads"], kw["ffn"],
+                                kw["vocab"], micro, kw["optimizer"] or "adamw", bool(kw["checkpointing"]))
+    bs = kw["batch_size"]
+    bs_note = None
+    if bs is None:
+        bs = micro * n_dev
+        bs_note = (f"batch: {micro} sequence(s) per device × {n_dev:,} devices = {bs:,} sequences "
+                   f"({bs * seq:,} tokens) per optimizer step (batch_size= / --batch-size to give it)")
+    pass_kw = {k: kw[k] for k in ("device", "n_devices", "region", "datacenter", "precision", "pue", "intensity",
+                                  "mfu", "power_w", "lifetime_years", "host", "trials", "trial_fraction",
+                                  "step_time_s", "throughput", "sharding", "tensor_parallel", "pipeline_parallel",
+                                  "failure_rate", "restart_s", "checkpoint_write_gbps", "goodput",
+                                  "price_per_hour", "samples", "seed")}
+    if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
+        pass_kw["throughput"] = kw["throughput"] / seq   # sequences per second per device
+    est = estimate(counts, tokens=kw["tokens"], batch_size=bs, **pass_kw)
+    n = float(kw["params"])
+    six = 6.0 * n * float(kw["tokens"])
+    got = float(est.flops)
+    notes = [f"graph of the --params plan: {source}, {counts.params:,} parameters counted against the "
+             f"{int(n):,} given; training FLOPs {got:.3g} from the graph against 6·N·D = {six:.3g} "
+             f"({got / six - 1:+.0%}: attention over {seq:,} tokens, the embeddings' lookups, norms and the "
+             f"optimizer step, which 6·N·D leaves out or counts as GEMMs)"]
+    if bs_note:
+        notes.append(bs_note)
+    est.notes[:0] = notes
+    return est
 
 
 def _apply_goodput(wl, s: Scenario, counts, notes: list, **given):

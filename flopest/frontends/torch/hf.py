@@ -120,3 +120,46 @@ def example_inputs(config, task: str, seq_len: int | None, batch: int) -> tuple:
         return {"pixel_values": spec((batch, ch, side, side))}, None, notes
     raise InputError(f"{type(config).__name__}: flopest cannot make example inputs for this config (no "
                      f"vocabulary, no image size); count the model in Python with flopest.count(model, inputs)")
+
+
+# ----------------------------------------------------------------------------- a decoder from its shape
+DEFAULT_VOCAB = 32000   # Llama 2's vocabulary (Touvron et al. 2023), when none is given
+DEFAULT_HEAD_DIM = 128  # the head size of Llama, Mistral, Qwen2 and GPT-3 175B
+
+
+def synthetic_config(params: int, layers: int, d_model: int, seq_len: int, *, heads=None, kv_heads=None,
+                     ffn=None, vocab=None) -> tuple:
+    """(LlamaConfig, notes): a Llama-shaped decoder (RMSNorm, rotary positions, SwiGLU MLP, untied
+    embeddings) with the shape given; what is not given is said: heads = d_model / 128, key-value
+    heads = heads, vocabulary 32,000, and the MLP width solved so that the parameters match
+    `params`:
+        N = 2·V·d + d + L·(2·d² + 2·d·kv·d/h + 3·d·ffn + 2·d)   (q, o; k, v; gate, up, down; norms)
+    rounded to a multiple of 256."""
+    from transformers import LlamaConfig
+    notes = []
+    if heads is None:
+        heads = max(1, d_model // DEFAULT_HEAD_DIM)
+        notes.append(f"attention heads {heads}: d_model / {DEFAULT_HEAD_DIM} (--heads to give them)")
+    if d_model % heads:
+        raise InputError(f"d_model {d_model:,} is not a multiple of heads {heads}: give --heads that divides it")
+    if kv_heads is None:
+        kv_heads = heads
+    if heads % kv_heads:
+        raise InputError(f"heads {heads} is not a multiple of kv_heads {kv_heads}")
+    if vocab is None:
+        vocab = DEFAULT_VOCAB
+        notes.append(f"vocabulary {vocab:,} (Llama 2's; --vocab to give it)")
+    hd = d_model // heads
+    fixed = 2 * vocab * d_model + d_model + layers * (2 * d_model * d_model + 2 * d_model * kv_heads * hd + 2 * d_model)
+    if ffn is None:
+        raw = (params - fixed) / (3 * layers * d_model)
+        if raw < 256:
+            raise InputError(f"{params:,} parameters are too few for {layers} layers of d_model {d_model:,} with "
+                             f"a {vocab:,}-token vocabulary (attention and embeddings alone hold {fixed:,}): check "
+                             f"--params, --layers and --d-model")
+        ffn = int(round(raw / 256) * 256)
+        notes.append(f"MLP width {ffn:,}: solved so that the parameters match the {params:,} given (--ffn to give it)")
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=ffn, num_hidden_layers=layers,
+                      num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=seq_len,
+                      tie_word_embeddings=False, architectures=["LlamaForCausalLM"])
+    return cfg, notes

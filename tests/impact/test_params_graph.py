@@ -1,0 +1,75 @@
+"""The params path goes through the same model (issue 16 item 5): `--params/--tokens` with the
+architecture builds a Llama-shaped decoder on the meta device, so its step time, memory, layout
+and communication are those of a captured graph; for the same architecture the graph path (an
+hf: config) and the params path agree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import flopest
+from flopest.errors import FlopestError
+
+pytestmark = pytest.mark.torch
+
+SHAPE = {"layers": 4, "d_model": 512, "heads": 8, "kv_heads": 4, "ffn": 1536, "vocab": 1000, "seq": 256}
+
+
+def _params(s=SHAPE):
+    """Parameters of the Llama shape by hand: embeddings and untied head 2·V·d, final norm d,
+    per layer q and o 2·d², k and v 2·d·kv·(d/h), gate/up/down 3·d·ffn, two norms 2·d."""
+    d, L, V, kv, h, f = s["d_model"], s["layers"], s["vocab"], s["kv_heads"], s["heads"], s["ffn"]
+    return 2 * V * d + d + L * (2 * d * d + 2 * d * kv * (d // h) + 3 * d * f + 2 * d)
+
+
+@pytest.fixture(scope="module")
+def config_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("llama_small")
+    s = SHAPE
+    (d / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": s["d_model"],
+        "intermediate_size": s["ffn"], "num_attention_heads": s["heads"], "num_key_value_heads": s["kv_heads"],
+        "num_hidden_layers": s["layers"], "vocab_size": s["vocab"], "max_position_embeddings": s["seq"],
+        "tie_word_embeddings": False}))
+    return str(d)
+
+
+def test_graph_path_and_params_path_agree(config_dir):
+    kw = dict(device="h100-sxm", n_devices=8, samples=4000)
+    c = flopest.count(f"hf:{config_dir}", training=True, seq_len=SHAPE["seq"], optimizer="adamw")
+    assert c.params == _params()
+    via_graph = flopest.estimate(c, tokens=1e9, batch_size=8, **kw)
+    via_params = flopest.estimate(params=_params(), tokens=1e9, layers=SHAPE["layers"], d_model=SHAPE["d_model"],
+                                  seq_len=SHAPE["seq"], heads=SHAPE["heads"], kv_heads=SHAPE["kv_heads"],
+                                  vocab=SHAPE["vocab"], batch_size=8, **kw)   # the MLP width solved from N
+    assert via_params.flops == via_graph.flops
+    assert via_params.time_s["p50"] == pytest.approx(via_graph.time_s["p50"], rel=0.10)
+    assert via_params.step is not None and via_params.memory is not None
+    # what differs from 6·N·D is said
+    assert any("6·N·D" in n and "graph of the --params plan" in n for n in via_params.notes)
+    six = flopest.estimate(params=_params(), tokens=1e9, layers=SHAPE["layers"], d_model=SHAPE["d_model"],
+                           seq_len=SHAPE["seq"], graph=False, **kw)
+    assert six.step is None and six.flops != via_params.flops
+
+
+def test_cli_params_graph_flags(cli):
+    base = ["estimate", "--params", str(_params()), "--tokens", "1B", "--layers", "4", "--d-model", "512",
+            "--seq-len", "256", "--heads", "8", "--kv-heads", "4", "--vocab", "1000", "--device", "h100-sxm",
+            "--devices", "8", "--samples", "1000", "--format", "json"]
+    r = cli(base + ["--micro-batch", "2", "--tp", "2"])
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["step"]["layout"]["tensor_parallel"] == 2 and d["memory"]["layout"]["micro_batch"] == 2
+    # without the architecture the shape flags are an error naming them
+    r = cli(["estimate", "--params", "7B", "--tokens", "1T", "--heads", "32"])
+    assert r.returncode == 2 and "--heads" in r.stderr and "--layers" in r.stderr
+    r = cli(["estimate", "--params", "1M", "--tokens", "1B", "--layers", "32", "--d-model", "4096", "--seq-len",
+             "128"])
+    assert r.returncode == 2 and "too few" in r.stderr
+
+
+def test_api_refuses_shape_keywords_on_a_6nd_plan():
+    with pytest.raises(FlopestError, match="heads"):
+        flopest.estimate(params=7e9, tokens=1e12, device="h100-sxm", heads=32, graph=False)
