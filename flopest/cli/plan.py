@@ -49,10 +49,10 @@ EPILOG_COMPARE = """examples:
 # that does not read it is an error (never silently dropped).
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
                "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size",
-               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp")
+               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp", "vp")
 # the flags that shape the decoder's graph of a --params plan (with --layers, --d-model and --seq-len)
 LM_GRAPH_FLAGS = ("heads", "kv_heads", "ffn", "vocab", "batch_size", "micro_batch", "optimizer", "checkpointing",
-                  "zero", "fsdp", "tp", "pp")
+                  "zero", "fsdp", "tp", "pp", "vp")
 PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph") + LM_GRAPH_FLAGS
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
@@ -141,6 +141,8 @@ def plan_args(e, compare: bool = False) -> None:
                    "model-parallel size whose memory fits, tensor parallelism first within a node)")
     g.add_argument("--pp", metavar="N", help="pipeline-parallel stages (default: chosen, see --tp); the 1F1B "
                    "bubble (p-1)/(m+p-1) and the stage sends are in the step time")
+    g.add_argument("--vp", metavar="N", help="model chunks per pipeline stage of the interleaved schedule (default 1): "
+                   "the bubble is divided by it, the stage sends multiplied")
     g.add_argument("--eval-size", metavar="N", help="evaluation examples per epoch (default 0)")
     s = e.add_argument_group("hyperparameter search (with a MODEL or --params)")
     s.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
@@ -421,7 +423,7 @@ class Plan:
             graph_flags = {"--heads": a.heads, "--kv-heads": a.kv_heads, "--ffn": a.ffn, "--vocab": a.vocab,
                            "--batch-size": a.batch_size, "--micro-batch": a.micro_batch, "--optimizer": a.optimizer,
                            "--checkpointing": a.checkpointing or None, "--zero": a.zero, "--fsdp": a.fsdp or None,
-                           "--tp": a.tp, "--pp": a.pp}
+                           "--tp": a.tp, "--pp": a.pp, "--vp": a.vp}
             given = [f for f, v in graph_flags.items() if v is not None]
             graph = not a.no_graph and None not in (a.layers, a.d_model, a.seq_len)
             if given and not graph:
@@ -448,6 +450,7 @@ class Plan:
                         if v < 1 or self.common["n_devices"] % v:
                             raise InputError(f"{flag} {raw} must divide --devices {self.common['n_devices']}")
                         self.kw[key] = v
+                self._vp(a)
         else:
             if a.dataset_size is None and a.tokens is None:
                 raise InputError("a model needs --dataset-size (training examples, e.g. --dataset-size 1.2M), or "
@@ -482,12 +485,23 @@ class Plan:
                         raise InputError(f"{flag} {raw} must divide --devices {self.common['n_devices']}")
                     self.kw[key] = v
                     layout *= v
+            self._vp(a)
             if self.common["n_devices"] % layout:
                 raise InputError(f"--tp {a.tp} × --pp {a.pp} = {layout} must divide --devices "
                                  f"{self.common['n_devices']}")
             # examples per pass: the count's own record (given or read off the inputs)
             if not models.is_torch_spec(a.model):   # a PyTorch capture holds its optimizer's rows
                 self.kw["optimizer"] = a.optimizer or "adam"
+
+    def _vp(self, a) -> None:
+        if a.vp is None:
+            return
+        v = num_arg("--vp", a.vp, True)
+        if v < 1:
+            raise InputError(f"--vp must be >= 1, got {a.vp!r}")
+        if v > 1 and a.pp is None:
+            raise InputError("--vp interleaves the stages of a pipeline: give --pp too")
+        self.kw["virtual_stages"] = v
 
     def _count(self, a, examples_per_pass):
         with progress(a, f"counting {short(a.model)}"):

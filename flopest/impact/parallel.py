@@ -16,10 +16,11 @@ Communication per optimizer step and device (ring collectives, link × link effi
     tensor parallel 4 all-reduces per repeated block and micro-batch (2 forward, 2 backward) of
                     the block's input activation (b·s·h), 2(t−1)/t each, over the node's link;
                     not overlapped (Shoeybi et al. 2019; Korthikanti et al. 2022)
-    pipeline        bubble (p−1)/(m+p−1) of the step (m micro-batches per step and replica;
+    pipeline        bubble (p−1)/v / (m + (p−1)/v) of the step (m micro-batches per step and
+                    replica, v model chunks per stage of the interleaved schedule, 1 without it;
                     Narayanan et al. 2021, SC21 §2.2) and the point-to-point sends of one block
-                    input per micro-batch, forward and backward, over the network when a stage
-                    spans nodes
+                    input per micro-batch and chunk, forward and backward, over the network when
+                    a stage spans nodes
 Expert-parallel all-to-all (MoE) is not modelled: said in the notes.
 """
 
@@ -42,7 +43,8 @@ SOURCES = {
     "tensor parallel": "4 all-reduces of b x s x h per transformer layer and micro-batch (2 forward, 2 backward): "
                        "Shoeybi et al. 2019 (Megatron-LM, arXiv:1909.08053, section 3) and Korthikanti et al. "
                        "2022 (arXiv:2205.05198, section 4)",
-    "pipeline": "1F1B schedule bubble (p-1)/(m+p-1): Narayanan et al. 2021 (SC21, section 2.2); the first "
+    "pipeline": "1F1B schedule bubble (p-1)/(m+p-1), interleaved with v chunks per stage (p-1)/v/(m+(p-1)/v): "
+                "Narayanan et al. 2021 (SC21, sections 2.2.1-2.2.2); the first "
                 "stage holds p micro-batches of its L/p layers' activations (Korthikanti et al. 2022, section 3)",
 }
 
@@ -57,6 +59,7 @@ class Layout:
     node_size: int
     chosen: bool
     micro_batches: int = 1           # per optimizer step and data-parallel replica
+    virtual_stages: int = 1          # model chunks per pipeline stage (interleaved schedule)
     bubble: float = 0.0              # pipeline bubble fraction of the step
     dp_comm_s: float = 0.0           # data-parallel gradient collectives, total
     dp_exposed_s: float = 0.0        # ... not hidden behind the backward
@@ -77,7 +80,7 @@ class Layout:
     def to_dict(self) -> dict:
         return {"tensor_parallel": self.tp, "pipeline_parallel": self.pp, "data_parallel": self.dp,
                 "sharding": self.sharding, "node_size": self.node_size, "chosen": self.chosen,
-                "micro_batches": self.micro_batches, "bubble": self.bubble, "dp_comm_s": self.dp_comm_s,
+                "micro_batches": self.micro_batches, "virtual_stages": self.virtual_stages, "bubble": self.bubble, "dp_comm_s": self.dp_comm_s,
                 "dp_exposed_s": self.dp_exposed_s, "tp_comm_s": self.tp_comm_s, "pp_comm_s": self.pp_comm_s,
                 "describe": self.describe(), "notes": list(self.notes), "sources": dict(SOURCES)}
 
@@ -149,7 +152,7 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
 def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: int, sharding: str,
                   params: float, examples_per_step: float, examples_per_pass: float,
                   backward_s_per_step: float, step_s: float, link_gbps: float, link_efficiency: float,
-                  grad_bytes: float, bucket_bytes: float, chosen: bool = False) -> Layout:
+                  grad_bytes: float, bucket_bytes: float, chosen: bool = False, virtual_stages: int = 1) -> Layout:
     """The communication of one optimizer step on one device under the layout (seconds), and the
     pipeline bubble. backward_s_per_step / step_s: one device's backward and whole-pass time per
     optimizer step without communication (the overlap window of data parallelism)."""
@@ -194,15 +197,17 @@ def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: 
             notes.append("tensor parallelism: no repeated blocks found in the capture, their all-reduces are "
                          "not costed")
     bubble = 0.0
+    v = max(1, int(virtual_stages))
     if pp > 1:
-        bubble = (pp - 1) / (m + pp - 1)
+        idle = (pp - 1) / v
+        bubble = idle / (m + idle)
         if block_in and any(block_in):
             x = max(block_in) / tp
             p2p = netb if tp * pp > node else link
-            pp_s = 2.0 * m * x / p2p
+            pp_s = 2.0 * m * v * x / p2p
         if m < pp:
             notes.append(f"pipeline: {m} micro-batch(es) per step for {pp} stages: a bubble of {bubble:.0%}; "
                          f"more micro-batches per step (a smaller --micro-batch) shrink it")
     if getattr(counts, "experts", None):
         notes.append("mixture of experts: the expert-parallel all-to-all is not modelled")
-    return Layout(tp, pp, dp, sharding, node, chosen, m, bubble, dp_s, dp_exposed, tp_s, pp_s, None, notes)
+    return Layout(tp, pp, dp, sharding, node, chosen, m, v, bubble, dp_s, dp_exposed, tp_s, pp_s, None, notes)

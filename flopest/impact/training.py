@@ -228,6 +228,7 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              eval_size=None, optimizer=None, trials=None, trial_fraction=None, params=None, tokens=None, layers=None,
              d_model=None, seq_len=None, accelerator_hours=None, step_time_s=None, throughput=None,
              sharding: str = "none", tensor_parallel: int | None = None, pipeline_parallel: int | None = None,
+             virtual_stages: int | None = None,
              failure_rate=None, restart_s=None, checkpoint_write_gbps=None, goodput: bool = True,
              heads=None, kv_heads=None, ffn=None, vocab=None, micro_batch=None, checkpointing: bool = False,
              graph: bool | None = None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
@@ -262,7 +263,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     data-parallel devices, `tensor_parallel` and `pipeline_parallel` (given, or chosen as the
     smallest model-parallel size that fits: flopest.impact.parallel), with a verdict on the
     device's memory (flopest.impact.memory); the layout's communication and pipeline bubble are
-    in the step time.
+    in the step time (virtual_stages: model chunks per pipeline stage of the interleaved
+    schedule, which divides the bubble).
     Goodput (goodput=True): the wall-clock time lost to failures, restarts and checkpoint writes
     on the plan's devices (flopest.impact.goodput; failure_rate per accelerator-hour, restart_s
     and checkpoint_write_gbps per accelerator replace the sourced priors) lengthens the time.
@@ -349,7 +351,7 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
     elif graph and mfu is None and hasattr(counts_or_workload, "table"):
         step = graph_time(counts_or_workload, wl, s, notes, tensor_parallel=tensor_parallel,
-                          pipeline_parallel=pipeline_parallel, sharding=sharding)
+                          pipeline_parallel=pipeline_parallel, sharding=sharding, virtual_stages=virtual_stages)
     run_goodput = None
     if hours is None and goodput and wl is not None:
         run_goodput = _apply_goodput(wl, s, counts_or_workload if graph else None, notes, failure_rate=failure_rate,
@@ -391,9 +393,11 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         if mem.fits is False:
             notes.append(f"does not fit: {mem.total_bytes / 1e9:,.1f} GB per device on a {mem.capacity_bytes / 1e9:,.0f} "
                          f"GB {s.device}; fix: {mem.fix}")
-    elif not graph and (sharding != "none" or tensor_parallel not in (None, 1) or pipeline_parallel not in (None, 1)):
-        raise error("sharding, tensor_parallel and pipeline_parallel set the layout of a model's count (a "
-                    "training capture for its memory)", "sharding", "tensor_parallel", "pipeline_parallel")
+    elif not graph and (sharding != "none" or tensor_parallel not in (None, 1) or pipeline_parallel not in (None, 1)
+                        or virtual_stages not in (None, 1)):
+        raise error("sharding, tensor_parallel, pipeline_parallel and virtual_stages set the layout of a model's "
+                    "count (a training capture for its memory)", "sharding", "tensor_parallel", "pipeline_parallel",
+                    "virtual_stages")
     model = getattr(counts_or_workload, "source", None) or None if graph else None
     return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step, memory,
                     model=model, price=price, goodput=run_goodput.to_dict() if run_goodput else None)
@@ -440,6 +444,7 @@ def _lm_estimate(kw: dict) -> Estimate:
     pass_kw = {k: kw[k] for k in ("device", "n_devices", "region", "datacenter", "precision", "pue", "intensity",
                                   "mfu", "power_w", "lifetime_years", "host", "trials", "trial_fraction",
                                   "step_time_s", "throughput", "sharding", "tensor_parallel", "pipeline_parallel",
+                                  "virtual_stages",
                                   "failure_rate", "restart_s", "checkpoint_write_gbps", "goodput",
                                   "price_per_hour", "samples", "seed")}
     if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
@@ -491,7 +496,7 @@ def _time_mfu(wl, s: Scenario, time_s: Uncertain, source: str) -> Uncertain:
 
 
 def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pipeline_parallel=None,
-               sharding: str = "none") -> dict | None:
+               sharding: str = "none", virtual_stages=None) -> dict | None:
     """Time the plan with the per-operator step-time model on the counted pass, under a parallel
     layout (flopest.impact.parallel: given, or chosen to fit memory) and its communication; sets
     the scenario's MFU to the one it implies (roofline 1: the model times memory-bound operators
@@ -499,9 +504,10 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     model does not apply (a precision it does not know), said in notes.
 
         rows rate   = (forward + backward FLOPs of the counted pass) / its rows' time on one device
-        plan time   = (plan FLOPs − optimizer FLOPs) / (devices × rows rate) × (m + p − 1) / m
+        plan time   = (plan FLOPs − optimizer FLOPs) / (devices × rows rate) × (m + (p − 1)/v) / m
                       + optimizer steps × (optimizer time / its shards + exposed communication)
-        (p pipeline stages, m micro-batches per step and replica: the 1F1B bubble)
+        (p pipeline stages, m micro-batches per step and replica, v chunks per stage: the 1F1B
+        bubble, interleaved when v > 1)
     """
     from ..ops.optimizer import OPTIMIZERS
     from . import parallel
@@ -547,7 +553,8 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
         params=counts.params or 0, examples_per_step=bs, examples_per_pass=per, backward_s_per_step=backward_s,
         step_s=rows_s * work, link_gbps=model.link_gbps.get(s.device, model.link_default_gbps),
         link_efficiency=model.link_efficiency, grad_bytes=model.grad_bytes_per_param,
-        bucket_bytes=model.bucket_bytes, chosen=chosen)
+        bucket_bytes=model.bucket_bytes, chosen=chosen,
+        virtual_stages=whole("virtual_stages", virtual_stages) if virtual_stages is not None else 1)
     lay.memory = memory.to_dict() if memory is not None else None
     trials = float(wl.trials or 1)
     steps = float(f.get("steps_per_trial", 0)) * trials
@@ -555,7 +562,7 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     rate = pass_flops / rows_s
     shards = dp if sharding != "none" else 1
     opt_s = st.optimizer_s / (tp * pp * shards)
-    stretch = (lay.micro_batches + pp - 1) / lay.micro_batches
+    stretch = (lay.micro_batches + (pp - 1) / lay.virtual_stages) / lay.micro_batches
     compute_total = (max(float(wl.flops) - opt_total, 0.0)) / (n * rate)
     total = compute_total * stretch + steps * (opt_s + lay.exposed_s)
     rng = step_time_range(total)

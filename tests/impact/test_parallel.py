@@ -94,6 +94,20 @@ def test_communication_terms_by_hand():
     assert lay.pp_comm_s == pytest.approx(2 * m * x / 2 / L, rel=1e-12)   # t·p = 4 ≤ 8: within a node
 
 
+def test_interleaved_schedule_divides_the_bubble():
+    c = _blocks(4, 1_000_000)
+    kw = dict(device="h100-sxm", precision="bf16", tp=1, pp=4, dp=2, sharding="none", params=1e9,
+              examples_per_step=16, examples_per_pass=1, backward_s_per_step=1.0, step_s=2.0, link_gbps=450,
+              link_efficiency=0.67, grad_bytes=4, bucket_bytes=25 * 2**20)
+    plain = parallel.communication(c, **kw)
+    inter = parallel.communication(c, virtual_stages=3, **kw)
+    m = 16 / 2                                       # 8 micro-batches per step and replica
+    assert plain.bubble == pytest.approx(3 / (8 + 3))                       # (p − 1) / (m + p − 1)
+    assert inter.bubble == pytest.approx((3 / 3) / (8 + 3 / 3))             # (p − 1)/v / (m + (p − 1)/v)
+    assert inter.pp_comm_s == pytest.approx(3 * plain.pp_comm_s)             # one send per chunk
+    assert m == inter.micro_batches
+
+
 def test_zero3_moves_half_again_as_much():
     c = _blocks(2, 1000)
     kw = dict(device="h100-sxm", precision="bf16", tp=1, pp=1, dp=16, params=1e9, examples_per_step=16,
