@@ -49,11 +49,11 @@ EPILOG_COMPARE = """examples:
 # that does not read it is an error (never silently dropped).
 MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "examples_per_pass",
                "dataset_size", "epochs", "batch_size", "micro_batch", "grad_accum", "eval_size",
-               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp", "vp")
+               "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp", "vp", "teacher")
 # the flags that shape the decoder's graph of a --params plan (with --layers, --d-model and --seq-len)
 LM_GRAPH_FLAGS = ("heads", "kv_heads", "ffn", "vocab", "batch_size", "micro_batch", "optimizer", "checkpointing",
                   "zero", "fsdp", "tp", "pp", "vp")
-PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph") + LM_GRAPH_FLAGS
+PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph", "teacher") + LM_GRAPH_FLAGS
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
     "model": MODEL_FLAGS + SEARCH_FLAGS,
@@ -144,6 +144,9 @@ def plan_args(e, compare: bool = False) -> None:
     g.add_argument("--vp", metavar="N", help="model chunks per pipeline stage of the interleaved schedule (default 1): "
                    "the bubble is divided by it, the stage sends multiplied")
     g.add_argument("--eval-size", metavar="N", help="evaluation examples per epoch (default 0)")
+    g.add_argument("--teacher", metavar="PARAMS|MODEL", help="distillation: the teacher's forward on every training "
+                   "token, given by its parameters (70B: 2·N FLOPs a token) or as a model counted forward-only "
+                   "(hf:..., zoo:NAME, an .onnx file, package.module:factory); also with --params")
     s = e.add_argument_group("hyperparameter search (with a MODEL or --params)")
     s.add_argument("--trials", metavar="N", help="hyperparameter trials (random/bayesian search)")
     s.add_argument("--search", choices=("grid", "random", "bayesian"), help="search strategy (default grid)")
@@ -315,6 +318,27 @@ def measured_args(a) -> dict:
     return out
 
 
+def teacher_arg(a):
+    """--teacher: a parameter count (70B), or a model counted forward-only."""
+    raw = getattr(a, "teacher", None)
+    if raw is None:
+        return None
+    from ..units import parse_count
+    try:
+        n = parse_count(raw)
+    except (ValueError, InputError):
+        n = None
+    if n is not None:
+        if not n > 0:
+            raise InputError(f"--teacher {raw!r} must be a positive parameter count (e.g. 70B) or a model")
+        return n
+    if not (models.is_torch_spec(raw) or str(raw).lower().endswith(".onnx")):
+        raise InputError(f"--teacher {short(str(raw))!r} is neither a parameter count (70B) nor a model (hf:ORG/NAME, "
+                         f"zoo:NAME, model.onnx, package.module:factory)")
+    with progress(a, f"counting the teacher {short(str(raw))}"):
+        return models.count(raw)
+
+
 def goodput_args(a) -> dict:
     """failure_rate / restart_s / checkpoint_write_gbps / goodput from the goodput flags."""
     from ..units import parse_duration
@@ -386,6 +410,8 @@ class Plan:
                            price_per_hour=num_arg("--price-per-hour", a.price_per_hour),
                            samples=samples, seed=num_arg("--seed", a.seed, True), **measured_args(a),
                            **goodput_args(a))
+        if path != "hours" and getattr(a, "teacher", None) is not None:
+            self.common["teacher"] = teacher_arg(a)
         if self.common["n_devices"] < 1:
             raise InputError(f"--devices must be >= 1, got {a.devices!r}")
         if self.common["price_per_hour"] is not None and not self.common["price_per_hour"] > 0:

@@ -231,7 +231,7 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              virtual_stages: int | None = None,
              failure_rate=None, restart_s=None, checkpoint_write_gbps=None, goodput: bool = True,
              heads=None, kv_heads=None, ffn=None, vocab=None, micro_batch=None, checkpointing: bool = False,
-             graph: bool | None = None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
+             graph: bool | None = None, teacher=None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
@@ -272,6 +272,10 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     embodied: flopest.impact.boundary), and the cost in USD = accelerator-hours × the on-demand
     list price of the device in the region (flopest/data/prices.csv; price_per_hour, USD per
     accelerator-hour, replaces it).
+    Distillation (teacher=): the teacher's forward on every training token or example is added,
+    a parameter count N (2·N FLOPs per token: Kaplan et al. 2020) or the teacher's forward count
+    (flopest.count(teacher_model)): per token when both know their tokens per example, else per
+    example. It is timed at the student's rate (said in the notes).
     A keyword that the chosen plan does not read is an error, never ignored.
     """
     plan = {"dataset_size": dataset_size, "epochs": epochs, "batch_size": batch_size,
@@ -334,6 +338,11 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     else:
         raise error("give a model's counts (with dataset_size), params and tokens (6·N·D), or accelerator_hours",
                     "dataset_size", "params", "tokens", "accelerator_hours")
+    if teacher is not None:
+        if wl is None or isinstance(counts_or_workload, Workload):
+            raise error("teacher= adds the teacher's forward to a training plan (a count with dataset_size or "
+                        "tokens, or params and tokens)", "teacher")
+        _add_teacher(wl, teacher, counts_or_workload if hasattr(counts_or_workload or 0, "forward_flops") else None)
     flops = wl.flops if wl is not None else 0
     s = build_scenario(device, n_devices, region, datacenter, precision, host, mfu=mfu, pue=pue,
                        intensity=intensity, power_w=power_w, lifetime_years=lifetime_years)
@@ -446,7 +455,7 @@ def _lm_estimate(kw: dict) -> Estimate:
                                   "step_time_s", "throughput", "sharding", "tensor_parallel", "pipeline_parallel",
                                   "virtual_stages",
                                   "failure_rate", "restart_s", "checkpoint_write_gbps", "goodput",
-                                  "price_per_hour", "samples", "seed")}
+                                  "price_per_hour", "samples", "seed", "teacher")}
     if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
         pass_kw["throughput"] = kw["throughput"] / seq   # sequences per second per device
     est = estimate(counts, tokens=kw["tokens"], batch_size=bs, **pass_kw)
@@ -461,6 +470,46 @@ def _lm_estimate(kw: dict) -> Estimate:
         notes.append(bs_note)
     est.notes[:0] = notes
     return est
+
+
+def _add_teacher(wl, teacher, student) -> None:
+    """Add a distillation teacher's forward FLOPs to the plan `wl` (in place), with its note."""
+    f = wl.factors
+    trials = float(wl.trials or 1)
+    if "tokens" in f and student is None:                      # a params plan
+        tokens, examples = float(f["tokens"]), None
+    else:
+        examples = float(f.get("dataset_size", 0)) * float(f.get("epochs", 1))
+        tpe = getattr(student, "tokens_per_example", None)
+        tokens = examples * tpe if tpe else None
+    if hasattr(teacher, "forward_flops"):                     # the teacher's count
+        per_ex = getattr(teacher, "examples_per_pass", None) or 1
+        t_tpe = getattr(teacher, "tokens_per_example", None)
+        if tokens is not None and t_tpe:
+            per_token = teacher.forward_flops / (per_ex * t_tpe)
+            add, how = per_token * tokens, f"{per_token:.4g} FLOPs per token (its count) × {tokens:,.0f} tokens"
+        elif examples is not None:
+            per = teacher.forward_flops / per_ex
+            add, how = per * examples, f"{per:.4g} FLOPs per example (its count) × {examples:,.0f} examples"
+        else:
+            raise error("a teacher's count is per example or per token: this plan has tokens only and the teacher "
+                        "no tokens per example; give its parameter count instead", "teacher")
+        what = getattr(teacher, "source", "") or "the teacher"
+    else:
+        n = positive("teacher", teacher)
+        if tokens is None:
+            raise error("a teacher given by its parameters is costed per token (2·N FLOPs): the student's count "
+                        "does not know its tokens per example (an hf: language model does); give the teacher's "
+                        "count (flopest.count(teacher_model))", "teacher")
+        add, how = 2.0 * n * tokens, f"2 × {n:,.0f} parameters × {tokens:,.0f} tokens (Kaplan et al. 2020)"
+        what = f"a {n:,.0f}-parameter teacher"
+    add = int(round(add * trials))
+    wl.flops += add
+    wl.train_flops += add
+    f["teacher_flops"] = add
+    wl.formula = (wl.formula + " + teacher forward") if wl.formula else "teacher forward"
+    wl.notes.append(f"distillation: {what}'s forward on every training token, {add:.4g} FLOPs ({how}"
+                    f"{f', × {trials:g} trials' if trials != 1 else ''}); timed at the student's rate")
 
 
 def _apply_goodput(wl, s: Scenario, counts, notes: list, **given):

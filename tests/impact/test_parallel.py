@@ -179,3 +179,27 @@ def test_cli_layout_and_goodput_flags_are_checked(cli):
     assert r.returncode == 2 and "--no-goodput" in r.stderr
     r = cli(["estimate", "--accelerator-hours", "10", "--device", "h100-sxm", "--failure-rate", "1e-5"])
     assert r.returncode == 2 and "--failure-rate" in r.stderr
+
+
+# ----------------------------------------------------------------------------- distillation (item 7)
+def test_a_teacher_by_its_parameters_adds_its_forward_per_token():
+    kw = dict(params=1e9, tokens=1e10, device="h100-sxm", n_devices=8, samples=2000, mfu=0.4, goodput=False,
+              graph=False)
+    base = flopest.estimate(**kw)
+    est = flopest.estimate(**kw, teacher=7e9)
+    # 2 FLOPs per teacher parameter per token (a forward): 2 × 7e9 × 1e10 = 1.4e20 on top of 6·N·D = 6e19
+    assert est.flops - base.flops == 2 * 7e9 * 1e10
+    assert est.time_s["p50"] == pytest.approx(base.time_s["p50"] * est.flops / base.flops, rel=1e-9)
+    assert any("distillation" in n for n in est.notes)
+    with pytest.raises(FlopestError, match="teacher"):
+        flopest.estimate(accelerator_hours=10, device="h100-sxm", teacher=7e9)
+
+
+def test_cli_teacher_flag(cli):
+    r = cli(["estimate", "--params", "1B", "--tokens", "10B", "--teacher", "7B", "--format", "json", "--samples",
+             "500", "--no-graph"])
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["workload"]["factors"]["teacher_flops"] == 2 * 7e9 * 1e10
+    r = cli(["estimate", "--params", "1B", "--tokens", "10B", "--teacher", "big", "--no-graph"])
+    assert r.returncode == 2 and "--teacher" in r.stderr

@@ -73,3 +73,14 @@ def test_cli_params_graph_flags(cli):
 def test_api_refuses_shape_keywords_on_a_6nd_plan():
     with pytest.raises(FlopestError, match="heads"):
         flopest.estimate(params=7e9, tokens=1e12, device="h100-sxm", heads=32, graph=False)
+
+
+def test_a_teacher_model_counted_forward_per_token(config_dir):
+    # the teacher is the same decoder counted forward-only: its FLOPs per token × the student's tokens
+    student = flopest.count(f"hf:{config_dir}", training=True, seq_len=SHAPE["seq"], optimizer="adamw")
+    teacher = flopest.count(f"hf:{config_dir}", seq_len=SHAPE["seq"])
+    kw = dict(tokens=SHAPE["seq"] * 1000, batch_size=8, device="h100-sxm", samples=1000, goodput=False)
+    base = flopest.estimate(student, **kw)
+    est = flopest.estimate(student, teacher=teacher, **kw)
+    per_token = teacher.forward_flops / SHAPE["seq"]          # one sequence of `seq` tokens counted
+    assert est.flops - base.flops == round(per_token * SHAPE["seq"] * 1000)
