@@ -11,7 +11,7 @@ the public functions are the library's own, with their real signatures.
 from .budget import BudgetExceeded, CheckResult, check, guard
 from .errors import (FlopestError, InputError, ModelReadError, ModelRunError, UnboundDimError,
                      UnknownOperatorError)
-from .impact import estimate, serve
+from .impact import estimate, estimate_phases, serve
 from .impact.measured import calibrate_from   # a measured run (CodeCarbon, carbontracker) against the prediction
 from .models import count   # the one resolver; front ends are imported when a model needs them
 from .sweeps import sweep   # design-space sweeps on Dask (imported when a sweep runs)
@@ -28,5 +28,5 @@ def spec(shape, dtype=None):
     return torch_frontend().spec(shape, dtype)
 
 
-__all__ = ["count", "estimate", "serve", "calibrate_from", "sweep", "check", "guard", "spec", "log_mlflow", "BudgetExceeded", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
+__all__ = ["count", "estimate", "estimate_phases", "serve", "calibrate_from", "sweep", "check", "guard", "spec", "log_mlflow", "BudgetExceeded", "FlopestError", "InputError", "ModelReadError", "UnboundDimError",
            "UnknownOperatorError", "ModelRunError", "CheckResult", "__version__"]

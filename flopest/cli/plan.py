@@ -53,7 +53,7 @@ MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "exa
 # the flags that shape the decoder's graph of a --params plan (with --layers, --d-model and --seq-len)
 LM_GRAPH_FLAGS = ("heads", "kv_heads", "ffn", "vocab", "batch_size", "micro_batch", "optimizer", "checkpointing",
                   "zero", "fsdp", "tp", "pp", "vp")
-PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph", "teacher") + LM_GRAPH_FLAGS
+PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph", "teacher", "phase") + LM_GRAPH_FLAGS
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
     "model": MODEL_FLAGS + SEARCH_FLAGS,
@@ -167,6 +167,10 @@ def plan_args(e, compare: bool = False) -> None:
     p.add_argument("--kv-heads", metavar="N", help="key-value heads (grouped-query attention; default --heads)")
     p.add_argument("--ffn", metavar="N", help="MLP width (default: solved so that the parameters match --params)")
     p.add_argument("--vocab", metavar="N", help="vocabulary (default 32,000)")
+    p.add_argument("--phase", action="append", default=[], metavar="KEY=VALUE,...",
+                   help="one phase of a multi-phase plan, repeatable, in order: the keys override this plan's "
+                        "flags for the phase (name, tokens, seq-len, batch-size, micro-batch, devices, tp, pp, vp), "
+                        "e.g. --phase name=pre-training,tokens=1.8T --phase name=long-context,tokens=200B,seq-len=32768")
     p.add_argument("--no-graph", action="store_true", help="keep 6·N·D (+ 12·L·d·T·D for attention) instead of the "
                    "decoder's graph")
     h = e.add_argument_group("a posteriori")
@@ -553,8 +557,36 @@ class Plan:
             check_dims(dims)
             return models.count_onnx(a.model, dims, examples_per_pass=examples_per_pass, causal=bool(a.causal))
 
+    PHASE_KEYS = {"name": "name", "tokens": "tokens", "seq-len": "seq_len", "batch-size": "batch_size",
+                  "micro-batch": "micro_batch", "devices": "n_devices", "tp": "tensor_parallel",
+                  "pp": "pipeline_parallel", "vp": "virtual_stages"}
+
+    def phases(self) -> list:
+        """The --phase list as estimate() keywords, each the plan's own with the phase's overrides."""
+        out = []
+        for i, raw in enumerate(self.a.phase, 1):
+            kw = {"name": f"phase {i}"}
+            for item in [x for x in str(raw).split(",") if x.strip()]:
+                k, eq, v = item.partition("=")
+                k, v = k.strip(), v.strip()
+                if not eq or not v:
+                    raise InputError(f"--phase {short(raw)!r}: {item!r} is not KEY=VALUE (e.g. tokens=200B)")
+                if k not in self.PHASE_KEYS:
+                    from ..errors import did_you_mean
+                    raise InputError(f"--phase {short(raw)!r}: unknown key {k!r}{did_you_mean(k, self.PHASE_KEYS)}; "
+                                     f"keys: {', '.join(self.PHASE_KEYS)}")
+                kw[self.PHASE_KEYS[k]] = v if k == "name" else num_arg(f"--phase {k}", v, k != "tokens")
+            out.append(kw)
+        return out
+
     def estimate(self, device: str, region: str):
-        from ..impact import estimate
+        from ..impact import estimate, estimate_phases
+        if getattr(self.a, "phase", None):
+            from ..impact.training import SHARED_BY_PHASES
+            shared = {k: v for k, v in self.common.items() if k in SHARED_BY_PHASES}
+            own = {k: v for k, v in self.common.items() if k not in SHARED_BY_PHASES}
+            phases = [{**own, **self.kw, **ph} for ph in self.phases()]
+            return estimate_phases(phases, device=device, region=region, **shared)
         est = estimate(self.counts, device=device, region=region, **self.common, **self.kw)
         if self.a.model:   # reports name the model as the user gave it
             est.model = self.a.model

@@ -15,11 +15,11 @@ with p5/p50/p95. Framework-free, no rendering.
 from .roofline import MBU_PRIOR, Roofline, roofline
 from .scenario import ELEMENT_BYTES, EMBODIED_SPREAD, LIFETIME_UTILISATION, PRECISIONS, Scenario, build_scenario
 from .serving import ServingEstimate, serve
-from .training import Estimate, compare, equivalences, estimate, simulate
+from .training import Estimate, compare, equivalences, estimate, estimate_phases, simulate
 from .uncertain import DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
 from .workload import Workload, from_counts, from_params, parse_count, trial_count
 
-__all__ = ["DEFAULT_SAMPLES", "DEFAULT_SEED", "ELEMENT_BYTES", "EMBODIED_SPREAD", "LIFETIME_UTILISATION", "MBU_PRIOR", "PRECISIONS", "Estimate", "Roofline",
+__all__ = ["estimate_phases", "DEFAULT_SAMPLES", "DEFAULT_SEED", "ELEMENT_BYTES", "EMBODIED_SPREAD", "LIFETIME_UTILISATION", "MBU_PRIOR", "PRECISIONS", "Estimate", "Roofline",
            "Scenario", "ServingEstimate", "Uncertain", "Workload", "build_scenario", "compare", "equivalences", "estimate",
            "from_counts", "from_params", "parse_count", "quantiles", "roofline", "sample", "serve", "simulate",
            "trial_count"]

@@ -56,17 +56,26 @@ def draws(s: Scenario, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED)
 
 
 def simulate(s: Scenario, flops: float = 0.0, accelerator_hours: float | None = None,
-             samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED, price: Uncertain | None = None) -> dict:
+             samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED, price: Uncertain | None = None,
+             keep: list | None = None) -> dict:
     """{output: {p5, p50, p95}} for the outputs in OUTPUTS, plus co2eq_kg (scope 2 + 3 per sample),
     the figures by boundary (energy_j_* and co2eq_kg_*: flopest.impact.boundary) and, with a price
-    per accelerator-hour (USD), cost_usd."""
-    from .boundary import by_boundary
-    from .cost import cost_usd
+    per accelerator-hour (USD), cost_usd. `keep`: a list the per-sample rows are appended to (the
+    phases of a plan sum them sample by sample)."""
     v = draws(s, samples, seed)
     out = np.empty((len(OUTPUTS) + len(BOUNDARY_ROWS), samples))
     load("_mc").impacts(v, float(flops), float(s.n_devices), float(s.peak_flops), float(s.tdp_w),
                         float(s.power_w or 0.0), float(accelerator_hours or 0.0), out)
     del v
+    if keep is not None:
+        keep.append(out)
+    return summarise(out, samples, seed, price)
+
+
+def summarise(out: np.ndarray, samples: int, seed: int, price: Uncertain | None) -> dict:
+    """The figures of `simulate` from its per-sample rows."""
+    from .boundary import by_boundary
+    from .cost import cost_usd
     res = quantiles_of({**dict(zip(OUTPUTS, out)), "co2eq_kg": out[3] + out[4]})
     res.update(by_boundary(dict(zip(OUTPUTS + BOUNDARY_ROWS, out))))
     if price is not None:
@@ -91,6 +100,7 @@ class Estimate:
     model: str | None = None                          # what was counted (the count's source), for reports
     price: Uncertain | None = None                    # USD per accelerator-hour (None: no price known)
     goodput: dict | None = None                       # the run's goodput and its terms (impact.goodput)
+    phases: list | None = None                        # a multi-phase plan's phases (estimate_phases)
 
     @property
     def energy_kwh(self) -> dict:
@@ -170,6 +180,8 @@ class Estimate:
             d["memory"] = self.memory
         if self.goodput is not None:
             d["goodput"] = self.goodput
+        if self.phases:
+            d["phases"] = [dict(p) for p in self.phases]
         if self.top:
             d["top"] = [dict(r) for r in self.top]
         d["equivalences"] = equivalences(self.co2eq_kg["p50"], self.energy_kwh["p50"])
@@ -231,7 +243,7 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              virtual_stages: int | None = None,
              failure_rate=None, restart_s=None, checkpoint_write_gbps=None, goodput: bool = True,
              heads=None, kv_heads=None, ffn=None, vocab=None, micro_batch=None, checkpointing: bool = False,
-             graph: bool | None = None, teacher=None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
+             graph: bool | None = None, teacher=None, _keep: list | None = None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
@@ -375,7 +387,7 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     if s.power_w is not None:
         notes.append("the all-in power per accelerator given (power_w) is not split: the boundaries "
                      "'accelerators only' and '+ host' are the same")
-    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed, price=price)
+    res = simulate(s, flops=flops, accelerator_hours=hours, samples=samples, seed=seed, price=price, keep=_keep)
     if hours is not None:
         notes.append("a posteriori: time and energy from the accelerator-hours given")
     top = top_rows(counts_or_workload) if graph else []
@@ -410,6 +422,59 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     model = getattr(counts_or_workload, "source", None) or None if graph else None
     return Estimate(flops, res, s, wl, data.DATA_VERSION, notes, top, unknown, coverage, step, memory,
                     model=model, price=price, goodput=run_goodput.to_dict() if run_goodput else None)
+
+
+SHARED_BY_PHASES = ("device", "region", "datacenter", "pue", "intensity", "power_w", "lifetime_years", "host",
+                    "price_per_hour", "samples", "seed")
+
+
+def estimate_phases(phases: list, **shared) -> Estimate:
+    """One estimate of a plan in phases (pre-training, a long-context phase, annealing or
+    fine-tuning...): each phase is the keywords of :func:`estimate` for its own plan (its count
+    or params and tokens, sequence length, batch, layout, devices), `shared` the keywords every
+    phase has (device, region, data centre and the scenario's fixed inputs, samples, seed). The
+    phases are estimated apart and their Monte-Carlo samples summed sample by sample (the same
+    seed: one draw of every shared input): time, accelerator-hours, energy, CO₂eq, water and cost
+    of the whole plan, with each phase's figures in `phases`."""
+    if not isinstance(phases, (list, tuple)) or not phases:
+        raise error("phases must be a non-empty list of dicts of estimate() keywords, one per phase", "phases")
+    if "device" not in shared:
+        raise error("estimate_phases needs device= (shared by the phases)", "device")
+    keep, parts, notes = [], [], []
+    for i, ph in enumerate(phases, 1):
+        if not isinstance(ph, dict):
+            raise error(f"phase {i} is a {type(ph).__name__}, not a dict of estimate() keywords", "phases")
+        clash = sorted(set(ph) & set(SHARED_BY_PHASES))
+        if clash:
+            raise error(f"phase {i} sets {', '.join(clash)}, which every phase shares: give it once, to "
+                        f"estimate_phases", *clash)
+        kw = dict(ph)
+        name = str(kw.pop("name", f"phase {i}"))
+        model = kw.pop("counts", None)
+        est = estimate(model, _keep=keep, **shared, **kw) if model is not None else \
+            estimate(_keep=keep, **shared, **kw)
+        parts.append(est)
+        notes += [f"{name}: {n}" for n in est.notes]
+    samples = shared.get("samples", DEFAULT_SAMPLES)
+    seed = shared.get("seed", DEFAULT_SEED)
+    out = np.sum(keep, axis=0)
+    first = parts[0]
+    res = summarise(out, samples, seed, first.price)
+    table = []
+    for i, (ph, est) in enumerate(zip(phases, parts), 1):
+        table.append({"name": str(ph.get("name", f"phase {i}")), "flops": est.flops,
+                      "devices": est.scenario.n_devices, "time_s": dict(est.time_s),
+                      "accelerator_hours": dict(est.accelerator_hours), "energy_kwh": dict(est.energy_kwh),
+                      "co2eq_kg": dict(est.co2eq_kg),
+                      "step_time_s": (est.step or {}).get("time_s"),
+                      "layout": ((est.step or {}).get("layout") or {}).get("describe")})
+    notes.insert(0, f"{len(parts)} phases estimated apart and summed sample by sample (one draw of every shared "
+                    f"input): {', '.join(t['name'] for t in table)}")
+    if len({p.scenario.n_devices for p in parts}) > 1:
+        notes.insert(1, "the phases run on different device counts: the time is their sum, the accelerator-hours "
+                        "each phase's devices × its time")
+    return Estimate(sum(p.flops for p in parts), res, first.scenario, None, data.DATA_VERSION, notes, [], {},
+                    None, None, None, model=first.model, price=first.price, phases=table)
 
 
 def _lm_graph(graph, params, tokens, layers, d_model, seq_len) -> bool:
@@ -455,7 +520,7 @@ def _lm_estimate(kw: dict) -> Estimate:
                                   "step_time_s", "throughput", "sharding", "tensor_parallel", "pipeline_parallel",
                                   "virtual_stages",
                                   "failure_rate", "restart_s", "checkpoint_write_gbps", "goodput",
-                                  "price_per_hour", "samples", "seed", "teacher")}
+                                  "price_per_hour", "samples", "seed", "teacher", "_keep")}
     if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
         pass_kw["throughput"] = kw["throughput"] / seq   # sequences per second per device
     est = estimate(counts, tokens=kw["tokens"], batch_size=bs, **pass_kw)

@@ -326,6 +326,13 @@ def estimate_report(d: dict, fmt: str = "table") -> Report:
         rep.blocks.append(Table(f"largest {by}s (FLOPs of one counted pass)", (first, "FLOPs", "share"),
                                 list(top_rows(d)), fold=True))
     rep.blocks += memory_blocks(d.get("memory"))
+    if d.get("phases"):
+        rows = [(p["name"], f"{p['devices']:,}", human(p["flops"], "FLOP"), _num(p["time_s"]["p50"], "s"),
+                 _num(p["energy_kwh"]["p50"], "kWh"), _num(p["co2eq_kg"]["p50"], "kg"), p.get("layout") or "—")
+                for p in d["phases"]]
+        rep.blocks.append(Table("phases of the plan (p50 each; the totals above sum them sample by sample)",
+                                ("phase", "devices", "FLOPs", "time", "energy", "CO₂eq", "layout"), rows,
+                                "lrrrrrl"))
     run = list(run_rows(d))
     if run:
         shown = run if fmt != "table" else [(a, b, _short_source(c)) for a, b, c in run]

@@ -32,7 +32,7 @@ PLAN_FLAGS = {
     "--epochs": ("2.5", MODEL), "--batch-size": ("0.5", MODEL), "--eval-size": ("-1", MODEL),
     "--micro-batch": ("0", MODEL), "--grad-accum": ("1.5", MODEL + ["--micro-batch", "4"]),
     "--step-time": ("soon", None), "--throughput": ("fast", None), "--task": ("chat", MODEL),
-    "--zero": ("4", MODEL), "--tp": ("0", MODEL), "--pp": ("3", MODEL), "--vp": ("0", MODEL), "--teacher": ("huge", MODEL),
+    "--zero": ("4", MODEL), "--tp": ("0", MODEL), "--pp": ("3", MODEL), "--vp": ("0", MODEL), "--teacher": ("huge", MODEL), "--phase": ("tokenz=1T", ["--params", "7B", "--tokens", "1T"]),
     "--failure-rate": ("-1", None), "--restart-time": ("soon", None), "--checkpoint-bandwidth": ("0", None),
     "--trials": ("many", None), "--search": ("genetic", None), "--grid": ("lr", None),
     "--early-stopping": ("1.5", None), "--params": ("7Q", ["--tokens", "2T"]), "--tokens": ("-2T", ["--params", "1B"]),

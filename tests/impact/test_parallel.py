@@ -203,3 +203,33 @@ def test_cli_teacher_flag(cli):
     assert d["workload"]["factors"]["teacher_flops"] == 2 * 7e9 * 1e10
     r = cli(["estimate", "--params", "1B", "--tokens", "10B", "--teacher", "big", "--no-graph"])
     assert r.returncode == 2 and "--teacher" in r.stderr
+
+
+# ----------------------------------------------------------------------------- phases (item 7)
+def test_phases_are_summed_sample_by_sample():
+    kw = dict(device="h100-sxm", region="FR", samples=4000)
+    one = dict(params=7e9, tokens=1.8e12, n_devices=256, graph=False)
+    two = dict(params=7e9, tokens=2e11, n_devices=128, graph=False)
+    a, b = flopest.estimate(**one, **kw), flopest.estimate(**two, **kw)
+    e = flopest.estimate_phases([dict(name="pre-training", **one), dict(name="annealing", **two)], **kw)
+    assert e.flops == a.flops + b.flops == 6 * 7_000_000_000 * 2_000_000_000_000
+    # the same draws in both phases: sample by sample, the sum of each phase's time and energy (its
+    # quantiles are the sum of theirs only where the phases move together, as the MFU draws do here)
+    assert e.time_s["p50"] == pytest.approx(a.time_s["p50"] + b.time_s["p50"], rel=1e-9)
+    assert e.accelerator_hours["p50"] == pytest.approx(a.accelerator_hours["p50"] + b.accelerator_hours["p50"],
+                                                       rel=1e-9)
+    assert [p["name"] for p in e.to_dict()["phases"]] == ["pre-training", "annealing"]
+    assert any("different device counts" in n for n in e.notes)
+    with pytest.raises(FlopestError, match="shares"):
+        flopest.estimate_phases([dict(device="a100-sxm4-80gb", **one)], **kw)
+
+
+def test_cli_phase_flag(cli):
+    base = ["estimate", "--params", "7B", "--tokens", "2T", "--no-graph", "--devices", "64", "--samples", "500",
+            "--format", "json"]
+    r = cli(base + ["--phase", "name=pre,tokens=1.5T", "--phase", "name=post,tokens=500B"])
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["flops"] == 6 * 7_000_000_000 * 2_000_000_000_000 and [p["name"] for p in d["phases"]] == ["pre", "post"]
+    r = cli(base + ["--phase", "tokenz=1T"])
+    assert r.returncode == 2 and "tokens" in r.stderr and "--phase" in r.stderr
