@@ -38,6 +38,7 @@ import os
 import re
 import statistics
 import sys
+from dataclasses import replace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -108,6 +109,64 @@ def reported_hours(run):
 
 def _key(name: str) -> str:
     return re.split(r"[ \-_(]", name.strip().lower())[0]
+
+
+def loo_prior(x):
+    """The MFU prior of the run's class rebuilt without the run's own evidence rows, by the rule of
+    mfu_priors.csv (p5 = 0.9 × min, p50 = median, p95 = 1.1 × max of the reported and derived rows);
+    None when the run is not evidence (the embedded prior is already out of sample for it)."""
+    if not x["evid"]:
+        return None
+    own = {e.id for e in x["evid"]}
+    cls = x["evid"][0].mfu_class
+    vals = sorted(e.mfu for e in profiles.mfu_evidence()
+                  if e.mfu_class == cls and e.basis in ("reported", "derived") and e.id not in own)
+    if not vals:
+        return None
+    base = profiles.mfu_prior(cls)
+    return replace(base, p5=0.9 * vals[0], p50=statistics.median(vals), p95=min(1.0, 1.1 * vals[-1]),
+                   source=f"leave-one-out: {len(vals)} evidence rows of {cls} without {', '.join(sorted(own))}")
+
+
+def leave_one_out(distinct, a, p):
+    """Issue 16 item 6b: each distinct run's accelerator-hours with the MFU prior rebuilt without its
+    own evidence; flopest (with the run's goodput) next to the previous model (the same prior,
+    no goodput) and the back-of-envelope, in |log2| units."""
+    from unittest import mock
+    rows, got = [], []
+    for x in distinct:
+        rep = x["hrs"]
+        if not rep:
+            continue
+        prior = loo_prior(x)
+        kw = dict(params=int(x["n"]), tokens=int(x["d"]), device=x["dev"], n_devices=x["nd"], precision=x["prec"],
+                  samples=a.samples, seed=a.seed, **x["kw"])
+        with mock.patch.object(profiles, "mfu_prior", (lambda c, _p=prior: _p) if prior else profiles.mfu_prior):
+            now = impact.estimate(**kw).accelerator_hours
+            before = impact.estimate(**kw, goodput=False).accelerator_hours
+        l2 = math.log2(now["p50"] / rep)
+        got.append({"l2": l2, "in": now["p5"] <= rep <= now["p95"], "ratio": now["p95"] / now["p5"],
+                    "prev": math.log2(before["p50"] / rep), "prev_in": before["p5"] <= rep <= before["p95"],
+                    "boe": math.log2(x["boe_h"] / rep)})
+        rows.append([x["name"] + (" (LOO prior)" if prior else ""), fmt(rep), fmt(now["p5"]), fmt(now["p50"]),
+                     fmt(now["p95"]), f"{l2:+.2f}", "yes" if got[-1]["in"] else "NO",
+                     f"{got[-1]['prev']:+.2f}", f"{got[-1]['boe']:+.2f}"])
+    p("## Leave-one-out accelerator-hours (issue 16)\n")
+    p("Each distinct run predicted with the MFU prior of its class rebuilt without the run's own evidence rows "
+      "(the same rule: 0.9 × min, median, 1.1 × max); flopest now (goodput included), the previous model (the "
+      "same prior, no goodput) and the back-of-envelope, as log2(predicted / reported). Targets: median "
+      "|log2| <= 0.35, coverage >= 90 %, median p95/p5 <= 4.\n")
+    p(table(["run", "reported h", "flopest p5", "p50", "p95", "log2 p50", "in p5..p95", "previous log2",
+             "BoE log2"], rows))
+    p()
+    if got:
+        med = statistics.median(abs(g["l2"]) for g in got)
+        p(f"- n={len(got)}: flopest median |log2| {med:.2f}, inside p5..p95 {sum(g['in'] for g in got)}/{len(got)} "
+          f"({100 * sum(g['in'] for g in got) / len(got):.0f} %), median p95/p5 "
+          f"{statistics.median(g['ratio'] for g in got):.2f}; previous model median |log2| "
+          f"{statistics.median(abs(g['prev']) for g in got):.2f} (inside {sum(g['prev_in'] for g in got)}/{len(got)}); "
+          f"back-of-envelope {statistics.median(abs(g['boe']) for g in got):.2f}")
+        p()
 
 
 def evidence_index():
@@ -334,6 +393,7 @@ def main(argv=None):
     p("MFU-evidence overlap (†): " + ("; ".join(
         f"{x['name']} ↔ {', '.join(e.id for e in x['evid'])}" for x in predicted if x["evid"]) or "none"))
     p()
+    leave_one_out(distinct, a, p)
     if a.readme:
         families = sorted({_key(x["name"]).capitalize() for x in non_ev})
         rows = [("accelerator-hours, distinct runs", stats(distinct, "h_lr", "h_boe_lr", "h_in")),
