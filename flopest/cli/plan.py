@@ -269,8 +269,9 @@ def path_of(a) -> str:
 
 
 def batches(a, n_devices: int) -> tuple:
-    """(capture batch, global batch) from --batch-size, --micro-batch, --grad-accum and the devices:
-    global = micro × accumulation × devices; the capture (zoo models, factories) is at the
+    """(capture batch, global batch) from --batch-size, --micro-batch, --grad-accum and the data-parallel
+    replicas (the devices, or devices / (tp × pp) with a layout given): global = micro ×
+    accumulation × replicas; the capture (zoo models, factories) is at the
     micro-batch, so the step is timed at what one device runs. Inconsistent values are an error."""
     bs = num_arg("--batch-size", a.batch_size, True)
     micro = num_arg("--micro-batch", a.micro_batch, True)
@@ -282,13 +283,14 @@ def batches(a, n_devices: int) -> tuple:
         implied = micro * (accum or 1) * n_devices
         if bs is not None and bs != implied:
             raise InputError(f"--batch-size {bs:,} disagrees with --micro-batch {micro} × --grad-accum {accum or 1} × "
-                             f"{n_devices} device(s) = {implied:,}: give the ones you mean")
+                             f"{n_devices} data-parallel replica(s) = {implied:,}: give the ones you mean")
         bs = implied
     elif accum is not None:
         if bs is None:
             raise InputError("--grad-accum needs --micro-batch or --batch-size (the examples of one step)")
         if bs % (accum * n_devices):
-            raise InputError(f"--batch-size {bs:,} is not a multiple of --grad-accum {accum} × {n_devices} device(s)")
+            raise InputError(f"--batch-size {bs:,} is not a multiple of --grad-accum {accum} × {n_devices} data-parallel "
+                             f"replica(s)")
         micro = bs // (accum * n_devices)
     elif bs is not None:
         micro = bs // n_devices if bs % n_devices == 0 else bs
@@ -488,7 +490,17 @@ class Plan:
             if (a.task or a.seq_len) and not models.is_hf(a.model):
                 raise InputError("--task and --seq-len choose an hf: model's head and sequence length; "
                                  f"{short(a.model)!r} takes its shapes from {'--input' if models.is_torch_spec(a.model) else '--dim'}")
-            self.capture_batch, batch_size = batches(a, self.common["n_devices"])
+            # a replica of tensor × pipeline devices runs one micro-batch together: the default global
+            # batch counts the data-parallel replicas of the layout given (all devices without one)
+            mp = 1
+            for flag, raw in (("--tp", a.tp), ("--pp", a.pp)):
+                if raw is not None:
+                    v = num_arg(flag, raw, True)
+                    if v >= 1 and self.common["n_devices"] % v == 0:
+                        mp *= v
+            replicas = self.common["n_devices"] // mp if self.common["n_devices"] % mp == 0 else self.common["n_devices"]
+            self.capture_batch, batch_size = batches(a, replicas)
+            self.batch_given = a.batch_size is not None
             wl = dict(dataset_size=num_arg("--dataset-size", a.dataset_size),
                       tokens=num_arg("--tokens", a.tokens),
                       epochs=num_arg("--epochs", a.epochs or "1", True),
@@ -590,6 +602,13 @@ class Plan:
         est = estimate(self.counts, device=device, region=region, **self.common, **self.kw)
         if self.a.model:   # reports name the model as the user gave it
             est.model = self.a.model
+        lay = (est.step or {}).get("layout") or {}
+        if lay.get("chosen") and lay["tensor_parallel"] * lay["pipeline_parallel"] > 1 \
+                and not getattr(self, "batch_given", True):
+            est.notes.append(f"the global batch ({est.workload.factors.get('batch_size'):,} examples) counts one "
+                             f"micro-batch per device, but the layout chosen runs one per replica of "
+                             f"{lay['tensor_parallel'] * lay['pipeline_parallel']} devices: give --batch-size (or "
+                             f"--tp/--pp) for the batch you train with")
         return est
 
 
