@@ -287,20 +287,33 @@ def hf_model(spec: str, task: str | None = None, seq_len: int | None = None, bat
 
 
 def lm_model(params: int, layers: int, d_model: int, seq_len: int, *, heads=None, kv_heads=None, ffn=None,
-             vocab=None, batch: int = 1) -> TorchModel:
+             vocab=None, batch: int = 1, experts=None, active_experts=None) -> tuple:
     """A Llama-shaped decoder of the shape given (flopest.frontends.torch.hf.synthetic_config),
     built on the meta device with `batch` sequences of `seq_len` tokens: the graph of a
-    `--params/--tokens` plan that gives its architecture."""
+    `--params/--tokens` plan that gives its architecture. Returns (TorchModel, moe): moe None for a
+    dense decoder; a mixture of experts is built as the dense decoder of its active experts'
+    compute (flopest.frontends.torch.hf.synthetic_config), and moe holds its expert parameters,
+    the parameters the graph does not hold (experts beyond the active width, routers), E and k."""
     fe = torch_frontend()
     from .frontends.torch import hf
-    cfg, notes = hf.synthetic_config(whole("params", params), whole("layers", layers), whole("d_model", d_model),
-                                     whole("seq_len", seq_len), heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab)
+    cfg, notes, expert_params = hf.synthetic_config(
+        whole("params", params), whole("layers", layers), whole("d_model", d_model), whole("seq_len", seq_len),
+        heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
+        experts=whole("experts", experts) if experts is not None else None,
+        active_experts=whole("active_experts", active_experts) if active_experts is not None else None)
     what = (f"a Llama-shaped decoder ({layers} layers, d_model {d_model:,}, {cfg.num_attention_heads} heads, "
             f"{cfg.num_key_value_heads} KV heads, MLP {cfg.intermediate_size:,}, vocabulary {cfg.vocab_size:,})")
     module, note = fe.build_on_meta(lambda: hf.build(cfg, "causal-lm"), what)
     kwargs, seq, more = hf.example_inputs(cfg, "causal-lm", seq_len, batch)
-    return TorchModel(module, (), kwargs, what, notes=[f"{what}: the graph of the --params plan"] + notes + more
-                      + ([note] if note else []), causal=True, tokens_per_example=seq)
+    tm = TorchModel(module, (), kwargs, what, notes=[f"{what}: the graph of the --params plan"] + notes + more
+                    + ([note] if note else []), causal=True, tokens_per_example=seq)
+    if experts is None:
+        return tm, None
+    # the parameters the built graph does not hold: the experts beyond the active MLP, the routers
+    active_mlp = 3 * int(d_model) * cfg.intermediate_size * int(layers)
+    moe = {"expert_params": expert_params, "extra_params": expert_params - active_mlp + int(layers) * int(d_model)
+           * int(experts), "experts": int(experts), "active_experts": int(active_experts or 2)}
+    return tm, moe
 
 
 def keras_model(spec, batch: int | None = None, meta: bool = True) -> TorchModel:

@@ -152,7 +152,9 @@ def _internal(exc) -> int:
 
 # library keywords whose flag is not --KEYWORD with dashes (flopest.validate.flag_message)
 _KEYWORD_FLAGS = {"n_devices": "--devices", "max_latency_s": "--max-latency", "trial_fraction": "--early-stopping",
-                  "dims": "--dim"}
+                  "dims": "--dim", "tensor_parallel": "--tp", "pipeline_parallel": "--pp", "virtual_stages": "--vp",
+                  "expert_parallel": "--ep", "restart_s": "--restart-time", "checkpoint_write_gbps":
+                  "--checkpoint-bandwidth", "micro_batch": "--micro-batch", "graph": "--no-graph"}
 
 
 def _flags(parser) -> dict:

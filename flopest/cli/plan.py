@@ -52,7 +52,7 @@ MODEL_FLAGS = ("dim", "input", "input_dtype", "optimizer", "checkpointing", "exa
                "task", "causal", "tokens", "seq_len", "zero", "fsdp", "tp", "pp", "vp", "teacher")
 # the flags that shape the decoder's graph of a --params plan (with --layers, --d-model and --seq-len)
 LM_GRAPH_FLAGS = ("heads", "kv_heads", "ffn", "vocab", "batch_size", "micro_batch", "optimizer", "checkpointing",
-                  "zero", "fsdp", "tp", "pp", "vp")
+                  "zero", "fsdp", "tp", "pp", "vp", "experts", "active_experts", "ep")
 PARAMS_FLAGS = ("params", "tokens", "layers", "d_model", "seq_len", "no_graph", "teacher", "phase") + LM_GRAPH_FLAGS
 SEARCH_FLAGS = ("trials", "search", "grid", "early_stopping")
 PATH_FLAGS = {
@@ -167,6 +167,11 @@ def plan_args(e, compare: bool = False) -> None:
     p.add_argument("--kv-heads", metavar="N", help="key-value heads (grouped-query attention; default --heads)")
     p.add_argument("--ffn", metavar="N", help="MLP width (default: solved so that the parameters match --params)")
     p.add_argument("--vocab", metavar="N", help="vocabulary (default 32,000)")
+    p.add_argument("--experts", metavar="N", help="a mixture of experts: experts per layer (--ffn is then an expert's "
+                   "width; balanced routing assumed)")
+    p.add_argument("--active-experts", metavar="K", help="experts each token is routed to (default 2)")
+    p.add_argument("--ep", metavar="N", help="expert-parallel degree: the experts sharded over N devices of the "
+                   "data-parallel replicas, 4 all-to-alls per layer and micro-batch")
     p.add_argument("--phase", action="append", default=[], metavar="KEY=VALUE,...",
                    help="one phase of a multi-phase plan, repeatable, in order: the keys override this plan's "
                         "flags for the phase (name, tokens, seq-len, batch-size, micro-batch, devices, tp, pp, vp), "
@@ -453,6 +458,7 @@ class Plan:
                            seq_len=num_arg("--seq-len", a.seq_len, True), trials=trials,
                            trial_fraction=frac)
             graph_flags = {"--heads": a.heads, "--kv-heads": a.kv_heads, "--ffn": a.ffn, "--vocab": a.vocab,
+                           "--experts": a.experts, "--active-experts": a.active_experts, "--ep": a.ep,
                            "--batch-size": a.batch_size, "--micro-batch": a.micro_batch, "--optimizer": a.optimizer,
                            "--checkpointing": a.checkpointing or None, "--zero": a.zero, "--fsdp": a.fsdp or None,
                            "--tp": a.tp, "--pp": a.pp, "--vp": a.vp}
@@ -464,7 +470,9 @@ class Plan:
             self.kw["graph"] = False if a.no_graph else None
             if graph:
                 for flag, key in (("--heads", "heads"), ("--kv-heads", "kv_heads"), ("--ffn", "ffn"),
-                                  ("--vocab", "vocab"), ("--batch-size", "batch_size"), ("--micro-batch", "micro_batch")):
+                                  ("--vocab", "vocab"), ("--batch-size", "batch_size"), ("--micro-batch", "micro_batch"),
+                                  ("--experts", "experts"), ("--active-experts", "active_experts"),
+                                  ("--ep", "expert_parallel")):
                     raw = graph_flags[flag]
                     if raw is not None:
                         v = num_arg(flag, raw, True)

@@ -122,12 +122,13 @@ def _activation_bytes(counts, checkpointing: bool) -> tuple:
 def memory_per_device(counts, *, device: str, precision: str, optimizer: str | None = "adam",
                       data_parallel: int = 1, tensor_parallel: int = 1, sharding: str = "none",
                       micro_batch: int | None = None, checkpointing: bool = False,
-                      pipeline_parallel: int = 1) -> Memory:
+                      pipeline_parallel: int = 1, expert_parallel: int = 1) -> Memory:
     """Bytes per device of training `counts` (a training capture: its parameters and the tensors
     autograd saved) on `device` at `precision` with `optimizer`, sharded (`sharding`) over
     `data_parallel` devices, split `tensor_parallel` ways and over `pipeline_parallel` stages, at
     `micro_batch` examples per device (default: the counted pass's), with or without activation
-    checkpointing."""
+    checkpointing. A mixture of experts (`counts.moe`) holds its experts' parameters 1 /
+    `expert_parallel` per device."""
     if sharding not in SHARDINGS:
         from ..errors import did_you_mean
         raise error(f"sharding {sharding!r} is not one of {', '.join(SHARDINGS)}{did_you_mean(sharding, SHARDINGS)}",
@@ -137,6 +138,10 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
     pp = whole("pipeline_parallel", pipeline_parallel)
     dev = data.device(device)
     params = int(getattr(counts, "params", 0) or 0)
+    ep = whole("expert_parallel", expert_parallel)
+    moe = getattr(counts, "moe", None)
+    if moe and ep > 1:   # the experts' share sharded over the expert-parallel devices
+        params = params - moe["expert_params"] + moe["expert_params"] / ep
     per = getattr(counts, "examples_per_pass", None) or 1
     mb = whole("micro_batch", micro_batch) if micro_batch is not None else per
     notes = []
@@ -155,7 +160,8 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
     total = float(sum(terms.values()))
     cap = float(dev.memory_gb) * 1e9 if getattr(dev, "memory_gb", None) else None
     layout = {"precision": precision, "optimizer": optimizer, "sharding": sharding, "data_parallel": dp,
-              "tensor_parallel": tp, "pipeline_parallel": pp, "micro_batch": mb, "checkpointing": checkpointing}
+              "tensor_parallel": tp, "pipeline_parallel": pp, "expert_parallel": ep, "micro_batch": mb,
+              "checkpointing": checkpointing}
     fits = None if cap is None else total <= cap
     m = Memory(terms, total, cap, dev.id, layout, fits, notes=notes)
     if fits is False:
@@ -174,7 +180,8 @@ def _fix(counts, dev, layout: dict, cap: float) -> str:
                                  data_parallel=kw["data_parallel"], tensor_parallel=kw["tensor_parallel"],
                                  sharding=kw["sharding"], micro_batch=kw["micro_batch"],
                                  checkpointing=kw["checkpointing"],
-                                 pipeline_parallel=kw.get("pipeline_parallel", 1)).total_bytes
+                                 pipeline_parallel=kw.get("pipeline_parallel", 1),
+                                 expert_parallel=kw.get("expert_parallel", 1)).total_bytes
 
     gb = lambda b: f"{b / 1e9:,.1f} GB"   # noqa: E731
     for stage in ("zero1", "zero2", "zero3"):

@@ -43,6 +43,9 @@ SOURCES = {
     "tensor parallel": "4 all-reduces of b x s x h per transformer layer and micro-batch (2 forward, 2 backward): "
                        "Shoeybi et al. 2019 (Megatron-LM, arXiv:1909.08053, section 3) and Korthikanti et al. "
                        "2022 (arXiv:2205.05198, section 4)",
+    "expert parallel": "4 all-to-alls per MoE layer and micro-batch (dispatch and combine, forward and backward) "
+                       "of the tokens x k experts: Lepikhin et al. 2020 (GShard, arXiv:2006.16668), balanced "
+                       "routing assumed",
     "pipeline": "1F1B schedule bubble (p-1)/(m+p-1), interleaved with v chunks per stage (p-1)/v/(m+(p-1)/v): "
                 "Narayanan et al. 2021 (SC21, sections 2.2.1-2.2.2); the first "
                 "stage holds p micro-batches of its L/p layers' activations (Korthikanti et al. 2022, section 3)",
@@ -67,14 +70,17 @@ class Layout:
     pp_comm_s: float = 0.0           # pipeline point-to-point sends (exposed)
     memory: dict | None = None
     notes: list = field(default_factory=list)
+    ep: int = 1                      # expert-parallel degree (mixture of experts)
+    ep_comm_s: float = 0.0           # expert-parallel all-to-alls (exposed)
 
     @property
     def exposed_s(self) -> float:
-        return self.dp_exposed_s + self.tp_comm_s + self.pp_comm_s
+        return self.dp_exposed_s + self.tp_comm_s + self.pp_comm_s + self.ep_comm_s
 
     def describe(self) -> str:
         how = "chosen by flopest: the smallest model-parallel size that fits" if self.chosen else "given"
         return (f"tensor {self.tp} × pipeline {self.pp} × data {self.dp}"
+                f"{f' (experts over {self.ep})' if self.ep > 1 else ''}"
                 f"{'' if self.sharding == 'none' else f', {self.sharding}'} ({how}; {self.node_size} devices per node)")
 
     def to_dict(self) -> dict:
@@ -82,6 +88,7 @@ class Layout:
                 "sharding": self.sharding, "node_size": self.node_size, "chosen": self.chosen,
                 "micro_batches": self.micro_batches, "virtual_stages": self.virtual_stages, "bubble": self.bubble, "dp_comm_s": self.dp_comm_s,
                 "dp_exposed_s": self.dp_exposed_s, "tp_comm_s": self.tp_comm_s, "pp_comm_s": self.pp_comm_s,
+                "expert_parallel": self.ep, "ep_comm_s": self.ep_comm_s,
                 "describe": self.describe(), "notes": list(self.notes), "sources": dict(SOURCES)}
 
 
@@ -103,16 +110,16 @@ def network_gbps(device: str) -> tuple:
     return net.get("*", 25.0), False
 
 
-def _fits(counts, device, precision, optimizer, sharding, tp, pp, dp, checkpointing):
+def _fits(counts, device, precision, optimizer, sharding, tp, pp, dp, checkpointing, ep=1):
     m = memory_per_device(counts, device=device, precision=precision, optimizer=optimizer, data_parallel=dp,
                           tensor_parallel=tp, sharding=sharding, checkpointing=checkpointing,
-                          pipeline_parallel=pp)
+                          pipeline_parallel=pp, expert_parallel=ep if dp % ep == 0 else 1)
     return m
 
 
 def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: str | None,
            sharding: str = "none", tp: int | None = None, pp: int | None = None,
-           checkpointing: bool = False) -> tuple:
+           checkpointing: bool = False, ep: int = 1) -> tuple:
     """(tp, pp, dp, chosen, Memory): the layout given (tp / pp, data parallelism the rest) or the
     smallest model-parallel size that fits, tensor parallelism first within a node."""
     n = whole("n_devices", n_devices)
@@ -128,7 +135,7 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
         if blocks and p > blocks:
             raise error(f"pipeline_parallel {p} is more stages than the model's {blocks} repeated blocks",
                         "pipeline_parallel")
-        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing)
+        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep)
         return t, p, n // (t * p), False, m
     cands = []
     for t in (1, 2, 4, 8, 16, 32, 64):
@@ -141,18 +148,20 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
             p *= 2
     first = None
     for _, p, t in sorted(cands):
-        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing)
+        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep)
         first = first or (t, p, m)
         if m.fits is not False:
             return t, p, n // (t * p), True, m
-    t, p, m = first if first else (1, 1, _fits(counts, device, precision, optimizer, sharding, 1, 1, n, checkpointing))
+    t, p, m = first if first else (1, 1, _fits(counts, device, precision, optimizer, sharding, 1, 1, n,
+                                               checkpointing, ep))
     return t, p, n // (t * p), True, m
 
 
 def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: int, sharding: str,
                   params: float, examples_per_step: float, examples_per_pass: float,
                   backward_s_per_step: float, step_s: float, link_gbps: float, link_efficiency: float,
-                  grad_bytes: float, bucket_bytes: float, chosen: bool = False, virtual_stages: int = 1) -> Layout:
+                  grad_bytes: float, bucket_bytes: float, chosen: bool = False, virtual_stages: int = 1,
+                  ep: int = 1) -> Layout:
     """The communication of one optimizer step on one device under the layout (seconds), and the
     pipeline bubble. backward_s_per_step / step_s: one device's backward and whole-pass time per
     optimizer step without communication (the overlap window of data parallelism)."""
@@ -162,8 +171,11 @@ def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: 
     eff = link_efficiency
     link = link_gbps * 1e9 * eff
     netb = net * 1e9 * eff
-    # data parallel: hierarchical ring
-    g_bytes = float(params) / (tp * pp) * grad_bytes
+    # data parallel: hierarchical ring; a mixture of experts all-reduces its experts' gradients over
+    # the data-parallel replicas that hold the same experts (1 / ep of them each)
+    moe = getattr(counts, "moe", None)
+    held = float(params) - (moe["expert_params"] * (1 - 1 / ep) if moe and ep > 1 else 0.0)
+    g_bytes = held / (tp * pp) * grad_bytes
     g = max(1, min(dp, node // tp))
     k = max(1, dp // g)
     dp_s = 0.0
@@ -208,6 +220,16 @@ def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: 
         if m < pp:
             notes.append(f"pipeline: {m} micro-batch(es) per step for {pp} stages: a bubble of {bubble:.0%}; "
                          f"more micro-batches per step (a smaller --micro-batch) shrink it")
-    if getattr(counts, "experts", None):
-        notes.append("mixture of experts: the expert-parallel all-to-all is not modelled")
-    return Layout(tp, pp, dp, sharding, node, chosen, m, v, bubble, dp_s, dp_exposed, tp_s, pp_s, None, notes)
+    ep_s = 0.0
+    if moe and ep > 1 and block_in and any(block_in):
+        # 4 all-to-alls per MoE layer and micro-batch (dispatch and combine, forward and backward),
+        # each of the layer's tokens × k to other devices: (ep − 1)/ep of k × the block input
+        a2a = sum(4.0 * moe["active_experts"] * (ep - 1) / ep * x for x in block_in) / tp
+        ep_link = link if tp * ep <= node else netb
+        ep_s = m * a2a / pp / ep_link
+        notes.append(f"expert parallelism {ep}: 4 all-to-alls per MoE layer and micro-batch, "
+                     f"{ep_s:.3g} s a step (Lepikhin et al. 2020, GShard; balanced routing)")
+    elif moe and ep == 1:
+        notes.append("mixture of experts without expert parallelism: every device holds every expert")
+    return Layout(tp, pp, dp, sharding, node, chosen, m, v, bubble, dp_s, dp_exposed, tp_s, pp_s, None, notes,
+                  ep, ep_s)

@@ -243,7 +243,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
              virtual_stages: int | None = None,
              failure_rate=None, restart_s=None, checkpoint_write_gbps=None, goodput: bool = True,
              heads=None, kv_heads=None, ffn=None, vocab=None, micro_batch=None, checkpointing: bool = False,
-             graph: bool | None = None, teacher=None, _keep: list | None = None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
+             graph: bool | None = None, teacher=None, experts=None, active_experts=None,
+             expert_parallel: int | None = None, _keep: list | None = None, throughput_unit: str = "examples", price_per_hour=None, samples: int = DEFAULT_SAMPLES,
              seed: int = DEFAULT_SEED) -> Estimate:
     """Time, energy, CO₂eq by scope and water, with p5/p50/p95 (SI units: s, kWh, kg CO₂eq, L).
 
@@ -260,6 +261,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
       through the same step, memory, layout and communication model as a captured graph; then
       batch_size (sequences per optimizer step; default micro_batch × devices), micro_batch
       (sequences per device per pass, default 1), optimizer (adamw) and checkpointing apply;
+      experts / active_experts make it a mixture of experts (balanced routing), expert_parallel
+      its experts' sharding (all-to-all per layer);
     - accelerator_hours (a posteriori: the time comes from the hours, not from FLOPs).
     A `Workload` already built (flopest.impact.from_counts / from_params) is taken as it is.
     The scenario: device, n_devices, region, datacenter, precision, host; pue, intensity
@@ -331,7 +334,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         if token_note:
             wl.notes.insert(0, token_note)
     elif params is not None or tokens is not None:
-        lm_kw = {"heads": heads, "kv_heads": kv_heads, "ffn": ffn, "vocab": vocab}
+        lm_kw = {"heads": heads, "kv_heads": kv_heads, "ffn": ffn, "vocab": vocab, "experts": experts,
+                 "active_experts": active_experts}
         if _lm_graph(graph, params, tokens, layers, d_model, seq_len):
             return _lm_estimate(locals())
         shaped = [k for k, v in {**lm_kw, "micro_batch": micro_batch, "batch_size": batch_size,
@@ -372,7 +376,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
     elif graph and mfu is None and hasattr(counts_or_workload, "table"):
         step = graph_time(counts_or_workload, wl, s, notes, tensor_parallel=tensor_parallel,
-                          pipeline_parallel=pipeline_parallel, sharding=sharding, virtual_stages=virtual_stages)
+                          pipeline_parallel=pipeline_parallel, sharding=sharding, virtual_stages=virtual_stages,
+                          expert_parallel=expert_parallel)
     run_goodput = None
     if hours is None and goodput and wl is not None:
         run_goodput = _apply_goodput(wl, s, counts_or_workload if graph else None, notes, failure_rate=failure_rate,
@@ -488,15 +493,22 @@ def _lm_graph(graph, params, tokens, layers, d_model, seq_len) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _lm_counts(params, layers, d_model, seq, heads, kv_heads, ffn, vocab, micro, optimizer, checkpointing):
+def _lm_counts(params, layers, d_model, seq, heads, kv_heads, ffn, vocab, micro, optimizer, checkpointing,
+               experts=None, active_experts=None):
     """(Counts, what was built) of the decoder of a params plan, kept for the next estimate of the
-    same shape (compare estimates it on every device)."""
+    same shape (compare estimates it on every device). A mixture of experts is counted on the
+    dense decoder of its active experts' compute; its parameters (all experts: the memory, the
+    optimizer step and the gradients) are set to the whole model's, the optimizer step added by
+    the plan (not captured on the partial graph)."""
     from .. import models
-    lm = models.lm_model(params, layers, d_model, seq, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
-                         batch=micro)
-    counts = models.count_module(lm.module, lm.args, lm.kwargs, training=True, causal=True, optimizer=optimizer,
-                                 checkpointing=checkpointing, source=lm.source, notes=lm.notes,
-                                 tokens_per_example=seq)
+    lm, moe = models.lm_model(params, layers, d_model, seq, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
+                              batch=micro, experts=experts, active_experts=active_experts)
+    counts = models.count_module(lm.module, lm.args, lm.kwargs, training=True, causal=True,
+                                 optimizer=None if moe else optimizer, checkpointing=checkpointing,
+                                 source=lm.source, notes=lm.notes, tokens_per_example=seq)
+    if moe:
+        counts.params = int(counts.params + moe["extra_params"])
+        counts.moe = moe
     return counts, lm.source
 
 
@@ -508,7 +520,8 @@ def _lm_estimate(kw: dict) -> Estimate:
     seq = whole("seq_len", kw["seq_len"])
     counts, source = _lm_counts(whole("params", kw["params"]), whole("layers", kw["layers"]),
                                 whole("d_model", kw["d_model"]), seq, kw["heads"], kw["kv_heads"], kw["ffn"],
-                                kw["vocab"], micro, kw["optimizer"] or "adamw", bool(kw["checkpointing"]))
+                                kw["vocab"], micro, kw["optimizer"] or "adamw", bool(kw["checkpointing"]),
+                                kw["experts"], kw["active_experts"])
     bs = kw["batch_size"]
     bs_note = None
     if bs is None:
@@ -520,7 +533,9 @@ def _lm_estimate(kw: dict) -> Estimate:
                                   "step_time_s", "throughput", "sharding", "tensor_parallel", "pipeline_parallel",
                                   "virtual_stages",
                                   "failure_rate", "restart_s", "checkpoint_write_gbps", "goodput",
-                                  "price_per_hour", "samples", "seed", "teacher", "_keep")}
+                                  "price_per_hour", "samples", "seed", "teacher", "_keep", "expert_parallel")}
+    if getattr(counts, "moe", None):
+        pass_kw["optimizer"] = kw["optimizer"] or "adamw"   # the step of every expert, added by the plan
     if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
         pass_kw["throughput"] = kw["throughput"] / seq   # sequences per second per device
     est = estimate(counts, tokens=kw["tokens"], batch_size=bs, **pass_kw)
@@ -610,7 +625,7 @@ def _time_mfu(wl, s: Scenario, time_s: Uncertain, source: str) -> Uncertain:
 
 
 def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pipeline_parallel=None,
-               sharding: str = "none", virtual_stages=None) -> dict | None:
+               sharding: str = "none", virtual_stages=None, expert_parallel=None) -> dict | None:
     """Time the plan with the per-operator step-time model on the counted pass, under a parallel
     layout (flopest.impact.parallel: given, or chosen to fit memory) and its communication; sets
     the scenario's MFU to the one it implies (roofline 1: the model times memory-bound operators
@@ -647,11 +662,16 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     bs = f.get("batch_size") or per
     opt = st.optimizer or opt_name or getattr(counts, "optimizer", None)
     memory = None
+    ep = whole("expert_parallel", expert_parallel) if expert_parallel is not None else 1
+    if ep > 1 and not getattr(counts, "moe", None):
+        raise error("expert_parallel shards the experts of a mixture of experts (a params plan with experts=)",
+                    "expert_parallel")
     if getattr(counts, "saved_bytes_by_module", None):
         tp, pp, dp, chosen, mem = parallel.choose(
             counts, device=s.device, n_devices=n, precision=s.precision,
             optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam", sharding=sharding,
-            tp=tensor_parallel, pp=pipeline_parallel, checkpointing=bool(getattr(counts, "checkpointing", False)))
+            tp=tensor_parallel, pp=pipeline_parallel, checkpointing=bool(getattr(counts, "checkpointing", False)),
+            ep=ep)
         memory = mem
     else:
         tp, pp = int(tensor_parallel or 1), int(pipeline_parallel or 1)
@@ -659,6 +679,9 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
             raise error(f"tensor_parallel {tp} × pipeline_parallel {pp} does not divide the {n:,} devices",
                         "tensor_parallel", "pipeline_parallel")
         dp, chosen = n // (tp * pp), False
+    if ep > 1 and dp % ep:
+        raise error(f"expert_parallel {ep} must divide the {dp:,} data-parallel replicas of the layout "
+                    f"(tensor {tp} × pipeline {pp} × data {dp})", "expert_parallel")
     model = TimeModel.load()
     work = bs / (n * per)      # counted passes one device runs per optimizer step
     backward_s = float(st.row_time_s[counts.table.phase == kinds.BACKWARD].sum()) * work
@@ -668,7 +691,7 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
         step_s=rows_s * work, link_gbps=model.link_gbps.get(s.device, model.link_default_gbps),
         link_efficiency=model.link_efficiency, grad_bytes=model.grad_bytes_per_param,
         bucket_bytes=model.bucket_bytes, chosen=chosen,
-        virtual_stages=whole("virtual_stages", virtual_stages) if virtual_stages is not None else 1)
+        virtual_stages=whole("virtual_stages", virtual_stages) if virtual_stages is not None else 1, ep=ep)
     lay.memory = memory.to_dict() if memory is not None else None
     trials = float(wl.trials or 1)
     steps = float(f.get("steps_per_trial", 0)) * trials

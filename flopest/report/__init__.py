@@ -203,6 +203,9 @@ def run_rows(d: dict):
                f"{_num(lay['dp_exposed_s'], 's')} exposed", src.get("data parallel", ""))
         if lay["tensor_parallel"] > 1:
             yield "tensor-parallel all-reduces", f"{_num(lay['tp_comm_s'], 's')} a step", src.get("tensor parallel", "")
+        if lay.get("expert_parallel", 1) > 1:
+            yield ("expert-parallel all-to-alls", f"{_num(lay['ep_comm_s'], 's')} a step",
+                   src.get("expert parallel", ""))
         if lay["pipeline_parallel"] > 1:
             yield ("pipeline bubble and sends", f"{lay['bubble']:.1%} of a step ({lay['micro_batches']} micro-batches), "
                    f"sends {_num(lay['pp_comm_s'], 's')}", src.get("pipeline", ""))

@@ -156,7 +156,7 @@ def test_a_1024_gpu_plan_shows_layout_communication_and_goodput(llama70b, cli):
     lay = d["step"]["layout"]
     assert lay["tensor_parallel"] * lay["pipeline_parallel"] * lay["data_parallel"] == 1024
     assert lay["tp_comm_s"] > 0 and lay["dp_comm_s"] > 0 and 0 < d["step"]["communication_share"] < 1
-    assert set(lay["sources"]) == {"layout", "data parallel", "tensor parallel", "pipeline"}
+    assert set(lay["sources"]) == {"layout", "data parallel", "tensor parallel", "pipeline", "expert parallel"}
     g = d["goodput"]
     assert 0.5 < g["goodput"]["p5"] <= g["goodput"]["p50"] <= g["goodput"]["p95"] < 1
     assert "Llama" in g["sources"]["failure rate per accelerator-hour"]

@@ -84,3 +84,29 @@ def test_a_teacher_model_counted_forward_per_token(config_dir):
     est = flopest.estimate(student, teacher=teacher, **kw)
     per_token = teacher.forward_flops / SHAPE["seq"]          # one sequence of `seq` tokens counted
     assert est.flops - base.flops == round(per_token * SHAPE["seq"] * 1000)
+
+
+def test_a_mixture_of_experts_by_its_shape():
+    # Mixtral-8x7B-shaped (Jiang et al. 2024: 32 layers, d 4096, 32 heads, 8 KV heads, 8 experts of
+    # width 14,336, 2 active, vocabulary 32,000): 46.7e9 parameters by hand, and the MLP width
+    # solved from them is the published 14,336
+    L, d, kv, hd, V, E, f = 32, 4096, 8, 128, 32000, 8, 14336
+    n = 2 * V * d + d + L * (2 * d * d + 2 * d * kv * hd + 2 * d + 3 * d * f * E + d * E)
+    kw = dict(params=n, tokens=1e9, layers=L, d_model=d, seq_len=256, heads=32, kv_heads=kv, vocab=V, experts=E,
+              active_experts=2, device="h100-sxm", n_devices=64, batch_size=64, samples=1000, goodput=False)
+    est = flopest.estimate(**kw, expert_parallel=8)
+    assert "MLP 28,672" in " ".join(est.notes) and est.memory is not None     # 2 active experts × 14,336
+    # the counted parameters are the whole model's (every expert: memory, optimizer, gradients)
+    assert est.workload.factors["optimizer_flops_per_step"] == 16 * n          # AdamW: 16 FLOPs a parameter
+    lay = est.step["layout"]
+    assert lay["expert_parallel"] == 8 and lay["ep_comm_s"] > 0
+    # the compute per token is that of 2 experts, not 8: fewer FLOPs than 6·N·D
+    assert est.flops < 0.5 * 6 * n * 1e9
+    # at the same layout, the experts not sharded hold 7/8 of the expert weights more per device
+    a = flopest.estimate(**kw, expert_parallel=8, tensor_parallel=1, pipeline_parallel=1)
+    b = flopest.estimate(**kw, tensor_parallel=1, pipeline_parallel=1)
+    expert = L * 3 * d * f * E
+    assert b.memory["terms_bytes"]["optimizer states"] - a.memory["terms_bytes"]["optimizer states"] == \
+        pytest.approx(8 * expert * 7 / 8)                                       # Adam: 8 B a parameter
+    with pytest.raises(FlopestError, match="expert_parallel"):
+        flopest.estimate(**kw, expert_parallel=3)

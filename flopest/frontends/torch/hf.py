@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from ...errors import InputError, ModelReadError
+from ...validate import error
 from .inputs import spec
 
 # --task → the transformers Auto class, and the architectures' suffixes that default to it
@@ -128,13 +129,16 @@ DEFAULT_HEAD_DIM = 128  # the head size of Llama, Mistral, Qwen2 and GPT-3 175B
 
 
 def synthetic_config(params: int, layers: int, d_model: int, seq_len: int, *, heads=None, kv_heads=None,
-                     ffn=None, vocab=None) -> tuple:
+                     ffn=None, vocab=None, experts=None, active_experts=None) -> tuple:
     """(LlamaConfig, notes): a Llama-shaped decoder (RMSNorm, rotary positions, SwiGLU MLP, untied
     embeddings) with the shape given; what is not given is said: heads = d_model / 128, key-value
     heads = heads, vocabulary 32,000, and the MLP width solved so that the parameters match
     `params`:
         N = 2·V·d + d + L·(2·d² + 2·d·kv·d/h + 3·d·ffn + 2·d)   (q, o; k, v; gate, up, down; norms)
-    rounded to a multiple of 256."""
+    rounded to a multiple of 256. A mixture of experts (`experts` E, `active_experts` k per token)
+    has E SwiGLU experts of width `ffn` in every layer (N counts 3·d·ffn·E a layer, and a router
+    of d·E); the decoder built holds one SwiGLU of width k·ffn, the compute of a token routed to k
+    experts. Returns (config, notes, expert parameters)."""
     from transformers import LlamaConfig
     notes = []
     if heads is None:
@@ -150,16 +154,30 @@ def synthetic_config(params: int, layers: int, d_model: int, seq_len: int, *, he
         vocab = DEFAULT_VOCAB
         notes.append(f"vocabulary {vocab:,} (Llama 2's; --vocab to give it)")
     hd = d_model // heads
+    e = int(experts or 1)
+    k = int(active_experts or (1 if experts is None else 2))
+    if experts is not None and not 1 <= k <= e:
+        raise error(f"active_experts {k} must be between 1 and the {e} experts", "active_experts")
+    if experts is None and active_experts is not None:
+        raise error("active_experts needs experts (the experts of each layer)", "active_experts", "experts")
     fixed = 2 * vocab * d_model + d_model + layers * (2 * d_model * d_model + 2 * d_model * kv_heads * hd + 2 * d_model)
+    if experts is not None:
+        fixed += layers * d_model * e                      # the routers
     if ffn is None:
-        raw = (params - fixed) / (3 * layers * d_model)
+        raw = (params - fixed) / (3 * layers * d_model * e)
         if raw < 256:
             raise InputError(f"{params:,} parameters are too few for {layers} layers of d_model {d_model:,} with "
                              f"a {vocab:,}-token vocabulary (attention and embeddings alone hold {fixed:,}): check "
                              f"--params, --layers and --d-model")
         ffn = int(round(raw / 256) * 256)
-        notes.append(f"MLP width {ffn:,}: solved so that the parameters match the {params:,} given (--ffn to give it)")
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=ffn, num_hidden_layers=layers,
+        notes.append(f"{'expert ' if experts else ''}MLP width {ffn:,}: solved so that the parameters match the "
+                     f"{params:,} given (--ffn to give it)")
+    expert_params = 3 * d_model * ffn * e * layers if experts is not None else 0
+    if experts is not None:
+        notes.append(f"mixture of experts: {e} experts of width {ffn:,} a layer, {k} active per token; the graph holds "
+                     f"one MLP of width {k * ffn:,} (the compute of a token's {k} experts: balanced routing assumed); "
+                     f"the routers' d·E FLOPs per token are left out")
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=ffn * k, num_hidden_layers=layers,
                       num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=seq_len,
                       tie_word_embeddings=False, architectures=["LlamaForCausalLM"])
-    return cfg, notes
+    return cfg, notes, expert_params
