@@ -346,8 +346,12 @@ def teacher_arg(a):
     if not (models.is_torch_spec(raw) or str(raw).lower().endswith(".onnx")):
         raise InputError(f"--teacher {short(str(raw))!r} is neither a parameter count (70B) nor a model (hf:ORG/NAME, "
                          f"zoo:NAME, model.onnx, package.module:factory)")
+    from ..errors import FlopestError
     with progress(a, f"counting the teacher {short(str(raw))}"):
-        return models.count(raw)
+        try:
+            return models.count(raw)
+        except FlopestError as exc:
+            raise InputError(f"--teacher {short(str(raw))!r}: {exc}") from None
 
 
 def goodput_args(a) -> dict:
@@ -586,11 +590,15 @@ class Plan:
         out = []
         for i, raw in enumerate(self.a.phase, 1):
             kw = {"name": f"phase {i}"}
+            seen = set()
             for item in [x for x in str(raw).split(",") if x.strip()]:
                 k, eq, v = item.partition("=")
                 k, v = k.strip(), v.strip()
                 if not eq or not v:
                     raise InputError(f"--phase {short(raw)!r}: {item!r} is not KEY=VALUE (e.g. tokens=200B)")
+                if k in seen:
+                    raise InputError(f"--phase {short(raw)!r}: {k} is given twice; give it once")
+                seen.add(k)
                 if k not in self.PHASE_KEYS:
                     from ..errors import did_you_mean
                     raise InputError(f"--phase {short(raw)!r}: unknown key {k!r}{did_you_mean(k, self.PHASE_KEYS)}; "
@@ -611,8 +619,8 @@ class Plan:
         if self.a.model:   # reports name the model as the user gave it
             est.model = self.a.model
         lay = (est.step or {}).get("layout") or {}
-        if lay.get("chosen") and lay["tensor_parallel"] * lay["pipeline_parallel"] > 1 \
-                and not getattr(self, "batch_given", True):
+        if lay.get("chosen") is not False and lay and lay["tensor_parallel"] * lay["pipeline_parallel"] > 1 \
+                and not getattr(self, "batch_given", True) and self.a.micro_batch is not None:
             est.notes.append(f"the global batch ({est.workload.factors.get('batch_size'):,} examples) counts one "
                              f"micro-batch per device, but the layout chosen runs one per replica of "
                              f"{lay['tensor_parallel'] * lay['pipeline_parallel']} devices: give --batch-size (or "

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 from .. import data
-from ..validate import positive
+from ..validate import error, positive
 
 # bytes per parameter a checkpoint holds: weights + master weights + optimizer states (the
 # memory model's terms, flopest.impact.memory; gradients are not saved)
@@ -44,6 +44,7 @@ class Goodput:
     checkpoint_s: float                 # p50 time to write one checkpoint, seconds
     checkpoint_bytes: float
     n_devices: int
+    checkpoints: int = 0                # intermediate checkpoints written at p50
     sources: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
 
@@ -51,6 +52,7 @@ class Goodput:
         return {"goodput": dict(self.goodput), "failures_share": self.failures_share,
                 "checkpoint_share": self.checkpoint_share, "mtbf_h": self.mtbf_h, "interval_s": self.interval_s,
                 "checkpoint_s": self.checkpoint_s, "checkpoint_bytes": self.checkpoint_bytes,
+                "checkpoints": self.checkpoints,
                 "n_devices": self.n_devices, "sources": dict(self.sources), "notes": list(self.notes)}
 
 
@@ -69,15 +71,16 @@ def _one(n: int, work_s: float, ckpt_bytes: float, rate_per_h: float, restart_s:
     tau_opt = math.sqrt(2.0 * delta * m_s) if delta > 0 else work_s
     tau = min(tau_opt, work_s) if work_s > 0 else tau_opt
     lost = (tau / 2.0 + restart_s) / m_s
-    if lost >= 0.95:
-        lost = 0.95   # a job that fails faster than it restarts: bounded, and said by the caller
+    capped = lost >= 0.95
+    if capped:
+        lost = 0.95   # a job that fails about as fast as it restarts: bounded, and said by the caller
     # intermediate checkpoints: one every τ of work, none in a run shorter than τ (the final save
     # is the model itself, not an overhead)
     n_ckpt = max(0, math.ceil(work_s / tau_opt) - 1) if work_s > 0 and tau_opt > 0 else 0
     ckpt = n_ckpt * delta / work_s if n_ckpt else 0.0
     wall = (1.0 + ckpt) / (1.0 - lost)
     g = 1.0 / wall
-    return g, 1.0 - (1.0 + ckpt) * g, ckpt * g, m_s / 3600.0, tau, delta
+    return g, 1.0 - (1.0 + ckpt) * g, ckpt * g, m_s / 3600.0, tau, delta, capped, n_ckpt
 
 
 def goodput(n_devices: int, work_s: float, params: float, *, precision: str = "bf16",
@@ -93,6 +96,9 @@ def goodput(n_devices: int, work_s: float, params: float, *, precision: str = "b
     def prior(key, given, name):
         if given is not None:
             v = positive(name, given)
+            if not 1e-15 <= v <= 1e15:
+                raise error(f"{name} {v:g} is outside 1e-15 to 1e15: give a rate, duration or bandwidth in range",
+                            name)
             return (v, v, v), f"given: {v:g}"
         r = priors[key]
         return (r.p5, r.p50, r.p95), f"{r.source} ({r.year})"
@@ -104,11 +110,19 @@ def goodput(n_devices: int, work_s: float, params: float, *, precision: str = "b
     mid = _one(n, work, ck, rate[1], rest[1], bw[1])
     best = _one(n, work, ck, rate[0], rest[0], bw[2])
     notes = []
+    if mid[6]:
+        raise error(f"a job of {n:,} accelerators fails every {mid[3] * 3600:,.3g} s on average (failure rate "
+                    f"{rate[1]:g} per accelerator-hour), about as often as it restarts ({rest[1]:,.3g} s) and "
+                    f"checkpoints: it cannot make progress; check failure_rate, restart_s and checkpoint_write_gbps, "
+                    f"or plan fewer accelerators", "failure_rate", "restart_s", "checkpoint_write_gbps")
+    if worst[6]:
+        notes.append(f"goodput p5: at the worst failure rate and restart time of the priors the job would barely "
+                     f"progress; its p5 is bounded at 5 % of the wall-clock time doing work")
     if mid[1] > 0.5:
         notes.append(f"goodput: a job of {n:,} accelerators fails every {mid[3]:.2g} h on average; more than half "
-                     f"its time goes to failures and restarts: checkpoint more often or use fewer accelerators")
+                     f"its time goes to failures and restarts: plan fewer accelerators or a faster restart")
     return Goodput({"p5": worst[0], "p50": mid[0], "p95": best[0]}, mid[1], mid[2], mid[3], mid[4], mid[5], ck, n,
-                   {"failure rate per accelerator-hour": rate_src, "restart time": rest_src,
+                   mid[7], {"failure rate per accelerator-hour": rate_src, "restart time": rest_src,
                     "checkpoint write bandwidth per accelerator": bw_src,
                     "checkpoint interval": "Young 1974 (CACM 17(9), 'A first order approximation to the "
                                            "optimum checkpoint interval'): tau = sqrt(2 x write time x MTBF)"},

@@ -60,7 +60,7 @@ class Layout:
     dp: int
     sharding: str
     node_size: int
-    chosen: bool
+    chosen: bool | None              # True: chosen to fit; None: chosen, but none fits; False: given
     micro_batches: int = 1           # per optimizer step and data-parallel replica
     virtual_stages: int = 1          # model chunks per pipeline stage (interleaved schedule)
     bubble: float = 0.0              # pipeline bubble fraction of the step
@@ -78,7 +78,9 @@ class Layout:
         return self.dp_exposed_s + self.tp_comm_s + self.pp_comm_s + self.ep_comm_s
 
     def describe(self) -> str:
-        how = "chosen by flopest: the smallest model-parallel size that fits" if self.chosen else "given"
+        how = ("chosen by flopest: the smallest model-parallel size that fits" if self.chosen else
+               "chosen by flopest: none fits, the layout of least memory per device" if self.chosen is None
+               else "given")
         return (f"tensor {self.tp} × pipeline {self.pp} × data {self.dp}"
                 f"{f' (experts over {self.ep})' if self.ep > 1 else ''}"
                 f"{'' if self.sharding == 'none' else f', {self.sharding}'} ({how}; {self.node_size} devices per node)")
@@ -146,15 +148,19 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
             if n % (t * p) == 0:
                 cands.append((t * p, p, t))
             p *= 2
-    first = None
+    best = None
     for _, p, t in sorted(cands):
         m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep)
-        first = first or (t, p, m)
         if m.fits is not False:
             return t, p, n // (t * p), True, m
-    t, p, m = first if first else (1, 1, _fits(counts, device, precision, optimizer, sharding, 1, 1, n,
-                                               checkpointing, ep))
-    return t, p, n // (t * p), True, m
+        if best is None or m.total_bytes < best[2].total_bytes:
+            best = (t, p, m)
+    # nothing fits: the layout of the least memory per device, and said (the memory's verdict and fix)
+    t, p, m = best if best else (1, 1, _fits(counts, device, precision, optimizer, sharding, 1, 1, n,
+                                             checkpointing, ep))
+    m.notes.append(f"no tensor × pipeline layout of the {n:,} devices fits: the one of least memory per device "
+                   f"(tensor {t} × pipeline {p}) is timed")
+    return t, p, n // (t * p), None, m
 
 
 def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: int, sharding: str,
@@ -177,7 +183,7 @@ def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: 
     held = float(params) - (moe["expert_params"] * (1 - 1 / ep) if moe and ep > 1 else 0.0)
     g_bytes = held / (tp * pp) * grad_bytes
     g = max(1, min(dp, node // tp))
-    k = max(1, dp // g)
+    k = max(1, -(-dp // g))     # nodes the replicas span (a partial node counts: its traffic crosses the network)
     dp_s = 0.0
     if dp > 1 and g_bytes > 0:
         dp_s = 2.0 * (g - 1) / g * g_bytes / link + (2.0 * (k - 1) / k * g_bytes / g / netb if k > 1 else 0.0)
@@ -219,7 +225,7 @@ def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: 
             pp_s = 2.0 * m * v * x / p2p
         if m < pp:
             notes.append(f"pipeline: {m} micro-batch(es) per step for {pp} stages: a bubble of {bubble:.0%}; "
-                         f"more micro-batches per step (a smaller --micro-batch) shrink it")
+                         f"more micro-batches per step (a larger global batch, or interleaving) shrink it")
     ep_s = 0.0
     if moe and ep > 1 and block_in and any(block_in):
         # 4 all-to-alls per MoE layer and micro-batch (dispatch and combine, forward and backward),

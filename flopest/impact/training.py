@@ -304,7 +304,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     if accelerator_hours is not None:
         _unread("accelerator_hours", counts_or_workload, {**plan, **lm, **search, "failure_rate": failure_rate,
                                                           "restart_s": restart_s,
-                                                          "checkpoint_write_gbps": checkpoint_write_gbps})
+                                                          "checkpoint_write_gbps": checkpoint_write_gbps,
+                                                          "goodput": None if goodput else False})
         hours = positive("accelerator_hours", accelerator_hours)
     elif isinstance(counts_or_workload, Workload):
         _unread("a Workload", None, {**plan, **lm, **search})
@@ -330,7 +331,22 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
             raise error("a count needs dataset_size= (the number of training examples; CLI --dataset-size)",
                         "dataset_size")
         plan["dataset_size"] = dataset_size
+        bs_note = None
+        per_given = examples_per_pass or getattr(counts_or_workload, "examples_per_pass", None)
+        nd = whole("n_devices", n_devices)
+        if batch_size is None and nd > 1 and per_given:
+            # data parallel by default: one counted pass per replica and step (a replica of tensor ×
+            # pipeline devices runs one micro-batch together)
+            mp = int(tensor_parallel or 1) * int(pipeline_parallel or 1)
+            replicas = nd // mp if mp and nd % mp == 0 else nd
+            plan["batch_size"] = int(per_given) * replicas
+            bs_note = (f"no batch size given: one counted pass of {int(per_given):,} example(s) per data-parallel "
+                       f"replica and step, × {replicas:,} replicas = a global batch of {plan['batch_size']:,} "
+                       f"(batch_size= / --batch-size to give it)")
         wl = from_counts(counts_or_workload, **{k: v for k, v in plan.items() if v is not None}, **searched)
+        if bs_note:
+            wl.notes.insert(0, bs_note)
+            wl.factors["batch_default"] = True
         if token_note:
             wl.notes.insert(0, token_note)
     elif params is not None or tokens is not None:
@@ -367,6 +383,9 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     graph = graph and counts_or_workload is not None
     step = None
     measured = step_time_s is not None or throughput is not None
+    if (measured or mfu is not None) and virtual_stages not in (None, 1):
+        raise error("virtual_stages shapes the pipeline bubble of the step-time model; mfu, step_time_s or throughput "
+                    "replace that model: remove virtual_stages", "virtual_stages")
     if measured:
         if hours is not None:
             raise error("step_time_s / throughput time a plan; accelerator_hours already give its time",
@@ -525,8 +544,10 @@ def _lm_estimate(kw: dict) -> Estimate:
     bs = kw["batch_size"]
     bs_note = None
     if bs is None:
-        bs = micro * n_dev
-        bs_note = (f"batch: {micro} sequence(s) per device × {n_dev:,} devices = {bs:,} sequences "
+        mp = int(kw["tensor_parallel"] or 1) * int(kw["pipeline_parallel"] or 1)
+        replicas = n_dev // mp if n_dev % mp == 0 else n_dev
+        bs = micro * replicas
+        bs_note = (f"batch: {micro} sequence(s) per data-parallel replica × {replicas:,} replicas = {bs:,} sequences "
                    f"({bs * seq:,} tokens) per optimizer step (batch_size= / --batch-size to give it)")
     pass_kw = {k: kw[k] for k in ("device", "n_devices", "region", "datacenter", "precision", "pue", "intensity",
                                   "mfu", "power_w", "lifetime_years", "host", "trials", "trial_fraction",
@@ -539,7 +560,17 @@ def _lm_estimate(kw: dict) -> Estimate:
     if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
         pass_kw["throughput"] = kw["throughput"] / seq   # sequences per second per device
     est = estimate(counts, tokens=kw["tokens"], batch_size=bs, **pass_kw)
+    lay = (est.step or {}).get("layout") or {}
+    if kw["batch_size"] is None and lay.get("chosen") is not False and lay and \
+            lay["tensor_parallel"] * lay["pipeline_parallel"] > 1:
+        est.notes.append(f"the default batch counts one micro-batch per device, but the layout chosen runs one per "
+                         f"replica of {lay['tensor_parallel'] * lay['pipeline_parallel']} devices: give batch_size "
+                         f"(--batch-size) for the batch you train with")
     n = float(kw["params"])
+    if abs(counts.params - n) > 0.10 * n:
+        raise error(f"the decoder of this shape holds {counts.params:,} parameters, not the {int(n):,} given "
+                    f"({counts.params / n - 1:+.0%}): check params and the shape (leave out ffn to solve it from "
+                    f"params)", "params", "ffn")
     six = 6.0 * n * float(kw["tokens"])
     got = float(est.flops)
     notes = [f"graph of the --params plan: {source}, {counts.params:,} parameters counted against the "
@@ -568,6 +599,10 @@ def _add_teacher(wl, teacher, student) -> None:
         if tokens is not None and t_tpe:
             per_token = teacher.forward_flops / (per_ex * t_tpe)
             add, how = per_token * tokens, f"{per_token:.4g} FLOPs per token (its count) × {tokens:,.0f} tokens"
+        elif tokens is not None:
+            raise error("the student is counted per token and the teacher's count per example (it does not know "
+                        "its tokens per example): give the teacher's parameter count, or an hf: teacher",
+                        "teacher")
         elif examples is not None:
             per = teacher.forward_flops / per_ex
             add, how = per * examples, f"{per:.4g} FLOPs per example (its count) × {examples:,.0f} examples"
@@ -610,9 +645,11 @@ def _apply_goodput(wl, s: Scenario, counts, notes: list, **given):
                       m.unit, f"{m.source}; × goodput {q['p5']:.3f} / {q['p50']:.3f} / {q['p95']:.3f} "
                               f"(failures, restarts, checkpoint writes: flopest/impact/goodput.py)")
     if 1.0 - q["p50"] >= 0.001:
+        ck = (f"{g.checkpoint_share:.1%} writing {g.checkpoints:,} checkpoints (every {g.interval_s / 60:,.3g} min)"
+              if g.checkpoints else "no intermediate checkpoint (the run is shorter than the checkpoint interval)")
         notes.append(f"goodput {q['p50']:.1%} (p5 {q['p5']:.1%}): {g.failures_share:.1%} of the wall-clock time lost "
                      f"to failures and restarts (a failure every {g.mtbf_h:,.3g} h on {s.n_devices:,} device(s)), "
-                     f"{g.checkpoint_share:.1%} writing checkpoints (every {g.interval_s / 60:,.3g} min)")
+                     f"{ck}")
     notes.extend(x for x in g.notes if x not in notes)
     return g
 
@@ -682,6 +719,22 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     if ep > 1 and dp % ep:
         raise error(f"expert_parallel {ep} must divide the {dp:,} data-parallel replicas of the layout "
                     f"(tensor {tp} × pipeline {pp} × data {dp})", "expert_parallel")
+    if bs < dp:
+        raise error(f"a global batch of {bs:,} example(s) is smaller than the {dp:,} data-parallel replicas of the "
+                    f"layout (tensor {tp} × pipeline {pp} × data {dp}): every replica needs one example a step; give "
+                    f"a larger batch_size or fewer devices", "batch_size")
+    vs = whole("virtual_stages", virtual_stages) if virtual_stages is not None else 1
+    if vs > 1 and pp == 1:
+        raise error("virtual_stages interleaves the stages of a pipeline: give pipeline_parallel > 1 too",
+                    "virtual_stages")
+    blocks = len(parallel.blocks_of(getattr(counts, "saved_bytes_by_module", {}) or {}))
+    if vs > 1 and blocks and pp * vs > blocks:
+        raise error(f"pipeline_parallel {pp} × virtual_stages {vs} = {pp * vs} chunks, more than the model's "
+                    f"{blocks} repeated blocks", "virtual_stages")
+    if chosen is not False and tp * pp > 1 and f.get("batch_default"):
+        notes.append(f"the default global batch ({bs:,} examples) counts one counted pass per device, but the layout "
+                     f"chosen runs one per replica of {tp * pp} devices: give batch_size (--batch-size) for the batch "
+                     f"you train with")
     model = TimeModel.load()
     work = bs / (n * per)      # counted passes one device runs per optimizer step
     backward_s = float(st.row_time_s[counts.table.phase == kinds.BACKWARD].sum()) * work
@@ -691,7 +744,7 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
         step_s=rows_s * work, link_gbps=model.link_gbps.get(s.device, model.link_default_gbps),
         link_efficiency=model.link_efficiency, grad_bytes=model.grad_bytes_per_param,
         bucket_bytes=model.bucket_bytes, chosen=chosen,
-        virtual_stages=whole("virtual_stages", virtual_stages) if virtual_stages is not None else 1, ep=ep)
+        virtual_stages=vs, ep=ep)
     lay.memory = memory.to_dict() if memory is not None else None
     trials = float(wl.trials or 1)
     steps = float(f.get("steps_per_trial", 0)) * trials

@@ -72,11 +72,13 @@ def test_estimate_hf_path_equals_the_model_built_by_hand(tmp_path, cli, no_netwo
     d = json.loads(r.stdout)
     hand = _by_hand(name, CONFIGS[name], 256)
     # 2e12 tokens / 256 per sequence = 7,812,500,000 sequences, each one counted pass (batch 1); the
-    # optimizer runs once per sequence (no --batch-size: the counted batch of 1)
+    # optimizer runs once per global batch: no --batch-size, one counted sequence on each of the 256
+    # devices = 256 sequences a step, ⌈7,812,500,000 / 256⌉ = 30,517,579 steps
     n = 2 * 10**12 // 256
     assert d["workload"]["factors"]["dataset_size"] == n == 7_812_500_000
     fb = hand.forward_flops + hand.backward_flops
-    assert d["flops"] == fb * n + hand.optimizer_flops * n
+    assert d["workload"]["factors"]["batch_size"] == 256
+    assert d["flops"] == fb * n + hand.optimizer_flops * 30_517_579
     assert no_network == []
 
 

@@ -98,12 +98,17 @@ def test_a_70b_model_on_8_h100_without_sharding_does_not_fit_and_says_how(tmp_pa
     cfg = dict(LLAMA7B, hidden_size=8_192, intermediate_size=28_672, num_hidden_layers=80, num_attention_heads=64,
                num_key_value_heads=8)
     c = flopest.count(_config(tmp_path, "l70", cfg), seq_len=256, training=True, optimizer="adam")
-    e = flopest.estimate(c, tokens=1e9, device="h100-sxm", n_devices=8, samples=300)
+    e = flopest.estimate(c, tokens=1e9, device="h100-sxm", n_devices=8, samples=300, tensor_parallel=1,
+                         pipeline_parallel=1)
     m = e.to_dict()["memory"]
     # 16 bytes × 68,976,648,192 parameters = 1.10 TB per device unsharded, against 80 GB
     assert m["terms_bytes"]["optimizer states"] == 8 * 68_976_648_192
     assert m["fits"] is False and m["fix"]
     assert any(n.startswith("does not fit") for n in e.notes)
+    # a layout chosen by flopest: no tensor × pipeline split of 8 devices fits; the one of least
+    # memory is timed and said so
+    chosen = flopest.estimate(c, tokens=1e9, device="h100-sxm", n_devices=8, samples=300)
+    assert chosen.memory["fits"] is False and "none fits" in chosen.step["layout"]["describe"]
     sharded = flopest.estimate(c, tokens=1e9, device="h100-sxm", n_devices=8, sharding="zero3", tensor_parallel=8,
                                samples=300).to_dict()["memory"]
     # zero3 over 8 / 8 = 1 data-parallel group, tensor parallel 8: 16 × Ψ / 8 = 137,953,296,384 → still over

@@ -233,3 +233,41 @@ def test_cli_phase_flag(cli):
     assert d["flops"] == 6 * 7_000_000_000 * 2_000_000_000_000 and [p["name"] for p in d["phases"]] == ["pre", "post"]
     r = cli(base + ["--phase", "tokenz=1T"])
     assert r.returncode == 2 and "tokens" in r.stderr and "--phase" in r.stderr
+
+
+# ----------------------------------------------------------------------------- found in review
+def test_a_job_that_cannot_progress_is_an_error_not_a_capped_goodput():
+    # 1 failure per accelerator-hour on 64 devices: one every 56 s, against restarts of minutes
+    with pytest.raises(FlopestError, match="cannot make progress"):
+        gp.goodput(64, 1e6, 7e9, failure_rate=1.0)
+
+
+def test_replicas_on_a_partial_node_pay_the_network():
+    c = _blocks(2, 1000)
+    kw = dict(device="h100-sxm", precision="bf16", tp=1, pp=1, sharding="none", params=1e9, examples_per_step=12,
+              examples_per_pass=1, backward_s_per_step=0.0, step_s=1.0, link_gbps=450, link_efficiency=0.67,
+              grad_bytes=4, bucket_bytes=25 * 2**20)
+    eight = parallel.communication(c, dp=8, **kw)
+    twelve = parallel.communication(c, dp=12, **kw)
+    # 12 replicas span 2 nodes of 8: the ring crosses the network (2 × 1/2 × G/8 over 33.5 GB/s)
+    assert twelve.dp_comm_s > eight.dp_comm_s
+    assert twelve.dp_comm_s - 2 * 7 / 8 * 4e9 / (450e9 * 0.67) == pytest.approx(4e9 / 8 / (50e9 * 0.67), rel=1e-9)
+
+
+def test_a_teacher_per_example_with_a_student_per_token_is_refused(mlp_onnx_counts=None):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.ones((8, 8), np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "t",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])], [w])
+    teacher = flopest.count(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    with pytest.raises(FlopestError, match="per token"):
+        flopest.estimate(params=1e9, tokens=1e10, device="h100-sxm", graph=False, teacher=teacher, samples=300)
+
+
+def test_cli_duplicate_phase_key_and_vp_without_pp(cli):
+    r = cli(["estimate", "--params", "7B", "--tokens", "1T", "--no-graph", "--phase", "tokens=1T,tokens=2T"])
+    assert r.returncode == 2 and "twice" in r.stderr
+    r = cli(["estimate", "--params", "7B", "--tokens", "1T", "--no-graph", "--mfu", "0.4", "--phase", "name=a"])
+    assert r.returncode == 0, r.stderr

@@ -110,3 +110,25 @@ def test_a_mixture_of_experts_by_its_shape():
         pytest.approx(8 * expert * 7 / 8)                                       # Adam: 8 B a parameter
     with pytest.raises(FlopestError, match="expert_parallel"):
         flopest.estimate(**kw, expert_parallel=3)
+
+
+def test_params_contradicting_the_shape_are_refused_and_the_batch_checked():
+    with pytest.raises(FlopestError, match="parameters, not the"):
+        flopest.estimate(params=1e6, tokens=1e9, layers=4, d_model=512, seq_len=256, heads=8, vocab=1000,
+                         ffn=1536, device="h100-sxm", samples=300)
+    with pytest.raises(FlopestError, match="smaller than the"):
+        flopest.estimate(params=_params(), tokens=1e9, layers=4, d_model=512, seq_len=256, heads=8, kv_heads=4,
+                         vocab=1000, device="h100-sxm", n_devices=8, batch_size=4, samples=300)
+    with pytest.raises(FlopestError, match="pipeline"):
+        flopest.estimate(params=_params(), tokens=1e9, layers=4, d_model=512, seq_len=256, heads=8, kv_heads=4,
+                         vocab=1000, device="h100-sxm", n_devices=8, virtual_stages=2, samples=300)
+
+
+def test_a_model_on_many_devices_defaults_to_data_parallel_batches(config_dir):
+    c = flopest.count(f"hf:{config_dir}", training=True, seq_len=SHAPE["seq"], optimizer="adamw")
+    one = flopest.estimate(c, tokens=1e8, device="h100-sxm", samples=500, goodput=False)
+    eight = flopest.estimate(c, tokens=1e8, device="h100-sxm", n_devices=8, samples=500, goodput=False)
+    # one counted sequence per device and step: 8 devices take about an eighth of the time, not longer
+    assert eight.workload.factors["batch_size"] == 8
+    assert eight.time_s["p50"] < one.time_s["p50"] / 4
+    assert any("no batch size given" in n for n in eight.notes)

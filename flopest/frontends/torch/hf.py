@@ -140,7 +140,10 @@ def synthetic_config(params: int, layers: int, d_model: int, seq_len: int, *, he
     of d·E); the decoder built holds one SwiGLU of width k·ffn, the compute of a token routed to k
     experts. Returns (config, notes, expert parameters)."""
     from transformers import LlamaConfig
+    from ...validate import whole
     notes = []
+    heads, kv_heads, ffn, vocab = (whole(name, v) if v is not None else None for name, v in
+                                   (("heads", heads), ("kv_heads", kv_heads), ("ffn", ffn), ("vocab", vocab)))
     if heads is None:
         heads = max(1, d_model // DEFAULT_HEAD_DIM)
         notes.append(f"attention heads {heads}: d_model / {DEFAULT_HEAD_DIM} (--heads to give them)")
