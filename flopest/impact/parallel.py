@@ -223,6 +223,8 @@ def communication(counts, *, device: str, precision: str, tp: int, pp: int, dp: 
             x = max(block_in) / tp
             p2p = netb if tp * pp > node else link
             pp_s = 2.0 * m * v * x / p2p
+        else:
+            notes.append("pipeline: no repeated blocks found in the capture, the stage sends are not costed")
         if m < pp:
             notes.append(f"pipeline: {m} micro-batch(es) per step for {pp} stages: a bubble of {bubble:.0%}; "
                          f"more micro-batches per step (a larger global batch, or interleaving) shrink it")

@@ -202,13 +202,15 @@ def run_rows(d: dict):
         yield ("data-parallel gradient collectives", f"{_num(lay['dp_comm_s'], 's')} a step, "
                f"{_num(lay['dp_exposed_s'], 's')} exposed", src.get("data parallel", ""))
         if lay["tensor_parallel"] > 1:
-            yield "tensor-parallel all-reduces", f"{_num(lay['tp_comm_s'], 's')} a step", src.get("tensor parallel", "")
+            yield ("tensor-parallel all-reduces", f"{_num(lay['tp_comm_s'], 's')} a step" if lay["tp_comm_s"] else
+                   "not costed: no repeated blocks in the graph (see notes)", src.get("tensor parallel", ""))
         if lay.get("expert_parallel", 1) > 1:
             yield ("expert-parallel all-to-alls", f"{_num(lay['ep_comm_s'], 's')} a step",
                    src.get("expert parallel", ""))
         if lay["pipeline_parallel"] > 1:
+            sends = _num(lay["pp_comm_s"], "s") if lay["pp_comm_s"] else "not costed (no repeated blocks in the graph)"
             yield ("pipeline bubble and sends", f"{lay['bubble']:.1%} of a step ({lay['micro_batches']} micro-batches), "
-                   f"sends {_num(lay['pp_comm_s'], 's')}", src.get("pipeline", ""))
+                   f"sends {sends}", src.get("pipeline", ""))
         yield ("communication share of the time", f"{d['step'].get('communication_share', 0):.1%} (exposed)",
                "the step-time model with the terms above")
     g = d.get("goodput")
