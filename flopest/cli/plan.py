@@ -483,6 +483,13 @@ class Plan:
                         if v < 1:
                             raise InputError(f"{flag} must be >= 1, got {raw!r}")
                         self.kw[key] = v
+                e, k, ep = self.kw.get("experts"), self.kw.get("active_experts"), self.kw.get("expert_parallel")
+                if k is not None and (e is None or k > e):
+                    raise InputError(f"--active-experts {k} must be between 1 and --experts"
+                                     f"{f' {e}' if e else ' (give --experts, the experts of each layer)'}")
+                if ep is not None and (e is None or self.common["n_devices"] % ep or (e and e % ep)):
+                    raise InputError(f"--ep {ep} must divide --devices {self.common['n_devices']} and --experts "
+                                     f"{e if e else '(give --experts)'}")
                 self.kw["optimizer"] = a.optimizer
                 self.kw["checkpointing"] = bool(a.checkpointing)
                 if a.zero is not None and a.fsdp:

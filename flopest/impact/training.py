@@ -716,6 +716,8 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
             raise error(f"tensor_parallel {tp} × pipeline_parallel {pp} does not divide the {n:,} devices",
                         "tensor_parallel", "pipeline_parallel")
         dp, chosen = n // (tp * pp), False
+    if ep > 1 and counts.moe["experts"] % ep:
+        raise error(f"expert_parallel {ep} must divide the {counts.moe['experts']} experts", "expert_parallel")
     if ep > 1 and dp % ep:
         raise error(f"expert_parallel {ep} must divide the {dp:,} data-parallel replicas of the layout "
                     f"(tensor {tp} × pipeline {pp} × data {dp})", "expert_parallel")
