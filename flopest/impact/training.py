@@ -491,11 +491,15 @@ def estimate_phases(phases: list, **shared) -> Estimate:
                       "accelerator_hours": dict(est.accelerator_hours), "energy_kwh": dict(est.energy_kwh),
                       "co2eq_kg": dict(est.co2eq_kg),
                       "step_time_s": (est.step or {}).get("time_s"),
-                      "layout": ((est.step or {}).get("layout") or {}).get("describe")})
+                      "layout": ((est.step or {}).get("layout") or {}).get("describe"),
+                      "goodput": (est.goodput or {}).get("goodput"),
+                      "mfu": est.scenario.mfu.value()})
     notes.insert(0, f"{len(parts)} phases estimated apart and summed sample by sample (one draw of every shared "
                     f"input): {', '.join(t['name'] for t in table)}")
+    notes.insert(1, "the assumptions shown are the first phase's (its devices, MFU and scenario); each phase's time "
+                    "model, MFU and goodput are in its row of phases")
     if len({p.scenario.n_devices for p in parts}) > 1:
-        notes.insert(1, "the phases run on different device counts: the time is their sum, the accelerator-hours "
+        notes.insert(2, "the phases run on different device counts: the time is their sum, the accelerator-hours "
                         "each phase's devices × its time")
     return Estimate(sum(p.flops for p in parts), res, first.scenario, None, data.DATA_VERSION, notes, [], {},
                     None, None, None, model=first.model, price=first.price, phases=table)
