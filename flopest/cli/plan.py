@@ -360,23 +360,19 @@ def goodput_args(a) -> dict:
     out = {}
     if getattr(a, "no_goodput", False):
         out["goodput"] = False
-    if getattr(a, "failure_rate", None) is not None:
-        v = num_arg("--failure-rate", a.failure_rate)
+    # flag, attribute, keyword, what it must be, an example; durations are parsed as durations
+    for flag, attr, key, what, eg in (("--failure-rate", "failure_rate", "failure_rate",
+                                       "a positive rate per accelerator-hour", "2e-5"),
+                                      ("--restart-time", "restart_time", "restart_s", "a positive duration", "10min"),
+                                      ("--checkpoint-bandwidth", "checkpoint_bandwidth", "checkpoint_write_gbps",
+                                       "a positive GB/s per accelerator", "0.2")):
+        raw = getattr(a, attr, None)
+        if raw is None:
+            continue
+        v = parse_duration(raw, flag) if key == "restart_s" else num_arg(flag, raw)
         if not v > 0:
-            raise InputError(f"--failure-rate must be a positive rate per accelerator-hour, got {a.failure_rate!r} "
-                             f"(e.g. 2e-5)")
-        out["failure_rate"] = v
-    if getattr(a, "restart_time", None) is not None:
-        t = parse_duration(a.restart_time, "--restart-time")
-        if not t > 0:
-            raise InputError(f"--restart-time must be a positive duration, got {a.restart_time!r} (e.g. 10min)")
-        out["restart_s"] = t
-    if getattr(a, "checkpoint_bandwidth", None) is not None:
-        v = num_arg("--checkpoint-bandwidth", a.checkpoint_bandwidth)
-        if not v > 0:
-            raise InputError(f"--checkpoint-bandwidth must be positive GB/s per accelerator, got "
-                             f"{a.checkpoint_bandwidth!r}")
-        out["checkpoint_write_gbps"] = v
+            raise InputError(f"{flag} must be {what}, got {raw!r} (e.g. {flag} {eg})")
+        out[key] = v
     if out.get("goodput") is False and len(out) > 1:
         raise InputError("--no-goodput leaves the goodput out: remove --failure-rate, --restart-time and "
                          "--checkpoint-bandwidth, or --no-goodput")

@@ -27,10 +27,8 @@ from dataclasses import dataclass, field
 
 from .. import data
 from ..validate import error, positive
+from .memory import param_terms
 
-# bytes per parameter a checkpoint holds: weights + master weights + optimizer states (the
-# memory model's terms, flopest.impact.memory; gradients are not saved)
-_STATE_BYTES = {"adam": 8, "adamw": 8, "sgd-momentum": 4, "sgd": 0, "rmsprop": 4, "lamb": 8}
 
 
 @dataclass
@@ -59,9 +57,8 @@ class Goodput:
 def checkpoint_bytes(params: float, precision: str, optimizer: str | None) -> float:
     """Bytes of one checkpoint: 16-bit weights + fp32 master weights under mixed precision (fp32
     weights otherwise) + the optimizer's fp32 states (Rajbhandari et al. 2020, ZeRO §3.1)."""
-    mixed = precision in ("bf16", "fp16", "fp8")
-    per = (2 + 4 if mixed else 4) + _STATE_BYTES.get(optimizer or "adam", 8)
-    return float(params) * per
+    terms = param_terms(1, precision, optimizer or "adam")   # the memory model's bytes per parameter
+    return float(params) * (terms["weights"] + terms["master weights"] + terms["optimizer states"])
 
 
 def _one(n: int, work_s: float, ckpt_bytes: float, rate_per_h: float, restart_s: float, write_gbps: float):

@@ -59,7 +59,7 @@ class Memory:
                 "fits": self.fits, "fix": self.fix, "notes": list(self.notes), "source": SOURCE}
 
 
-def _param_terms(params: int, precision: str, optimizer: str | None) -> dict:
+def param_terms(params: int, precision: str, optimizer: str | None) -> dict:
     mixed = precision in MIXED
     states = OPTIMIZER_STATE_BYTES.get(optimizer or "", None)
     if optimizer and states is None:
@@ -145,7 +145,7 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
     per = getattr(counts, "examples_per_pass", None) or 1
     mb = whole("micro_batch", micro_batch) if micro_batch is not None else per
     notes = []
-    terms = {k: v / (tp * pp) for k, v in _shard(_param_terms(params, precision, optimizer), sharding, dp).items()}
+    terms = {k: v / (tp * pp) for k, v in _shard(param_terms(params, precision, optimizer), sharding, dp).items()}
     saved, temp, note = _activation_bytes(counts, checkpointing)
     if note:
         notes.append(note)

@@ -427,10 +427,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     if mem is None and graph and getattr(counts_or_workload, "saved_bytes_by_module", None):
         from .memory import memory_per_device
         from .parallel import choose
-        opt = getattr(counts_or_workload, "optimizer", None) or (
-            str(wl.factors.get("optimizer_flops_source", "")).split(":")[0].strip() or None)
         *_, mem = choose(counts_or_workload, device=s.device, n_devices=s.n_devices, precision=s.precision,
-                         optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam",
+                         optimizer=_state_optimizer(counts_or_workload, wl),
                          sharding=sharding, tp=tensor_parallel, pp=pipeline_parallel,
                          checkpointing=bool(getattr(counts_or_workload, "checkpointing", False)))
     if mem is not None:
@@ -631,6 +629,19 @@ def _add_teacher(wl, teacher, student) -> None:
                     f"{f', × {trials:g} trials' if trials != 1 else ''}); timed at the student's rate")
 
 
+def _plan_optimizer(wl) -> str | None:
+    """The optimizer the plan added to a count without optimizer rows (workload.from_counts)."""
+    return str(wl.factors.get("optimizer_flops_source", "")).split(":")[0].strip() or None if wl else None
+
+
+def _state_optimizer(counts, wl, known: str | None = None) -> str:
+    """The optimizer whose states the memory and the checkpoints hold: the one captured, else the
+    plan's, else Adam (the most common; its states are the largest of the usual ones)."""
+    from .memory import OPTIMIZER_STATE_BYTES
+    opt = known or getattr(counts, "optimizer", None) or _plan_optimizer(wl)
+    return opt if opt in OPTIMIZER_STATE_BYTES else "adam"
+
+
 def _apply_goodput(wl, s: Scenario, counts, notes: list, **given):
     """Fold the run's goodput (flopest.impact.goodput) into the scenario's MFU, quantile by
     quantile: time / goodput. Returns the Goodput."""
@@ -638,10 +649,7 @@ def _apply_goodput(wl, s: Scenario, counts, notes: list, **given):
     f = wl.factors
     params = float(getattr(counts, "params", 0) or f.get("params") or 0)
     work_s = float(wl.flops) * s.roofline.p50 / (s.n_devices * s.peak_flops * s.mfu.p50) if s.mfu.p50 > 0 else 0.0
-    opt = getattr(counts, "optimizer", None) or (str(f.get("optimizer_flops_source", "")).split(":")[0].strip()
-                                                 or None)
-    g = goodput(s.n_devices, work_s, params, precision=s.precision,
-                optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam",
+    g = goodput(s.n_devices, work_s, params, precision=s.precision, optimizer=_state_optimizer(counts, wl),
                 failure_rate=given["failure_rate"], restart_s=given["restart_s"], write_gbps=given["write_gbps"])
     q = g.goodput
     m = s.mfu
@@ -685,7 +693,7 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     f = wl.factors
     opt_name = None
     if not counts.optimizer_flops and f.get("optimizer_flops_per_step"):
-        opt_name = str(f.get("optimizer_flops_source", "")).split(":")[0].strip() or None
+        opt_name = _plan_optimizer(wl)
         opt_name = opt_name if opt_name in OPTIMIZERS else None
     try:
         st = step_time(counts.table, counts.evaluate()._rc, s.device, precision=s.precision, n_devices=1,
@@ -701,7 +709,6 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     n = int(s.n_devices)
     per = f.get("examples_per_pass") or getattr(counts, "examples_per_pass", None) or 1
     bs = f.get("batch_size") or per
-    opt = st.optimizer or opt_name or getattr(counts, "optimizer", None)
     memory = None
     ep = whole("expert_parallel", expert_parallel) if expert_parallel is not None else 1
     if ep > 1 and not getattr(counts, "moe", None):
@@ -710,7 +717,7 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     if getattr(counts, "saved_bytes_by_module", None):
         tp, pp, dp, chosen, mem = parallel.choose(
             counts, device=s.device, n_devices=n, precision=s.precision,
-            optimizer=opt if opt in ("adam", "adamw", "sgd", "sgd-momentum") else "adam", sharding=sharding,
+            optimizer=_state_optimizer(counts, wl, st.optimizer or opt_name), sharding=sharding,
             tp=tensor_parallel, pp=pipeline_parallel, checkpointing=bool(getattr(counts, "checkpointing", False)),
             ep=ep)
         memory = mem
