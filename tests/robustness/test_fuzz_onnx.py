@@ -235,3 +235,17 @@ def test_fuzz_api_arguments(model, dims):
                 flopest.count(m, dims=dims).to_dict()
             except FlopestError:
                 pass
+
+
+def test_deep_function_chains_are_refused_whatever_the_recursion_limit():
+    """Functions chained 600 deep are refused by an explicit nesting limit, not by the
+    interpreter's RecursionError: some libraries raise sys.getrecursionlimit() (the CI run
+    after a full-suite import saw this file counted as 0 FLOPs with 6400 % coverage)."""
+    import sys
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        e = check(os.path.join(CORPUS_DIR, "functions_chained_600_deep.onnx"))
+    finally:
+        sys.setrecursionlimit(old)
+    assert isinstance(e, ModelReadError) and "levels deep" in str(e), e

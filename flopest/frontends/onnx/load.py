@@ -405,8 +405,8 @@ def check_expansion(m: onnx.ModelProto, source) -> None:
     much larger than the file (see MAX_EXPANDED_NODES, MAX_AMPLIFICATION)."""
     n = _expanded_nodes(m)
     if n is None:
-        raise ModelReadError(f"{source!r}: its model-local functions call each other hundreds of "
-                             f"levels deep; flopest does not expand such graphs")
+        raise ModelReadError(f"{source!r}: its model-local functions call each other more than "
+                             f"{MAX_NESTING} levels deep; flopest does not expand such graphs")
     stored = _stored_nodes(m)
     if n > MAX_EXPANDED_NODES or (n > MAX_AMPLIFIED_FROM and n > MAX_AMPLIFICATION * stored):
         raise ModelReadError(f"{source!r}: its model-local functions call each other into {n:,} nodes "
@@ -436,11 +436,16 @@ def _expanded_nodes(m: onnx.ModelProto) -> int | None:
     funcs = {(f.domain, f.name): f for f in m.functions}
     memo: dict = {}
 
+    class TooDeep(Exception):
+        pass
+
     def fsize(key, active):
         if key in memo:
             return memo[key]
         if key in active:
             return 1
+        if len(active) >= MAX_NESTING:   # explicit, not RecursionError: the interpreter's limit
+            raise TooDeep               # is raised by some libraries (the CI saw 600 levels pass)
         active.add(key)
         total = graph_size(funcs[key].node, active)
         active.discard(key)
@@ -462,6 +467,6 @@ def _expanded_nodes(m: onnx.ModelProto) -> int | None:
 
     try:
         return graph_size(m.graph.node, set())
-    except RecursionError:   # functions chained hundreds deep
+    except (TooDeep, RecursionError):   # functions chained more than MAX_NESTING deep
         return None
 
