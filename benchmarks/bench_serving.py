@@ -22,6 +22,7 @@ Figures are per replica (all k devices), bf16 weights and KV cache.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -55,6 +56,54 @@ def build(name):
         return LlamaForCausalLM(cfg).to(torch.bfloat16).eval()
 
 
+# Published measurements of a whole request (prompt 128 + 20 output tokens), Llama-2-7B on one GPU (TP 1),
+# TensorRT-LLM: NVIDIA NeMo Framework user guide, "Performance: Llama-2 results, inference performance,
+# configuration 1: chatbot conversation" (docs.nvidia.com/nemo-framework/user-guide/latest/performance/
+# llama.html, results published 2024). Average latency in ms by batch. The same table's Llama-2-13B rows
+# are left out: at one A100 they are faster than reading 26 GB of 16-bit weights at the datasheet
+# bandwidth 20 times (142.5 ms < 20 × 26 GB / 2.04 TB/s = 255 ms), so not 16-bit runs.
+PUBLISHED = {("a100-sxm4-80gb", 1): 234.0, ("a100-sxm4-80gb", 2): 249.6, ("a100-sxm4-80gb", 4): 272.6,
+             ("a100-sxm4-80gb", 8): 329.5, ("h100-sxm", 1): 153.8, ("h100-sxm", 2): 160.8,
+             ("h100-sxm", 4): 174.8, ("h100-sxm", 8): 199.2}
+
+
+def published(samples: int) -> None:
+    """The per-operator model and the roofline with its priors against the published latencies."""
+    from flopest.impact import MBU_PRIOR, roofline, serve
+    from flopest.impact.scenario import build_scenario
+    from flopest.models import generation_cost_torch
+    P, O = 128, 20
+    cost = generation_cost_torch(build("llama-7b"), P, O)
+    rows = []
+    for (dev, b), ms in PUBLISHED.items():
+        e = serve(cost, prompt_tokens=P, output_tokens=O, requests_per_day=1000, days=1, device=dev, batch=b,
+                  precision="bf16", samples=samples)
+        lat = e.to_dict()["latency_s"]
+        mfu = build_scenario(dev, 1, "WORLD", None, "bf16", None).mfu
+        rl = roofline(cost, dev, b, "bf16")
+        # the roofline's p50 at the priors' medians, its p5 / p95 at their p95 / p5 (faster / slower)
+        roof = [float(sum(rl.times(np.array([m]), np.array([u])))[0]) for m, u in
+                ((mfu.p95, MBU_PRIOR.p95), (mfu.p50, MBU_PRIOR.p50), (mfu.p5, MBU_PRIOR.p5))]
+        rows.append((dev, b, ms / 1e3, (lat["p5"], lat["p50"], lat["p95"]), roof))
+    print(f"\nwhole-request latency, Llama-2-7B bf16, {P} + {O} tokens, one GPU: measured (TensorRT-LLM, NVIDIA "
+          f"NeMo user guide) against flopest\n")
+    print("| device | batch | measured ms | per-operator p50 [p5–p95] ms | ratio | roofline + priors p50 "
+          "[p5–p95] ms | ratio |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
+    err = {"op": [], "roof": []}
+    inside = {"op": 0, "roof": 0}
+    for dev, b, m, op, roof in rows:
+        for k, q in (("op", op), ("roof", roof)):
+            err[k].append(abs(math.log2(q[1] / m)))
+            inside[k] += q[0] <= m <= q[2]
+        print(f"| {dev} | {b} | {m * 1e3:.1f} | {op[1] * 1e3:.1f} [{op[0] * 1e3:.1f}–{op[2] * 1e3:.1f}] | "
+              f"{op[1] / m:.2f} | {roof[1] * 1e3:.1f} [{roof[0] * 1e3:.1f}–{roof[2] * 1e3:.1f}] | {roof[1] / m:.2f} |")
+    n = len(rows)
+    print(f"\nmedian |log2(predicted / measured)|: per-operator {statistics.median(err['op']):.2f}, roofline + "
+          f"priors {statistics.median(err['roof']):.2f}; inside p5–p95: per-operator {inside['op']}/{n}, roofline "
+          f"{inside['roof']}/{n}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="timed captures per model (median)")
@@ -62,7 +111,11 @@ def main(argv=None) -> int:
     ap.add_argument("--output", type=int, default=256)
     ap.add_argument("--models", default="gpt2,llama-7b,llama-70b")
     ap.add_argument("--samples", type=int, default=20_000)
+    ap.add_argument("--only", choices=("models", "published"), help="one of the two tables")
     a = ap.parse_args(argv)
+    if a.only == "published":
+        published(a.samples)
+        return 0
 
     from flopest import data as profiles
     from flopest.impact import ELEMENT_BYTES as BYTES_PER_ELEMENT
@@ -103,6 +156,8 @@ def main(argv=None) -> int:
     for (name, params, dev, b, k, bound, roof, ratio, p50, p5, p95, kind, t) in rows:
         print(f"| {name} | {params} | {dev} | {b} | {k} | {bound:,.0f} | {roof:,.0f} | {ratio:.2f} | "
               f"{p50:,.0f} [{p5:,.0f}–{p95:,.0f}] | {kind}-bound | {t:.2f} |")
+    if a.only is None:
+        published(a.samples)
     return 0
 
 

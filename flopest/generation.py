@@ -100,6 +100,9 @@ class GenerationCost:
     frontend: str = ""
     notes: list = field(default_factory=list)
     captured_positions: tuple = ()
+    # batch -> PassTables: the counted passes at that batch, for the per-operator time model
+    # (None: no graph, e.g. a params count; flopest.impact.serving then uses the roofline)
+    tables: object = field(default=None, repr=False, compare=False)
 
     @property
     def decode_steps(self) -> int:
@@ -158,6 +161,16 @@ class ForwardCost:
     frontend: str = ""
     notes: list = field(default_factory=list)
     element_bytes: int = 4           # bytes of the model's floating-point elements as captured
+    counts: object = field(default=None, repr=False, compare=False)   # the Counts of the pass (its table)
+
+
+@dataclass
+class PassTables:
+    """The counted passes of one batch, for the per-operator time model (flopest.impact.steptime):
+    the prefill and the decode steps at the captured cache lengths, each a Counts (its table)."""
+    batch: int
+    prefill: object
+    decode: dict                     # {cache length: Counts}
 
 
 def check_context(prompt: int, output: int, context: int | None, what: str) -> None:
@@ -179,9 +192,10 @@ def fit_positions(prompt: int, output: int) -> list:
     return sorted({lo, lo + (n - 1) // 3, lo + 2 * (n - 1) // 3, hi})
 
 
-def assemble(P, O, pre, points, params, kv_tok, ctx, source, frontend, notes) -> GenerationCost:
+def assemble(P, O, pre, points, params, kv_tok, ctx, source, frontend, notes, tables=None) -> GenerationCost:
     """The GenerationCost from the prefill count `pre` and the decode counts {cache length: Counts}:
-    each measure fitted exactly in the position, unknown operators of every count kept."""
+    each measure fitted exactly in the position, unknown operators of every count kept. `tables`:
+    batch -> PassTables (the same passes counted at another batch), for the time model."""
     if points:
         fl = fit_position({p: c.flops for p, c in points.items()})
         mm = fit_position({p: c.matmul_flops for p, c in points.items()})
@@ -196,7 +210,7 @@ def assemble(P, O, pre, points, params, kv_tok, ctx, source, frontend, notes) ->
         notes = notes + ["operators not costed (unknown_ops): " + ", ".join(f"{k} ×{v}" for k, v in
                                                                            sorted(unknown.items()))]
     return GenerationCost(P, O, pre.flops, pre.matmul_flops, pre.bytes, fl, mm, by, int(params), int(kv_tok),
-                          ctx, source, frontend, notes, tuple(sorted(points)))
+                          ctx, source, frontend, notes, tuple(sorted(points)), tables)
 
 
 def generation_cost_params(params, prompt_tokens: int, output_tokens: int, layers=None, d_model=None,

@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .counts import Counts, parse_dims
-from .generation import ForwardCost, GenerationCost, assemble, check_context, fit_positions
+from .generation import ForwardCost, GenerationCost, PassTables, assemble, check_context, fit_positions
 from .errors import (InputError, ModelRunError, ServingError, UnknownOperatorError, did_you_mean,
                      is_ctrl_c, running_user_code)
 from .frontends import keras_backend   # no Keras or torch import: which backend, and the message
@@ -555,8 +555,8 @@ def generation_cost_torch(module, prompt_tokens: int, output_tokens: int) -> Gen
     layers, kvh, hd = gen.kv_shape(hf.config)
     keep = gen.keeps_last_logits(hf)
 
-    def step(seq, past):
-        return count(gen.DecodeStep(hf, past, keep), input_ids=_spec((1, seq), "int64"))
+    def step(seq, past, batch=1):
+        return count(gen.DecodeStep(hf, past, keep), input_ids=_spec((batch, seq), "int64"))
 
     pre = step(P, 0)
     points = {}
@@ -568,8 +568,16 @@ def generation_cost_torch(module, prompt_tokens: int, output_tokens: int) -> Gen
         c = step(1, p)
         points[p] = c
         notes += [n for n in c.notes if n not in notes]
+    cache = {1: PassTables(1, pre, points)}
+
+    def tables(batch: int) -> PassTables:
+        """The same passes captured with `batch` sequences (the KV cache included), once per batch."""
+        if batch not in cache:
+            cache[batch] = PassTables(batch, step(P, 0, batch), {p: step(1, p, batch) for p in points})
+        return cache[batch]
+
     return assemble(P, O, pre, points, pre.params, 2 * layers * kvh * hd, ctx,
-                    type(hf).__name__, "torch", notes)
+                    type(hf).__name__, "torch", notes, tables)
 
 
 def _unknown_note(c: Counts) -> list:
@@ -590,7 +598,7 @@ def forward_cost_torch(module, args=(), kwargs=None, batch: int = 1) -> ForwardC
     c = count(module, *a, **kw)
     from .frontends.torch.generation import param_elem_size
     return ForwardCost(batch, c.flops, c.matmul_flops, c.bytes, c.params, type(module).__name__, "torch",
-                       list(c.notes) + _unknown_note(c), param_elem_size(module))
+                       list(c.notes) + _unknown_note(c), param_elem_size(module), c)
 
 
 def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=None, seq_dim=None,
@@ -637,7 +645,17 @@ def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=Non
         notes.append("the ONNX graph does not state its context length: prompt + output not checked (--context)")
     points = {p: c.at(**at(1, p)) for p in fit_positions(P, O)}
     src = model if isinstance(model, str) else "onnx model"
-    return assemble(P, O, c, points, c.params, kv, context, str(src), "onnx", notes)
+
+    def tables(b: int) -> PassTables:
+        """The passes re-bound at `b` sequences (the graph's batch dim)."""
+        if b == 1:
+            return PassTables(1, c, points)
+        if not batch:
+            raise InputError(f"the ONNX decoder has no symbolic batch dim on its token input: it cannot be timed "
+                             f"at batch {b}; serve it at batch 1")
+        return PassTables(b, c.at(**{**at(P, 0), batch: b}), {p: c.at(**{**at(1, p), batch: b}) for p in points})
+
+    return assemble(P, O, c, points, c.params, kv, context, str(src), "onnx", notes, tables)
 
 
 def forward_cost_onnx(model, dims=None, batch: int = 1, batch_dim: str = "batch") -> ForwardCost:
@@ -653,7 +671,7 @@ def forward_cost_onnx(model, dims=None, batch: int = 1, batch_dim: str = "batch"
                          f"(its dims: {', '.join(sorted(names)) or 'none, all static'})")
     c = count_onnx(model, d, examples_per_pass=batch)
     return ForwardCost(batch, c.flops, c.matmul_flops, c.bytes, c.params, str(model), "onnx",
-                       list(c.notes) + _unknown_note(c), roles.float_elem_size(model))
+                       list(c.notes) + _unknown_note(c), roles.float_elem_size(model), c)
 
 
 def serving_cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context):

@@ -2,8 +2,12 @@
 water) from the per-request cost counted off the model, with p5/p50/p95.
 
 The counted cost is a flopest.generation.GenerationCost (prefill + decode with a KV cache) or
-ForwardCost (one forward pass per request); the time per batch is its roofline on the device
-(flopest.impact.roofline); the fleet, its power and its impacts are flopest.impact.fleet. Every
+ForwardCost (one forward pass per request). The time per batch, where the cost has a graph, is
+the per-operator model of a training step (flopest.impact.steptime: one time model in the house)
+applied to the prefill, to the decode steps captured at the batch and to the forward pass, with
+the range of its out-of-sample errors; without a graph (a params count), or when the user fixes
+mfu or mbu, it is the roofline with efficiency priors (flopest.impact.roofline). The fleet, its
+power and its impacts are flopest.impact.fleet. Every
 uncertain input is an :class:`Uncertain`, sampled with the one Monte-Carlo sampler of the house
 (flopest.kernel.montecarlo); a value the user fixes collapses its range.
 """
@@ -12,11 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import data, models
+from .. import data, kinds, models
 from ..errors import InputError
 from ..generation import ForwardCost, GenerationCost, generation_cost_params
 from ..units import format_quantity
@@ -24,6 +28,7 @@ from ..validate import error, fraction, positive, whole
 from ..version import __version__
 from . import fleet as _fleet
 from .roofline import MBU_PRIOR, roofline
+from .steptime import TimeModel, forward_time, step_precision
 from .scenario import ELEMENT_BYTES, build_scenario, host_for
 from .uncertain import DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
 
@@ -44,6 +49,7 @@ class ServingEstimate:
     data_version: str = ""
     notes: list = field(default_factory=list)
     embodied: Uncertain | None = None    # per accelerator, as used (a user's server figure / its GPUs)
+    op_model: bool = False               # the time is the per-operator model's (else the roofline's)
 
     def __getattr__(self, name):
         res = self.__dict__.get("result", {})
@@ -72,6 +78,8 @@ class ServingEstimate:
         if self.scenario is not None:
             skip = {"lifetime utilisation", "roofline factor (per-operator memory-bound time / compute time)",
                     "devices"}
+            if self.op_model:                       # the per-operator model times the passes: no MFU prior
+                skip |= {"MFU"}
             if self.mode == "energy-per-request":   # no device model: only what turns energy into impacts
                 skip |= {"device", "TDP", "MFU", "average power / TDP", "host power per accelerator",
                          "power per accelerator, all-in"}
@@ -101,8 +109,10 @@ class ServingEstimate:
         d.update({"assumptions": self.assumptions(), "data_version": self.data_version, "version": __version__,
                   "notes": list(self.notes) + (list(self.scenario.notes) if self.scenario is not None else []),
                   "method": "location-based scope 2; scope 3 = embodied share of the serving fleet by its time "
-                            "in service / lifetime; offsets never subtracted; roofline time per request "
-                            "(decode bytes = weights + KV cache per step)"})
+                            "in service / lifetime; offsets never subtracted; "
+                            + ("per-operator time of the prefill and of each decode step (flopest.impact.steptime)"
+                               if self.op_model else
+                               "roofline time per request (decode bytes = weights + KV cache per step)")})
         return d
 
 
@@ -186,16 +196,27 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     cost = cost_at(b_given or 1)
     mbu_u = Uncertain.fixed(fraction("mbu", mbu), "", "given by the user") if mbu is not None else MBU_PRIOR
     notes = list(cost.notes)
-    B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes)
+    ops = _op_model(cost, dev, s.precision, mfu, mbu, notes)
+    B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes, ops)
     k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
+    op_times = ops.times(cost, B, k) if ops else None
+    if op_times is not None and op_times.interpolated:
+        notes.append(f"decode: each step's time by the per-operator model at the {len(op_times.decode_step_s)} "
+                     f"captured cache lengths, linear in between")
 
-    # ---- Monte-Carlo: efficiencies, power, impacts
-    us.update({"mfu": s.mfu, "mbu": mbu_u})
+    # ---- Monte-Carlo: efficiencies (or the time model's error), power, impacts
+    if op_times is not None:
+        us["time_model"] = ops.error
+    else:
+        us.update({"mfu": s.mfu, "mbu": mbu_u})
     if s.power_w is None:
         us["power_frac"] = s.power_frac
         us["host_w"] = s.host_w
     v = sample(us, samples, seed)
-    t_pf, t_dec = rl.times(v["mfu"], v["mbu"])
+    if op_times is not None:
+        t_pf, t_dec = op_times.prefill_s * v["time_model"], op_times.decode_s * v["time_model"]
+    else:
+        t_pf, t_dec = rl.times(v["mfu"], v["mbu"])
     lat = t_pf + t_dec
     cap = B / lat                                         # requests/s per replica
     lam = ld.per_second
@@ -213,13 +234,150 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     res = _fleet.impacts(v, e_it, devices, ld.hours, ld.total_requests, train_u is not None)
     res.update(_performance(cost, rl, B, k, lat, t_pf, t_dec, devices, busy_dev, ld.hours))
     info = _info(cost, rl, dev, s.precision, B, k, ld, util, fl.devices)
-    extra = _serving_assumptions(mbu_u, B, b_given, max_lat, s, dev, util)
+    info["time_model"] = op_times.to_dict() if op_times is not None else {"model": "roofline"}
+    extra = _serving_assumptions(mbu_u if op_times is None else None, B, b_given, max_lat, s, dev, util,
+                                 ops.error if op_times is not None else None)
+    if op_times is not None and isinstance(cost, GenerationCost):
+        extra.append({"name": "KV cache per decode step", "value": "paged append", "unit": "",
+                      "source": (f"serving engines write the new token's keys and values into pages (vLLM PagedAttention, "
+                                 f"TensorRT-LLM, SGLang), read in place by attention: the {ops.paged_rows} copy operators of "
+                                 f"the captured cache (concatenation, transposes) whose bytes grow with its length keep only "
+                                 f"their length-independent part"
+                                 if ops.paged_rows else
+                                 "as captured (no copy of the whole cache found in the decode steps)")})
     extra += _fleet.assumptions(fl, server_embodied_kg)
     if s.power_w is not None:
         extra.append({"name": "power per device, all-in, whatever the load", "value": s.power_w, "unit": "W",
                       "source": "given by the user"})
     return ServingEstimate(("generate" if isinstance(cost, GenerationCost) else "forward"), res, info, s, cost,
-                           extra, data.DATA_VERSION, notes, us["embodied"])
+                           extra, data.DATA_VERSION, notes, us["embodied"], op_times is not None)
+
+
+# ----------------------------------------------------------------------------- the time model
+@dataclass
+class OpTimes:
+    """Seconds per batch on one replica from the per-operator model (before its error's range):
+    the prefill (or the forward pass) and the decode steps, with the model's split."""
+    prefill_s: float
+    decode_s: float
+    decode_step_s: dict            # {cache length: s} at the captured positions
+    split: dict                    # {"prefill" | "decode": StepTime.split()} (decode: first position)
+    top: list                      # costliest operators by time of one request's batch
+    interpolated: bool
+
+    def to_dict(self) -> dict:
+        return {"model": "per-operator", "prefill_s": self.prefill_s, "decode_s": self.decode_s,
+                "decode_step_s": {str(p): t for p, t in self.decode_step_s.items()}, "split": self.split,
+                "top_by_time": self.top}
+
+
+class _OpModel:
+    """The per-operator time of a counted cost at a batch, on `devices` devices of one replica
+    (the rows' time divided by the replica's devices: tensor parallel, its communication not
+    counted, as the roofline)."""
+
+    def __init__(self, device, precision: str):
+        self.device = device
+        self.precision = precision
+        self.model = TimeModel.load()
+        m = self.model
+        self.error = Uncertain(m.range_p5, m.range_p50, m.range_p95, "",
+                               "× the p5/p50/p95 of the per-operator model's leave-one-device-out errors on measured "
+                               "training throughput (flopest/data/throughput_evidence.csv, time_model.csv range.*): "
+                               "an inference pass is timed by the same model; its errors on inference were not "
+                               "calibrated apart")
+        self._cache: dict = {}
+        self.paged_rows = None           # decode rows whose cache copy was replaced by a paged append
+
+    def _time(self, counts, graph_replay: bool = False, costs=None):
+        return forward_time(counts.table, costs if costs is not None else counts.evaluate()._rc, self.device,
+                            precision=self.precision, model=self.model, graph_replay=graph_replay)
+
+    @staticmethod
+    def _paged(decode: dict) -> tuple:
+        """({cache length: RowCosts}, rows adjusted): the decode steps' costs with the eager KV cache's
+        copies replaced by a paged cache's append. An eager cache (transformers' DynamicCache, an ONNX
+        export's Concat of past and new, the transpose of the whole K before q·kᵀ) copies the cache at
+        every step: copy rows whose bytes grow with the cache length. Serving engines write the new
+        token's keys and values into pages that the attention kernel reads in place (vLLM's
+        PagedAttention, TensorRT-LLM, SGLang): such a row keeps its part independent of the length,
+        bytes(p) − slope × p, the slope read off the first and last captured steps. The attention's
+        own reads of the cache (matrix rows) are kept."""
+        items = sorted(decode.items())
+        costs = {p: c.evaluate()._rc for p, c in items}
+        if len(items) < 2:
+            return costs, 0
+        (p0, c0), (p1, c1) = items[0], items[-1]
+        t0, t1 = c0.table, c1.table
+        if len(t0) != len(t1) or not (np.array_equal(t0.kind, t1.kind) and np.array_equal(t0.op, t1.op)):
+            return costs, 0
+        b0 = costs[p0].bytes.astype(np.float64)
+        slope = (costs[p1].bytes.astype(np.float64) - b0) / float(p1 - p0)
+        grow = (t0.kind == kinds.MOVE) & (slope > 0)
+        if not grow.any():
+            return costs, 0
+        out = {}
+        for p, rc in costs.items():
+            b = rc.bytes.copy()
+            b[grow] = np.maximum(0, np.round(b[grow] - slope[grow] * p)).astype(b.dtype)
+            out[p] = replace(rc, bytes=b)
+        return out, int(grow.sum())
+
+    def times(self, cost, batch: int, devices: int) -> OpTimes:
+        key = (id(cost), batch, devices)
+        if key in self._cache:
+            return self._cache[key]
+        k = float(devices)
+        if isinstance(cost, ForwardCost):
+            st = self._time(cost.counts)
+            out = OpTimes(st.time_s / k, 0.0, {}, {"forward": st.split()}, st.top(cost.counts.table, 5), False)
+        else:
+            pt = cost.tables(batch)
+            pre = self._time(pt.prefill)
+            # decode steps replayed as CUDA graphs, as serving engines do (time_model.csv launch.graph),
+            # with a paged KV cache (the new token written, the cache not copied)
+            paged, self.paged_rows = self._paged(pt.decode)
+            steps = {p: self._time(c, graph_replay=True, costs=paged[p]) for p, c in sorted(pt.decode.items())}
+            lo, hi = cost.positions
+            dec = 0.0
+            if steps and hi >= lo:
+                xs = np.array(list(steps), float)
+                ys = np.array([st.time_s for st in steps.values()])
+                # the step times at the captured cache lengths, linear between them (each row's
+                # time is a maximum of terms affine in the length: exact at the captured ones)
+                dec = float(np.interp(np.arange(lo, hi + 1, dtype=float), xs, ys).sum()) if len(xs) > 1 \
+                    else float(ys[0]) * (hi - lo + 1)
+            first = next(iter(steps.values()), None)
+            split = {"prefill": pre.split()}
+            if first is not None:
+                split["decode"] = first.split()
+            top = first.top(next(iter(pt.decode.values())).table, 5) if first is not None else \
+                pre.top(pt.prefill.table, 5)
+            out = OpTimes(pre.time_s / k, dec / k, {p: st.time_s / k for p, st in steps.items()}, split, top,
+                          len(steps) < (hi - lo + 1))
+        self._cache[key] = out
+        return out
+
+    def p50_latency(self, cost, batch: int, devices: int) -> float:
+        t = self.times(cost, batch, devices)
+        return (t.prefill_s + t.decode_s) * self.model.range_p50
+
+
+def _op_model(cost, dev, precision, mfu, mbu, notes) -> _OpModel | None:
+    """The per-operator model for `cost`, or None (the roofline) with the reason in notes."""
+    has_graph = (cost.tables is not None) if isinstance(cost, GenerationCost) else cost.counts is not None
+    if not has_graph:
+        return None
+    if mfu is not None or mbu is not None:
+        notes.append("mfu / mbu given: the time is the roofline at those efficiencies, not the per-operator model")
+        return None
+    try:
+        prec = step_precision(precision)
+    except InputError:
+        notes.append(f"the per-operator time model does not know precision {precision!r}: the time is the "
+                     f"roofline with the MFU and MBU priors")
+        return None
+    return _OpModel(dev, prec)
 
 
 def _impact_inputs(s, fl, server_embodied_kg, train_u) -> dict:
@@ -278,16 +436,22 @@ def _cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_di
     return models.serving_cost(model, args, kwargs, prompt_tokens, output_tokens, batch, dims, seq_dim, past_dim, context)
 
 
-def _batch(cost, cost_at, dev, prec, b_given, max_lat, mfu_u, mbu_u, notes):
+def _batch(cost, cost_at, dev, prec, b_given, max_lat, mfu_u, mbu_u, notes, ops=None):
     """(batch, cost at that batch, its roofline): the batch given, or the largest power of 2 up
-    to 1024 meeting max_lat at p50 on the same replica size, else 1."""
+    to 1024 meeting max_lat at p50 on the same replica size, else 1. The latency is the
+    per-operator model's (`ops`) where it applies, else the roofline's."""
     generative = isinstance(cost, GenerationCost)
+    at = {}
 
     def rl_at(b):
         c = cost if generative or cost.batch == b else cost_at(b)
-        return c, roofline(c, dev, b, prec)
+        r = roofline(c, dev, b, prec)
+        at[id(r)] = c
+        return c, r
 
     def p50_latency(rl):
+        if ops is not None:
+            return ops.p50_latency(at[id(rl)], rl.batch, rl.devices_per_replica)
         t_pf, t_dec = rl.times(np.array([mfu_u.p50]), np.array([mbu_u.p50]))
         return float(t_pf[0] + t_dec[0])
 
@@ -377,10 +541,20 @@ def _info(cost, rl, dev, prec, B, k, ld, util, fleet_fixed) -> dict:
     return info
 
 
-def _serving_assumptions(mbu_u, B, b_given, max_lat, s, dev, util) -> list:
+def _serving_assumptions(mbu_u, B, b_given, max_lat, s, dev, util, error_u=None) -> list:
     bpe = ELEMENT_BYTES[s.precision]
-    return [{"name": "memory-bandwidth utilisation (MBU), memory-bound steps", "value": mbu_u.value(),
-             "unit": "", "source": mbu_u.source},
+    if error_u is not None:
+        first = [{"name": "time per batch", "value": "per-operator model", "unit": "",
+                  "source": "flopest/impact/steptime.py on the counted prefill, decode steps or forward pass at the "
+                            "batch: achievable compute and bandwidth per operator, fusion, launch cost "
+                            "(time_model.csv); decode steps replayed as CUDA graphs, as serving engines do "
+                            "(launch.graph)"},
+                 {"name": "time-model error (multiplier of the time)", "value": error_u.value(), "unit": "",
+                  "source": error_u.source}]
+    else:
+        first = [{"name": "memory-bandwidth utilisation (MBU), memory-bound steps", "value": mbu_u.value(),
+                  "unit": "", "source": mbu_u.source}]
+    rows = first + [
             {"name": "batch (static batching: a batch starts and ends together)", "value": B, "unit": "",
              "source": "given" if b_given else ("largest power of 2 meeting --max-latency at p50" if max_lat
                                                 else "default")},
@@ -393,6 +567,9 @@ def _serving_assumptions(mbu_u, B, b_given, max_lat, s, dev, util) -> list:
             {"name": "target fleet utilisation", "value": util, "unit": "",
              "source": "given" if util != 1.0 else "1: the smallest fleet that carries the average load "
                                                   "(no headroom for peaks)"}]
+    if error_u is not None:   # the per-operator model reads each operator's bytes off the graph
+        rows = [r for r in rows if r["name"] != "memory traffic per decode step"]
+    return rows
 
 
 def _times(n: int, x: float) -> int:

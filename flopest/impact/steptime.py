@@ -16,7 +16,7 @@ METHOD.md §2, docs/methodology.md §11).
                     the score-matrix rows of an attention backward × fusion.attention (flash
                     attention keeps them on chip); matrix operands × fusion.matrix (= 1)
     launch        accelerators (asynchronous launches): row time >= kernels × launch_s (views
-                  launch nothing); CPU (dispatch in line with compute): row time + operators ×
+                  launch nothing; a decode step replayed as a CUDA graph: launch.graph); CPU (dispatch in line with compute): row time + operators ×
                   launch_s, views included (each recorded operator is dispatched)
     step          = Σ rows (forward, backward) + optimizer + exposed communication
     optimizer     = trainable params / optimizer shards × bytes per param (fp32 states and master
@@ -82,15 +82,23 @@ class TimeModel:
     range_p50: float
     range_p95: float
     sources: dict = field(default_factory=dict, compare=False)   # id -> "source (year)" or basis
+    launch_graph_s: float = 0.0       # per kernel of a decode step replayed as a CUDA graph (serving)
 
     @staticmethod
     def load() -> TimeModel:
-        """The model of the embedded table (flopest/data/time_model.csv)."""
-        return _from_rows(data.time_model())
+        """The model of the embedded table (flopest/data/time_model.csv), built once per table read."""
+        rows = data.time_model()
+        hit = _LOADED.get("model")
+        if hit is None or hit[0] is not rows:
+            hit = _LOADED["model"] = (rows, _from_rows(rows))
+        return hit[1]
 
     def with_fitted(self, **values) -> TimeModel:
         """A copy with some scalar parameters replaced (the fitting tool's trial values)."""
         return replace(self, **values)
+
+
+_LOADED: dict = {}
 
 
 def _from_rows(rows) -> TimeModel:
@@ -114,6 +122,7 @@ def _from_rows(rows) -> TimeModel:
         link_efficiency=v("link.efficiency"), bucket_bytes=v("ddp.bucket"),
         grad_bytes_per_param=v("grad.bytes"), optimizer_bytes_per_param=by("optimizer_bytes_per_param"),
         range_p5=v("range.p5"), range_p50=v("range.p50"), range_p95=v("range.p95"),
+        launch_graph_s=v("launch.graph"),
         sources={k: (f"{r.source} ({r.year})" if r.basis != "fitted" else
                      f"fitted on {r.evidence} ({r.year})") for k, r in rows.items()})
 
@@ -437,8 +446,10 @@ class StepTime:
 def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: int = 1,
             parallel: str = "ddp", params: int | None = None, optimizer: str | None = None,
             optimizer_shards: int | None = None, link_gbps: float | None = None,
-            n_rows: int | None = None) -> StepTime:
-    """The step time of `feats` under `model` (see the module docstring for the formula)."""
+            n_rows: int | None = None, inference: bool = False, graph_replay: bool = False) -> StepTime:
+    """The step time of `feats` under `model` (see the module docstring for the formula);
+    inference=True: the rows only (no optimizer step, no gradient communication); graph_replay:
+    an accelerator replays the pass as one CUDA graph (launch.graph per kernel, not launch.accelerator)."""
     model = model or TimeModel.load()
     dev = feats.device
     notes = []
@@ -464,7 +475,8 @@ def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: i
         launch = dev.launch_s if dev.launch_s is not None else model.launch_cpu_s
         t = body + feats.kernels * launch
     else:
-        launch = dev.launch_s if dev.launch_s is not None else model.launch_accelerator_s
+        launch = model.launch_graph_s if graph_replay else \
+            dev.launch_s if dev.launch_s is not None else model.launch_accelerator_s
         t = np.maximum(body, np.where(feats.free, 0.0, feats.kernels) * launch)
     compute_bound = compute >= memory
     launch_part = float((t - body).sum())
@@ -477,7 +489,9 @@ def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: i
     opt = optimizer if optimizer is not None else feats.optimizer
     shards = int(optimizer_shards if optimizer_shards is not None else (nd if parallel == "fsdp" else 1))
     opt_s = 0.0
-    if p and opt:
+    if inference:
+        pass
+    elif p and opt:
         per = model.optimizer_bytes_per_param.get(opt)
         if per is None:
             raise InputError(f"optimizer {opt!r} has no bytes-per-parameter row in time_model.csv"
@@ -489,7 +503,7 @@ def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: i
 
     # data-parallel communication within a node, overlapped with the backward (FSDP: the whole pass)
     comm_total = exposed = 0.0
-    if nd > 1 and p:
+    if nd > 1 and p and not inference:
         link = (link_gbps if link_gbps is not None else
                 model.link_gbps.get(dev.id, model.link_default_gbps)) * 1e9 * model.link_efficiency
         if parallel == "ddp":
@@ -539,6 +553,18 @@ def step_time(table, costs, device, *, precision: str, n_devices: int = 1, paral
     feats = features(table, costs, device, precision=precision, model=model)
     return combine(feats, model, n_devices=n_devices, parallel=parallel, params=params, optimizer=optimizer,
                    optimizer_shards=optimizer_shards, link_gbps=link_gbps, n_rows=len(table))
+
+
+def forward_time(table, costs, device, *, precision: str, model: TimeModel | None = None,
+                 graph_replay: bool = False) -> StepTime:
+    """The time of one inference pass of `table` (a forward, a prefill, a decode step) on one
+    device: its rows under the same per-operator model as a training step, without an optimizer
+    step or gradient communication (serving: flopest.impact.serving). graph_replay: the pass is
+    replayed as one CUDA graph, as serving engines do with decode steps (launch.graph per kernel
+    instead of the eager launch floor; CPUs dispatch in line whatever this says)."""
+    model = model or TimeModel.load()
+    feats = features(table, costs, device, precision=precision, model=model)
+    return combine(feats, model, n_rows=len(table), inference=True, graph_replay=graph_replay)
 
 
 def step_time_range(step, model: TimeModel | None = None) -> Uncertain:

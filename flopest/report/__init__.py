@@ -594,6 +594,25 @@ def serving_count_rows(d: dict):
         yield ("graph bytes per request", f"{v:,.0f}", human(v, "B"))
 
 
+def serving_time_rows(d: dict):
+    """The per-operator time of one batch (before the model's range): prefill and decode, or the
+    forward pass, with the split of each pass."""
+    tm = d.get("time_model") or {}
+    names = {"compute_bound_s": "compute-bound", "memory_bound_s": "memory-bound", "launch_s": "launch"}
+    for ph, split in (tm.get("split") or {}).items():
+        total = sum(v for k, v in split.items() if k in names)
+        parts = ", ".join(f"{names[k]} {v / total:.0%}" for k, v in split.items() if k in names and v > 0) \
+            if total > 0 else ""
+        if ph == "decode":
+            steps = tm.get("decode_step_s") or {}
+            first, last = next(iter(steps.items()), (None, None)), next(reversed(steps.items()), (None, None))
+            yield ("decode, all steps", _num(tm["decode_s"], "s"),
+                   f"a step {_num(first[1], 's')} at {first[0]} cached tokens, {_num(last[1], 's')} at {last[0]}; "
+                   f"{parts} (first step)")
+        else:
+            yield (ph, _num(tm["prefill_s"], "s"), parts)
+
+
 def serving_report(d: dict, fmt: str = "table") -> Report:
     rows = []
     for key, _, _ in _SERVE_ROWS:
@@ -612,6 +631,15 @@ def serving_report(d: dict, fmt: str = "table") -> Report:
     if cr:
         rep.blocks.append(Table("per request", ("per request" if fmt != "table" else "measure", "exact", "≈"), cr))
     rep.blocks.append(Table("flopest serve (p5 – p50 – p95)", ("", "p5", "p50", "p95"), list(serving_range_rows(d))))
+    if (d.get("time_model") or {}).get("model") == "per-operator":
+        first = "pass (one batch, one replica)" if fmt != "table" else "pass"
+        rep.blocks.append(Table("time per batch, per-operator model (before its range)", (first, "time", "split"),
+                                list(serving_time_rows(d)), "lrl"))
+        top = [(r["name"], _num(r["time_s"], "s"), f"{r['share']:.1%}") for r in d["time_model"]["top_by_time"]]
+        if top:
+            first = "costliest operators by time (one decode step)" if fmt != "table" else "operator"
+            rep.blocks.append(Table("costliest operators by time (one decode step, or the forward pass)",
+                                    (first, "time", "share"), top, fold=True))
     rep.blocks.append(Table("assumptions", ("assumption", "value", "unit", "source"), _assumption_rows(d, False),
                             "llll", fold=True))
     rep.blocks.append(Text(_notes(d)))

@@ -303,3 +303,26 @@ def test_a_symbolic_onnx_table_is_timed_at_its_bound_dims():
     t_fix = st.step_time(fixed.table, fixed.evaluate()._rc, "h100-sxm", precision="bf16", optimizer="sgd", params=1)
     assert t_sym.time_s == pytest.approx(t_fix.time_s, rel=1e-12)
     assert onnx.__version__
+
+
+def test_an_inference_pass_is_its_rows_without_optimizer_or_communication():
+    # the optimizer test's table: the tiny op (launch floor 1e-06 s) and adamw rows for 1e6 params;
+    # an inference pass times the rows only: no 5.6e-05 s optimizer term, no all-reduce, no note
+    t, c = table((kinds.ELEMENTWISE, [10, 1, 20], FWD), optimizer="adamw", trainable=1_000_000)
+    s = st.forward_time(t, c, GPU, precision="fp16", model=model())
+    assert s.time_s == pytest.approx(1e-06, rel=1e-12)
+    assert s.optimizer_s == 0 and s.communication_s == 0 and s.notes == []
+
+
+def test_a_pass_replayed_as_a_cuda_graph_pays_no_eager_launch_floor():
+    # the launch test's tiny op: eager, the 1e-06 s launch floor; replayed as a graph with
+    # launch_graph_s = 0 its memory time only, 120 B * 0.25 / 5e11 = 6e-11 s; with 2e-07 s per
+    # replayed kernel, that floor. A CPU dispatches in line whatever: 3e-09 + 2 * 10e-06 s as before
+    t, c = table((kinds.ELEMENTWISE, [10, 1, 20], FWD), (kinds.FREE, [], FWD))
+    assert st.forward_time(t, c, GPU, precision="fp32", model=model()).time_s == pytest.approx(1e-06, rel=1e-12)
+    g = st.forward_time(t, c, GPU, precision="fp32", model=model(), graph_replay=True)
+    assert g.time_s == pytest.approx(6e-11, rel=1e-9) and g.launch_s == 0
+    g2 = st.forward_time(t, c, GPU, precision="fp32", model=model(launch_graph_s=2e-07), graph_replay=True)
+    assert g2.time_s == pytest.approx(2e-07, rel=1e-12)
+    cpu = st.forward_time(t, c, CPU, precision="fp32", model=model(), graph_replay=True)
+    assert cpu.time_s == pytest.approx(3e-09 + 2 * 10e-06, rel=1e-12)
