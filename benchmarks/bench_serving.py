@@ -1,4 +1,4 @@
-"""Decode tokens/s predicted by flopest's roofline against the pure bandwidth bound.
+"""Decode tokens/s predicted by flopest against the pure bandwidth bound and published latencies.
 
     python benchmarks/bench_serving.py [--runs 3] [--prompt 512] [--output 256] [--models gpt2,llama-7b,llama-70b]
 
@@ -13,8 +13,13 @@ one captured cost.
   replica when the model does not fit on one).
 - **roofline**: flopest's step time at 100 % efficiency, max(FLOPs / peak, (weights + KV cache) /
   bandwidth), summed over the decode steps: the KV cache read grows with the position and the batch.
-- **flopest p50 [p5–p95]**: the same with the efficiency priors (MBU for memory-bound steps, the
-  device's MFU prior for compute-bound ones), as `flopest serve` reports `decode_tokens_per_s`.
+- **flopest p50 [p5–p95]**: `flopest serve`'s decode tokens/s: the per-operator model
+  (flopest/impact/steptime.py) on the decode steps captured at the batch, replayed as CUDA
+  graphs with a paged KV cache, with the model's range.
+
+A second table (`--only published`) sets the per-operator model and the roofline with its MFU
+and MBU priors against NVIDIA's published Llama-2-7B latencies (TensorRT-LLM, A100 and H100,
+batch 1-8).
 
 Figures are per replica (all k devices), bf16 weights and KV cache.
 """
