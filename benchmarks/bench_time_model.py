@@ -297,7 +297,7 @@ def cpu_part(args) -> str:
         lines.append((f"{name} ({size}, batch {batch})", counts.flops, meas, pred, len(times)))
         log(f"  {name} {size} b{batch}: measured {meas * 1e3:.1f} ms, predicted {pred.time_s * 1e3:.1f} ms")
     header = ["zoo model", "training GFLOP", "measured ms (median)", "predicted ms", "log2",
-              "compute / memory / launch / optimizer ms"]
+              "compute / memory / launch / page faults / optimizer ms"]
     rows = []
     errs = []
     for what, flops, meas, pred, n in lines:
@@ -305,12 +305,13 @@ def cpu_part(args) -> str:
         errs.append(e)
         rows.append([what, f"{flops / 1e9:.3g}", f"{meas * 1e3:.2f}", f"{pred.time_s * 1e3:.2f}", f"{e:+.2f}",
                      (f"{pred.compute_s * 1e3:.1f} / {pred.memory_s * 1e3:.1f} / {pred.launch_s * 1e3:.1f} / "
-                      f"{pred.optimizer_s * 1e3:.2f}")])
+                      f"{pred.page_faults_s * 1e3:.1f} / {pred.optimizer_s * 1e3:.2f}")])
     med = statistics.median(abs(e) for e in errs)
     intro = (f"This machine's CPU at one thread, device row by {how}: fp32 GEMM {row['peak_fp32_tflops'] * 1e3:.0f} "
              f"GFLOP/s at best ({len(curve)}-point size curve), memory {row['mem_bandwidth_gbps']:.1f} GB/s; "
              f"dispatch cost per recorded operator of a training step {per_op_us:.1f} us (a tiny MLP's step over its "
-             f"{n_ops} operators; the probe's bare tensor add: {probe_launch} us). Real training steps (SGD), median "
+             f"{n_ops} operators; the probe's bare tensor add: {probe_launch} us); first touch of fresh memory "
+             f"{row.get('fault_gbps')} GB/s. Real training steps (SGD), median "
              f"of up to {args.runs} runs after 2 warm-up steps. Target (issue 15): median abs log2 <= 0.3.")
     out = [intro, "",
            fmt_table(header, rows, args.markdown), "",

@@ -8,7 +8,10 @@ What is measured, each as the best of repeated timings (the achievable rate, not
 - memory bandwidth: a copy (read + write) and a triad a = b + 2·c (two reads, one write) over
   arrays much larger than the last-level cache; the best of the two;
 - the per-kernel launch and dispatch cost: adding two 1-element tensors (``launch_us``), and a
-  16×16 matmul (in ``source``).
+  16×16 matmul (in ``source``);
+- on the CPU with torch, the first touch of fresh memory (``fault_gbps``): writing a 64 MiB tensor
+  allocated at every call (glibc maps it afresh: page faults and zeroing) against writing a kept
+  one, as the bytes over the difference in time.
 
 On the CPU with torch when the torch extra is installed, else with NumPy (fp32 only: NumPy has no
 fast 16-bit matmul); on a CUDA, ROCm or Apple (MPS) GPU when torch sees one. The row has the
@@ -40,12 +43,13 @@ from .version import __version__
 COLUMNS = ("id", "name", "vendor", "kind", "release_year", "peak_fp32_tflops", "peak_tf32_tflops",
            "peak_bf16_tflops", "peak_fp16_tflops", "peak_fp8_tflops", "peak_int8_tops", "mem_bandwidth_gbps",
            "memory_gb", "tdp_w", "idle_w", "embodied_kgco2e", "embodied_source", "mfu_class",
-           "estimated_fields", "source", "year", "basis", "launch_us", "gemm_curve")
+           "estimated_fields", "source", "year", "basis", "launch_us", "fault_gbps", "gemm_curve")
 DEVICES = ("auto", "cpu", "cuda", "mps")      # and cuda:N
 
 CPU_SIZES = (128, 256, 512, 1024, 2048, 4096)
 GPU_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
 MIB = 1 << 20
+FAULT_BYTES = 64 * MIB   # above glibc's largest reused block (32 MiB on 64-bit: mallopt(3))
 
 # Time budgets (seconds) of a default and a quick probe: per GEMM point, per bandwidth and per
 # launch measurement, untimed warm-up per precision; no GEMM call longer than `call_cap` is
@@ -251,7 +255,8 @@ def _warm_up(b, prec: str, seconds: float, cap: float) -> None:
 
 
 def _steps(b, sizes) -> int:
-    return 4 + len(sizes) * len(b.precisions)
+    touch = 2 if getattr(b, "first_touch", None) is not None and b.kind == "cpu" else 0
+    return 4 + touch + len(sizes) * len(b.precisions)
 
 
 # ----------------------------------------------------------------------------- the host
@@ -498,15 +503,30 @@ def measure(device: str = "auto", quick: bool = False, progress=None) -> dict:
             bw[name] = moved / _per_call(fn, b.sync, plan["stream"], 10 * plan["call_cap"])[0] / 1e9
             step(f"memory bandwidth ({name})")
         b.release()
+        touch = {}
+        for name, fn in getattr(b, "first_touch", lambda n: [])(FAULT_BYTES):
+            touch[name] = _per_call(fn, b.sync, plan["stream"], 10 * plan["call_cap"])[0]
+            step(f"first touch of fresh memory ({name})")
+        b.release()
         curves = _gemm_curve(b, plan, sizes, step)
     finally:
         b.close()
     if "fp32" not in curves:
         raise InputError(f"device {device!r}: no fp32 GEMM could be timed (out of memory?)")
-    return _row(b, when, quick, curves, bw, tiny, nbytes, load)
+    return _row(b, when, quick, curves, bw, tiny, nbytes, load, touch)
 
 
-def _row(b, when, quick: bool, curves: dict, bw: dict, tiny: dict, nbytes: int, load: str) -> dict:
+def _fault_gbps(touch: dict) -> float | None:
+    """GB/s of first touch from the fresh and reused writes of FAULT_BYTES; None when not measured
+    or when the fresh write was no slower (the allocator reused the block: nothing to charge)."""
+    if not touch:
+        return None
+    extra = touch["fresh"] - touch["reused"]
+    return _g(FAULT_BYTES / extra / 1e9) if extra > 0.05 * touch["reused"] else None
+
+
+def _row(b, when, quick: bool, curves: dict, bw: dict, tiny: dict, nbytes: int, load: str,
+         touch: dict | None = None) -> dict:
     import numpy as np
     cpu_name, cpu_vendor = cpu_identity()
     threads = logical_cpus()
@@ -555,7 +575,7 @@ def _row(b, when, quick: bool, curves: dict, bw: dict, tiny: dict, nbytes: int, 
               f"UTC, device {b.label}: GEMM best of repeated n×n matmuls (2n³ FLOPs), peak = the best of the two largest "
               f"sizes measured; memory copy {bw['copy']:.3g} GB/s, {copy_name} {bw[copy_name]:.3g} GB/s "
               f"({nbytes / MIB:.0f} MiB fp32 arrays); tiny add {tiny['add'] * 1e6:.3g} us, 16x16 matmul "
-              f"{tiny['matmul'] * 1e6:.3g} us per call. Software: {b.software}{numpy}; "
+              f"{tiny['matmul'] * 1e6:.3g} us per call{_touch_text(touch)}. Software: {b.software}{numpy}; "
               f"python {platform.python_version()}; {platform.system()} {platform.release()}. Host CPU: "
               f"{cpu_name}, {threads} logical CPUs, {load}. release_year unknown: the measurement year. "
               f"{'; '.join(notes)}; idle_w = {IDLE_FRACTION} x TDP (the rule of devices.csv)")
@@ -570,10 +590,17 @@ def _row(b, when, quick: bool, curves: dict, bw: dict, tiny: dict, nbytes: int, 
         "tdp_w": _g(tdp), "idle_w": _g(IDLE_FRACTION * tdp), "embodied_kgco2e": _g(emb),
         "embodied_source": emb_src, "mfu_class": _mfu_class(b.kind, vendor, name),
         "estimated_fields": tuple(estimated), "source": source, "year": when.year,
-        "basis": "measured", "launch_us": _g(tiny["add"] * 1e6),
+        "basis": "measured", "launch_us": _g(tiny["add"] * 1e6), "fault_gbps": _fault_gbps(touch or {}),
         "gemm_curve": tuple((p, tuple((n, _g(t)) for n, t in pts)) for p, pts in curves.items()),
     }
     return row
+
+
+def _touch_text(touch: dict | None) -> str:
+    if not touch:
+        return ""
+    return (f"; a {FAULT_BYTES // MIB} MiB write into a fresh tensor {touch['fresh'] * 1e3:.3g} ms, into a kept one "
+            f"{touch['reused'] * 1e3:.3g} ms")
 
 
 def _cell(v, column: str) -> str:

@@ -134,6 +134,8 @@ def _table(row: dict) -> str:
             head.add_row(f"GEMM {p} (peak achieved)", f"{v:g} TFLOP/s")
     head.add_row("memory bandwidth", f"{row['mem_bandwidth_gbps']:g} GB/s")
     head.add_row("launch cost (tiny add)", f"{row['launch_us']:g} µs")
+    if row.get("fault_gbps"):
+        head.add_row("first touch of fresh memory", f"{row['fault_gbps']:g} GB/s")
     if row["memory_gb"] is not None:
         head.add_row("memory", f"{row['memory_gb']:g} GB")
     head.add_row("power (TDP, idle)", mark("tdp_w", f"{row['tdp_w']:g} W, {row['idle_w']:g} W"))

@@ -67,6 +67,7 @@ class Device:
     # optional columns, written by `flopest probe` (empty in the embedded table)
     basis: str | None = None        # measured | published | ...
     launch_us: float | None = None  # measured per-kernel launch/dispatch cost, microseconds
+    fault_gbps: float | None = None  # measured first touch of freshly mapped memory, GB/s (CPU)
     gemm_curve: tuple = ()          # ((precision, ((n, achieved TFLOP/s), ...)), ...)
     origin: str = ""                # the file the row came from
 
@@ -341,6 +342,7 @@ _DEVICE_COLS = (
     # measured rows (`flopest probe`): optional, absent from the embedded file
     _Col("basis", "str", False, choices=_BASIS, absent_ok=True),
     _Col("launch_us", "float", False, 0, 1e6, lo_open=True, absent_ok=True),
+    _Col("fault_gbps", "float", False, 0, 1e5, lo_open=True, absent_ok=True),
     _Col("gemm_curve", "curve", False, absent_ok=True))
 _REGION_COLS = (
     _s("region"), _s("name"), _s("kind", choices=("country", "subdivision", "world", "cloud")),

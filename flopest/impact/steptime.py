@@ -16,8 +16,11 @@ METHOD.md §2, docs/methodology.md §11).
                     the score-matrix rows of an attention backward × fusion.attention (flash
                     attention keeps them on chip); matrix operands × fusion.matrix (= 1)
     launch        accelerators (asynchronous launches): row time >= kernels × launch_s (views
-                  launch nothing; a decode step replayed as a CUDA graph: launch.graph); CPU (dispatch in line with compute): row time + operators ×
-                  launch_s, views included (each recorded operator is dispatched)
+                  launch nothing; a decode step replayed as a CUDA graph: launch.graph); CPU
+                  (dispatch in line with compute): row time + operators × launch_s, views included
+                  (each recorded operator is dispatched)
+    page faults   CPU: an output larger than malloc.mmap_max (glibc maps it afresh at every call)
+                  is faulted in as it is written: + its bytes / fault.cpu (a probed fault_gbps)
     step          = Σ rows (forward, backward) + optimizer + exposed communication
     optimizer     = trainable params / optimizer shards × bytes per param (fp32 states and master
                     weights, whatever the compute precision) / achievable bandwidth
@@ -83,6 +86,8 @@ class TimeModel:
     range_p95: float
     sources: dict = field(default_factory=dict, compare=False)   # id -> "source (year)" or basis
     launch_graph_s: float = 0.0       # per kernel of a decode step replayed as a CUDA graph (serving)
+    fault_cpu_bytes_per_s: float = 0.0  # first touch of freshly mapped memory on a CPU (0: not charged)
+    mmap_threshold_bytes: float = math.inf  # allocations above it are mapped afresh at every call
 
     @staticmethod
     def load() -> TimeModel:
@@ -122,7 +127,8 @@ def _from_rows(rows) -> TimeModel:
         link_efficiency=v("link.efficiency"), bucket_bytes=v("ddp.bucket"),
         grad_bytes_per_param=v("grad.bytes"), optimizer_bytes_per_param=by("optimizer_bytes_per_param"),
         range_p5=v("range.p5"), range_p50=v("range.p50"), range_p95=v("range.p95"),
-        launch_graph_s=v("launch.graph"),
+        launch_graph_s=v("launch.graph"), fault_cpu_bytes_per_s=v("fault.cpu") * 1e9,
+        mmap_threshold_bytes=v("malloc.mmap_max"),
         sources={k: (f"{r.source} ({r.year})" if r.basis != "fitted" else
                      f"fitted on {r.evidence} ({r.year})") for k, r in rows.items()})
 
@@ -140,6 +146,7 @@ class DeviceFigures:
     measured: bool                     # basis measured (flopest probe): the figures are achieved
     launch_s: float | None             # measured launch/dispatch cost
     gemm_curve: tuple                  # ((flops per kernel, achieved FLOP/s), ...) ascending
+    fault_bytes_per_s: float | None = None   # measured first-touch throughput of fresh memory (CPU)
 
 
 def _get(device, name, default=None):
@@ -187,8 +194,10 @@ def device_figures(device, precision: str) -> DeviceFigures:
         pts = raw.get(cprec) or raw.get("fp32") or ()
     if pts:
         curve = tuple((2.0 * float(n) ** 3, float(t) * 1e12) for n, t in pts)
+    fault = _get(device, "fault_gbps")
     return DeviceFigures(str(_get(device, "id", "?")), kind, matrix, attention, fp32, bw, measured,
-                         float(launch_us) * 1e-6 if launch_us else None, curve)
+                         float(launch_us) * 1e-6 if launch_us else None, curve,
+                         float(fault) * 1e9 if fault else None)
 
 
 def step_precision(precision: str) -> str:
@@ -216,6 +225,7 @@ class StepFeatures:
     bytes_attention: np.ndarray  # bytes of the score-matrix rows of attention backward
     bytes_other: np.ndarray     # bytes of the rest (gather, RNN state ...), as counted
     bytes_cast: np.ndarray      # fp8 only: bytes of the cast kernels before each GEMM (fusion.glue)
+    out_bytes: np.ndarray       # bytes of the output one call of the row allocates (precision-scaled)
     kernels: np.ndarray         # launches per row (its repeat count)
     backward: np.ndarray        # bool: backward-phase rows (the all-reduce overlaps them)
     free: np.ndarray            # bool: views (no kernel; a dispatch on CPU only)
@@ -363,9 +373,33 @@ def features(table, costs, device, *, precision: str, model: TimeModel | None = 
         cast = g & ~att_bwd
         bytes_cast[cast] = (pp[cast, 4] * pp[cast, 1] * pp[cast, 3] + pp[cast, 5] * pp[cast, 3] * pp[cast, 2]) \
             * 3.0 * r[cast]
+    out_bytes = output_elements(k, pp) * table.outsize[idx].astype(np.float64) * scale
     return StepFeatures(idx, tensor_s, vector_s, curve_s, bytes_matrix, bytes_glue, bytes_attention,
-                        bytes_other, bytes_cast, kernels, phase[idx] == kinds.BACKWARD, free, dev, prec, params,
-                        optimizer)
+                        bytes_other, bytes_cast, out_bytes, kernels, phase[idx] == kinds.BACKWARD, free, dev, prec,
+                        params, optimizer)
+
+
+def output_elements(kind: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Elements of the output one call of each row writes, from the kinds' parameter layouts
+    (flopest/kinds.py LAYOUT); 0 for views and for an elementwise row fused into the previous one."""
+    k = np.asarray(kind)
+    out = np.zeros(len(k))
+    g = k == kinds.GEMM
+    out[g] = p[g, 0] * p[g, 1] * p[g, 2]                       # batch · m · n
+    c = k == kinds.CONV
+    out[c] = p[c, 0] * p[c, 2] * p[c, 4]                       # n · c_out · out_spatial
+    a = k == kinds.ATTENTION
+    out[a] = p[a, 0] * p[a, 1] * p[a, 4]                       # batch·heads · q · d_v
+    e = k == kinds.ELEMENTWISE
+    out[e] = np.where(p[e, 3] == 1, 0.0, p[e, 0])
+    r = k == kinds.REDUCE
+    out[r] = p[r, 1]
+    for kk in (kinds.SOFTMAX, kinds.NORM, kinds.MOVE, kinds.POOL, kinds.GATHER):
+        m = k == kk
+        out[m] = p[m, 0]
+    n = k == kinds.RNN
+    out[n] = p[n, 0] * p[n, 1] * p[n, 3] * p[n, 5]              # seq · batch · hidden · directions
+    return out
 
 
 def _attention_backward(table, idx, k, pp, phase, params) -> np.ndarray:
@@ -418,12 +452,17 @@ class StepTime:
     params: int
     optimizer: str | None
     notes: list = field(default_factory=list)
+    page_faults_s: float = 0.0  # CPU: first touch of outputs too large for the allocator to reuse
 
     def split(self) -> dict:
-        """{part: seconds}: compute-bound, memory-bound, launch, optimizer, communication."""
-        return {"compute_bound_s": self.compute_s, "memory_bound_s": self.memory_s,
-                "launch_s": self.launch_s, "optimizer_s": self.optimizer_s,
-                "communication_s": self.communication_s}
+        """{part: seconds}: compute-bound, memory-bound, launch, optimizer, communication (and,
+        on a CPU where it applies, page faults)."""
+        out = {"compute_bound_s": self.compute_s, "memory_bound_s": self.memory_s,
+               "launch_s": self.launch_s, "optimizer_s": self.optimizer_s,
+               "communication_s": self.communication_s}
+        if self.page_faults_s:
+            out["page_faults_s"] = self.page_faults_s
+        return out
 
     def top(self, table, n: int = 5, by: str = "op") -> list:
         """The n costliest operators (by="op") or modules (by="module") by time: rows
@@ -471,15 +510,23 @@ def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: i
     core = np.maximum(compute, memory)
     cast_s = feats.bytes_cast * model.fusion_glue / bw
     body = core + cast_s
+    fault = np.zeros(len(body))
     if dev.kind == "cpu":
         launch = dev.launch_s if dev.launch_s is not None else model.launch_cpu_s
-        t = body + feats.kernels * launch
+        # an output larger than the allocator's largest reused block is mapped afresh at every call
+        # and its pages are faulted in as it is written (a probed row measures the rate; a probed
+        # row without it measured none)
+        rate = dev.fault_bytes_per_s if dev.measured else model.fault_cpu_bytes_per_s
+        if rate:
+            big = feats.out_bytes > model.mmap_threshold_bytes
+            fault[big] = feats.out_bytes[big] * feats.kernels[big] / rate
+        t = body + feats.kernels * launch + fault
     else:
         launch = model.launch_graph_s if graph_replay else \
             dev.launch_s if dev.launch_s is not None else model.launch_accelerator_s
         t = np.maximum(body, np.where(feats.free, 0.0, feats.kernels) * launch)
     compute_bound = compute >= memory
-    launch_part = float((t - body).sum())
+    launch_part = float((t - body - fault).sum())
     compute_s = float(core[compute_bound].sum())
     memory_s = float(core[~compute_bound].sum() + cast_s.sum())
     rows_s = float(t.sum())
@@ -526,7 +573,8 @@ def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: i
     if len(feats.rows):
         row_time[feats.rows] = t
     return StepTime(total, compute_s, memory_s, launch_part, opt_s, exposed, comm_total,
-                    int(feats.kernels[~feats.free].sum()), row_time, dev.id, feats.precision, nd, p, opt, notes)
+                    int(feats.kernels[~feats.free].sum()), row_time, dev.id, feats.precision, nd, p, opt, notes,
+                    float(fault.sum()))
 
 
 def step_time(table, costs, device, *, precision: str, n_devices: int = 1, parallel: str = "ddp",

@@ -109,7 +109,7 @@ def test_gemm_curve_cells_are_validated(tmp_path, fresh_data):
         with pytest.raises(ValueError, match=says):
             profiles.parse_gemm_curve(bad)
     header = ",".join(probe.COLUMNS)
-    good = ("mycpu,My CPU,acme,cpu,2026,0.2,,,,,,20,16,6,1,1.5,estimate: rule,cpu,,lab,2026,measured,2.5,"
+    good = ("mycpu,My CPU,acme,cpu,2026,0.2,,,,,,20,16,6,1,1.5,estimate: rule,cpu,,lab,2026,measured,2.5,3.5,"
             '"fp32:128=0.1;bf16:128=0.2"')
     path = tmp_path / "dev.csv"
     path.write_text(header + "\n" + good.replace("fp32:128=0.1;", "fp32:128=0.1,64=1;") + "\n")
@@ -122,9 +122,15 @@ def test_gemm_curve_cells_are_validated(tmp_path, fresh_data):
     path.write_text(header + "\n" + good.replace(",2.5,", ",0,") + "\n")
     with pytest.raises(DataError, match="column 'launch_us'.*must be > 0"):
         profiles.load_user_devices(path)
+    path.write_text(header + "\n" + good.replace(",3.5,", ",-1,") + "\n")
+    with pytest.raises(DataError, match="column 'fault_gbps'.*must be > 0"):
+        profiles.load_user_devices(path)
     path.write_text(header + "\n" + good + "\n")
     (dev,) = profiles.load_user_devices(path)
-    assert dev.gemm_tflops("BF16") == ((128, 0.2),) and dev.launch_us == 2.5
+    assert dev.gemm_tflops("BF16") == ((128, 0.2),) and dev.launch_us == 2.5 and dev.fault_gbps == 3.5
+    path.write_text(header + "\n" + good.replace(",3.5,", ",,") + "\n")     # optional: not measured
+    (dev,) = profiles.load_user_devices(path)
+    assert dev.fault_gbps is None
 
 
 def _hide_torch(monkeypatch):

@@ -326,3 +326,35 @@ def test_a_pass_replayed_as_a_cuda_graph_pays_no_eager_launch_floor():
     assert g2.time_s == pytest.approx(2e-07, rel=1e-12)
     cpu = st.forward_time(t, c, CPU, precision="fp32", model=model(), graph_replay=True)
     assert cpu.time_s == pytest.approx(3e-09 + 2 * 10e-06, rel=1e-12)
+
+
+def test_cpu_outputs_above_the_mmap_threshold_pay_their_page_faults():
+    # two GEMMs on a CPU: (4096 x 1) @ (1 x 4096) writes 4096·4096·4 B = 67,108,864 B, above a 32 MiB
+    # threshold (33,554,432 B): mapped afresh, faulted in at 2 GB/s = 0.033554432 s; (2048 x 1) @
+    # (1 x 2048) writes 16 MiB, reused by the allocator: no fault
+    t, c = table((kinds.GEMM, [1, 4096, 4096, 1, 1, 1], FWD), (kinds.GEMM, [1, 2048, 2048, 1, 1, 1], FWD))
+    m = model(mmap_threshold_bytes=32 * 2**20, fault_cpu_bytes_per_s=5e9)
+    base = st.step_time(t, c, CPU, precision="fp32", model=m)            # measured row without fault_gbps
+    assert base.page_faults_s == 0 and "page_faults_s" not in base.split()
+    probed = st.step_time(t, c, dict(CPU, fault_gbps=2.0), precision="fp32", model=m)
+    assert probed.page_faults_s == pytest.approx(67_108_864 / 2e9, rel=1e-12)
+    assert probed.time_s - base.time_s == pytest.approx(0.033554432, rel=1e-9)
+    assert probed.split()["page_faults_s"] == pytest.approx(0.033554432, rel=1e-12)
+    # a datasheet CPU row (not measured) takes the model's fault.cpu: 67,108,864 B / 5e9 B/s
+    sheet = {k: v for k, v in CPU.items() if k not in ("basis", "launch_us")}
+    assert st.step_time(t, c, sheet, precision="fp32", model=m).page_faults_s == pytest.approx(0.0134217728)
+    # an accelerator's allocator caches its blocks: no fault term
+    assert st.step_time(t, c, GPU, precision="fp32", model=m).page_faults_s == 0
+
+
+def test_output_elements_follow_the_kind_layouts():
+    # one row per kind, elements written by one call, from flopest/kinds.py LAYOUT
+    p = np.zeros((7, kinds.NPARAM))
+    rows = [(kinds.GEMM, [3, 4, 5, 6]), (kinds.CONV, [2, 3, 8, 1, 49, 9]), (kinds.ATTENTION, [6, 10, 12, 16, 8]),
+            (kinds.ELEMENTWISE, [100, 1, 200, 0]), (kinds.ELEMENTWISE, [100, 1, 200, 1]), (kinds.REDUCE, [50, 5]),
+            (kinds.RNN, [7, 2, 4, 8, 4, 2])]
+    k = np.array([r[0] for r in rows])
+    for i, (_, v) in enumerate(rows):
+        p[i, :len(v)] = v
+    # 3·4·5 = 60; 2·8·49 = 784; 6·10·8 = 480; 100; fused: 0; 5; 7·2·8·2 = 224
+    assert st.output_elements(k, p).tolist() == [60, 784, 480, 100, 0, 5, 224]

@@ -146,6 +146,19 @@ class TorchBackend:
         p = torch.ones(16, 16, device=self.dev)
         return [("add", lambda: x + y), ("matmul", lambda: p @ p)]
 
+    def first_touch(self, nbytes: int) -> list:
+        """[(name, callable)] on a CPU: writing `nbytes` into a freshly allocated tensor ("fresh":
+        above glibc's largest reused block, mapped and faulted in at every call, as a training
+        step's large outputs are) and into a kept one ("reused"); [] on an accelerator."""
+        if self.dev.type != "cpu":
+            return []
+        self.release()
+        n = max(1, nbytes // 4)
+        kept = torch.zeros(n, dtype=torch.float32)
+        self._buffers = [kept]
+        return [("fresh", lambda: torch.empty(n, dtype=torch.float32).fill_(1.0)),
+                ("reused", lambda: kept.fill_(1.0))]
+
     def release(self) -> None:
         self._buffers = []
         if self.dev.type == "cuda":
