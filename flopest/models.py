@@ -651,8 +651,8 @@ def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=Non
         if b == 1:
             return PassTables(1, c, points)
         if not batch:
-            raise InputError(f"the ONNX decoder has no symbolic batch dim on its token input: it cannot be timed "
-                             f"at batch {b}; serve it at batch 1")
+            raise InputError(f"the ONNX decoder has no symbolic batch dim on its token input: its passes cannot be "
+                             f"counted at batch {b}")
         return PassTables(b, c.at(**{**at(P, 0), batch: b}), {p: c.at(**{**at(1, p), batch: b}) for p in points})
 
     return assemble(P, O, c, points, c.params, kv, context, str(src), "onnx", notes, tables)

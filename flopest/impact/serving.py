@@ -197,9 +197,15 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     mbu_u = Uncertain.fixed(fraction("mbu", mbu), "", "given by the user") if mbu is not None else MBU_PRIOR
     notes = list(cost.notes)
     ops = _op_model(cost, dev, s.precision, mfu, mbu, notes)
-    B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes, ops)
-    k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
-    op_times = ops.times(cost, B, k) if ops else None
+    try:
+        B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes, ops)
+        k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
+        op_times = ops.times(cost, B, k) if ops else None
+    except _NoTables as exc:   # the graph cannot be counted at the batch: the roofline scales it
+        notes.append(f"{exc}: the time is the roofline with the MFU and MBU priors")
+        ops, op_times = None, None
+        B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes)
+        k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
     if op_times is not None and op_times.interpolated:
         notes.append(f"decode: each step's time by the per-operator model at the {len(op_times.decode_step_s)} "
                      f"captured cache lengths, linear in between")
@@ -271,6 +277,11 @@ class OpTimes:
                 "top_by_time": self.top}
 
 
+class _NoTables(Exception):
+    """The counted graph cannot be had at the batch asked (an ONNX decoder without a symbolic
+    batch dim): the per-operator model does not apply."""
+
+
 class _OpModel:
     """The per-operator time of a counted cost at a batch, on `devices` devices of one replica
     (the rows' time divided by the replica's devices: tensor parallel, its communication not
@@ -332,7 +343,10 @@ class _OpModel:
             st = self._time(cost.counts)
             out = OpTimes(st.time_s / k, 0.0, {}, {"forward": st.split()}, st.top(cost.counts.table, 5), False)
         else:
-            pt = cost.tables(batch)
+            try:
+                pt = cost.tables(batch)
+            except InputError as exc:
+                raise _NoTables(str(exc)) from None
             pre = self._time(pt.prefill)
             # decode steps replayed as CUDA graphs, as serving engines do (time_model.csv launch.graph),
             # with a paged KV cache (the new token written, the cache not copied)

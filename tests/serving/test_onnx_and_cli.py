@@ -26,8 +26,8 @@ def run(argv, capsys):
 V, D, H, L = 100, 32, 2, 2      # vocab, width, heads (head dim 16), layers
 
 
-@pytest.fixture(scope="module")
-def decoder_path(tmp_path_factory):
+def decoder_module():
+    """The tiny decoder (2 blocks, width 32, 2 heads) taking and returning its past keys and values."""
     import torch
     from torch import nn
 
@@ -58,11 +58,17 @@ def decoder_path(tmp_path_factory):
                 out += [k, v]
             return (self.head(x), *out)
 
+    return Decoder().eval()
+
+
+@pytest.fixture(scope="module")
+def decoder_path(tmp_path_factory):
+    import torch
     path = tmp_path_factory.mktemp("dec") / "decoder_with_past.onnx"
     names = ["past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"]
     axes = {"input_ids": {0: "batch", 1: "sequence"}, **{n: {0: "batch", 2: "past_sequence"} for n in names}}
     past = torch.zeros(1, H, 5, D // H)
-    torch.onnx.export(Decoder().eval(), (torch.zeros(1, 3, dtype=torch.long), past, past, past, past), str(path),
+    torch.onnx.export(decoder_module(), (torch.zeros(1, 3, dtype=torch.long), past, past, past, past), str(path),
                       input_names=["input_ids"] + names, output_names=["logits", "k0", "v0", "k1", "v1"],
                       dynamic_axes=axes, dynamo=False, opset_version=17)
     return str(path)

@@ -140,3 +140,28 @@ def test_max_latency_search_uses_the_per_operator_latency(mlp):
     e = serve(mlp, requests_per_day="1M", device="h100-sxm", max_latency_s=1e-6)
     assert e.to_dict()["batch"] == 1 and any("not met even at batch 1" in n for n in e.notes)
     assert np.isfinite(e.to_dict()["latency_s"]["p50"])
+
+
+@pytest.mark.torch
+def test_a_decoder_with_a_fixed_batch_falls_back_to_the_roofline_at_other_batches(tmp_path):
+    # the test decoder exported with batch 1 fixed: at batch 1 the per-operator model; at batch 4
+    # (given, or tried by --max-latency) its passes cannot be counted, and the roofline scales the
+    # per-sequence cost, said in the notes
+    import torch
+    from tests.serving.test_onnx_and_cli import decoder_module
+    names = ["past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"]
+    path = tmp_path / "fixed_batch.onnx"
+    axes = {"input_ids": {1: "sequence"}, **{n: {2: "past_sequence"} for n in names}}
+    model = decoder_module()
+    past = torch.zeros(1, H, 5, D // H)
+    torch.onnx.export(model, (torch.zeros(1, 3, dtype=torch.long), past, past, past, past), str(path),
+                      input_names=["input_ids"] + names, output_names=["logits", "k0", "v0", "k1", "v1"],
+                      dynamic_axes=axes, dynamo=False, opset_version=17)
+    one = serve(str(path), prompt_tokens=7, output_tokens=6, requests_per_day="1M", device="l4")
+    assert one.to_dict()["time_model"]["model"] == "per-operator"
+    four = serve(str(path), prompt_tokens=7, output_tokens=6, requests_per_day="1M", device="l4", batch=4)
+    assert four.to_dict()["time_model"] == {"model": "roofline"}
+    assert any("no symbolic batch dim" in n and "roofline" in n for n in four.notes)
+    searched = serve(str(path), prompt_tokens=7, output_tokens=6, requests_per_day="1M", device="l4",
+                     max_latency_s=10.0)
+    assert searched.to_dict()["time_model"] == {"model": "roofline"} and searched.to_dict()["batch"] > 1
