@@ -72,6 +72,12 @@ PUBLISHED = {("a100-sxm4-80gb", 1): 234.0, ("a100-sxm4-80gb", 2): 249.6, ("a100-
              ("h100-sxm", 4): 174.8, ("h100-sxm", 8): 199.2}
 
 
+# The same table, tensor parallel over 2, 4 and 8 GPUs of one node (ms by batch 1, 2, 4, 8).
+PUBLISHED_TP = {("a100-sxm4-80gb", 2): (171.7, 180.3, 202.9, 237.6), ("a100-sxm4-80gb", 4): (143.7, 149.9, 165.2, 196.4),
+                ("a100-sxm4-80gb", 8): (136.5, 143.3, 158.6, 181.9), ("h100-sxm", 2): (128.6, 132.0, 137.9, 156.2),
+                ("h100-sxm", 4): (107.4, 114.0, 120.4, 134.6), ("h100-sxm", 8): (97.6, 109.1, 116.2, 129.1)}
+
+
 def published(samples: int) -> None:
     """The per-operator model and the roofline with its priors against the published latencies."""
     from flopest.impact import MBU_PRIOR, roofline, serve
@@ -107,6 +113,20 @@ def published(samples: int) -> None:
     print(f"\nmedian |log2(predicted / measured)|: per-operator {statistics.median(err['op']):.2f}, roofline + "
           f"priors {statistics.median(err['roof']):.2f}; inside p5–p95: per-operator {inside['op']}/{n}, roofline "
           f"{inside['roof']}/{n}")
+    # tensor parallel: flopest divides a replica's pass time by its k devices and counts no communication
+    # (what `flopest serve` does for a model that needs k devices): the one-GPU p50 / k
+    one = {(dev, b): op[1] for dev, b, _m, op, _r in rows}
+    print("\ntensor parallel (TP k): measured ms against flopest's ideal split, the one-GPU p50 / k, by batch 1, 2, 4, 8\n")
+    print("| device | TP | measured ms | flopest ms (p50 / k) | ratio |")
+    print("|---|--:|--:|--:|--:|")
+    ratios = []
+    for (dev, k), ms in PUBLISHED_TP.items():
+        pred = [one[(dev, b)] / k * 1e3 for b in (1, 2, 4, 8)]
+        r = [p / m for p, m in zip(pred, ms)]
+        ratios += r
+        print(f"| {dev} | {k} | {' / '.join(f'{m:.1f}' for m in ms)} | {' / '.join(f'{p:.1f}' for p in pred)} | "
+              f"{' / '.join(f'{x:.2f}' for x in r)} |")
+    print(f"\nideal tensor parallelism: median ratio {statistics.median(ratios):.2f} (1 = right; below: too fast)")
 
 
 def main(argv=None) -> int:

@@ -508,7 +508,8 @@ def _replica(cost, rl, dev, prec, B, fleet_fixed, notes):
                     f"give at least {k}", "n_devices")
     if k > 1:
         notes.append(f"one replica spans {k} × {dev.id} ({rl.memory_needed_bytes / 1e9:,.1f} GB of weights and KV "
-                     f"cache at batch {B} need {k_min}): tensor parallel, communication not counted")
+                     f"cache at batch {B} need {k_min}): tensor parallel taken as ideal, communication not counted: "
+                     f"a lower bound on the time (Llama-2-7B on 2-8 GPUs measured 1.5-6x slower, docs/serving.md)")
     return k, rl
 
 
