@@ -21,14 +21,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import data, kinds, models
-from ..errors import InputError
+from ..errors import InputError, ServingError
 from ..generation import ForwardCost, GenerationCost, generation_cost_params
 from ..units import format_quantity
 from ..validate import error, fraction, positive, whole
 from ..version import __version__
 from . import fleet as _fleet
 from .roofline import MBU_PRIOR, roofline
-from .steptime import TimeModel, forward_time, step_precision
+from .steptime import TimeModel, combine, features, step_precision
 from .scenario import ELEMENT_BYTES, build_scenario, host_for
 from .uncertain import DEFAULT_SAMPLES, DEFAULT_SEED, Uncertain, quantiles, sample
 
@@ -197,11 +197,13 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     mbu_u = Uncertain.fixed(fraction("mbu", mbu), "", "given by the user") if mbu is not None else MBU_PRIOR
     notes = list(cost.notes)
     ops = _op_model(cost, dev, s.precision, mfu, mbu, notes)
+    n_notes = len(notes)
     try:
         B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes, ops)
         k, rl = _replica(cost, rl, dev, s.precision, B, fl.devices, notes)
         op_times = ops.times(cost, B, k) if ops else None
     except _NoTables as exc:   # the graph cannot be counted at the batch: the roofline scales it
+        del notes[n_notes:]    # the notes of the abandoned attempt
         notes.append(f"{exc}: the time is the roofline with the MFU and MBU priors")
         ops, op_times = None, None
         B, cost, rl = _batch(cost, cost_at, dev, s.precision, b_given, max_lat, s.mfu, mbu_u, notes)
@@ -224,6 +226,9 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     else:
         t_pf, t_dec = rl.times(v["mfu"], v["mbu"])
     lat = t_pf + t_dec
+    if not np.all(lat > 0):
+        raise ServingError(f"{cost.source or 'the model'} takes no time to serve on {dev.id}: its counted pass "
+                           f"does no arithmetic and moves no data (views only?); nothing to estimate")
     cap = B / lat                                         # requests/s per replica
     lam = ld.per_second
     if fl.devices is not None:
@@ -244,13 +249,15 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     extra = _serving_assumptions(mbu_u if op_times is None else None, B, b_given, max_lat, s, dev, util,
                                  ops.error if op_times is not None else None)
     if op_times is not None and isinstance(cost, GenerationCost):
+        n_paged = ops.paged_rows.get((id(cost), B, k), 0)
         extra.append({"name": "KV cache per decode step", "value": "paged append", "unit": "",
-                      "source": (f"serving engines write the new token's keys and values into pages (vLLM PagedAttention, "
-                                 f"TensorRT-LLM, SGLang), read in place by attention: the {ops.paged_rows} copy operators of "
-                                 f"the captured cache (concatenation, transposes) whose bytes grow with its length keep only "
-                                 f"their length-independent part"
-                                 if ops.paged_rows else
-                                 "as captured (no copy of the whole cache found in the decode steps)")})
+                      "source": ("serving engines write the new token's keys and values into pages (vLLM PagedAttention, "
+                                 "TensorRT-LLM, SGLang), read once by attention with the scores on chip: "
+                                 + (f"the {n_paged} copy operators of the captured cache (concatenation, transposes) "
+                                    f"whose bytes grow with its length keep only their length-independent part; "
+                                    if n_paged else "no copy of the whole cache found in the decode steps; ")
+                                 + "the attention's reads of the cache are at most the cache (KV cache elements per "
+                                   "token × batch), grouped KV heads read once")})
     extra += _fleet.assumptions(fl, server_embodied_kg)
     if s.power_w is not None:
         extra.append({"name": "power per device, all-in, whatever the load", "value": s.power_w, "unit": "W",
@@ -298,14 +305,18 @@ class _OpModel:
                                "an inference pass is timed by the same model; its errors on inference were not "
                                "calibrated apart")
         self._cache: dict = {}
-        self.paged_rows = None           # decode rows whose cache copy was replaced by a paged append
+        self.paged_rows: dict = {}       # (cost, batch, devices) -> copy rows replaced by a paged append
 
-    def _time(self, counts, graph_replay: bool = False, costs=None):
-        return forward_time(counts.table, costs if costs is not None else counts.evaluate()._rc, self.device,
-                            precision=self.precision, model=self.model, graph_replay=graph_replay)
+    def _time(self, counts, graph_replay: bool = False, costs=None, paged_rows=None):
+        rc = costs if costs is not None else counts.evaluate()._rc
+        feats = features(counts.table, rc, self.device, precision=self.precision, model=self.model)
+        if paged_rows is not None and paged_rows.any():
+            # a paged cache allocates nothing per step: no page faults for the copies it replaces
+            feats.out_bytes[paged_rows[feats.rows]] = 0.0
+        return combine(feats, self.model, n_rows=len(counts.table), inference=True, graph_replay=graph_replay)
 
     @staticmethod
-    def _paged(decode: dict) -> tuple:
+    def _paged(decode: dict, batch: int = 1, kv_elements_per_token: int = 0) -> tuple:
         """({cache length: RowCosts}, rows adjusted): the decode steps' costs with the eager KV cache's
         copies replaced by a paged cache's append. An eager cache (transformers' DynamicCache, an ONNX
         export's Concat of past and new, the transpose of the whole K before q·kᵀ) copies the cache at
@@ -313,26 +324,38 @@ class _OpModel:
         token's keys and values into pages that the attention kernel reads in place (vLLM's
         PagedAttention, TensorRT-LLM, SGLang): such a row keeps its part independent of the length,
         bytes(p) − slope × p, the slope read off the first and last captured steps. The attention's
-        own reads of the cache (matrix rows) are kept."""
+        reads of the cache (matrix rows whose bytes grow with the length) are bounded by the cache
+        itself, `batch` × `kv_elements_per_token` elements a cached token: an eager graph that expands
+        grouped KV heads to every query head (transformers' repeat_kv) reads them once per query head,
+        an engine's attention kernel once, and the scores stay on chip (flash decoding).
+        Returns ({cache length: RowCosts}, copy rows replaced, bool mask of those rows)."""
         items = sorted(decode.items())
         costs = {p: c.evaluate()._rc for p, c in items}
+        none = np.zeros(len(items[0][1].table) if items else 0, dtype=bool)
         if len(items) < 2:
-            return costs, 0
+            return costs, 0, none
         (p0, c0), (p1, c1) = items[0], items[-1]
         t0, t1 = c0.table, c1.table
         if len(t0) != len(t1) or not (np.array_equal(t0.kind, t1.kind) and np.array_equal(t0.op, t1.op)):
-            return costs, 0
+            return costs, 0, none
         b0 = costs[p0].bytes.astype(np.float64)
         slope = (costs[p1].bytes.astype(np.float64) - b0) / float(p1 - p0)
         grow = (t0.kind == kinds.MOVE) & (slope > 0)
-        if not grow.any():
-            return costs, 0
+        reads = np.isin(t0.kind, (kinds.GEMM, kinds.ATTENTION)) & (slope > 0)
+        keep = np.ones(len(t0))                      # share of each row's growing part that is kept
+        keep[grow] = 0.0
+        if reads.any() and kv_elements_per_token:
+            cache = float(batch) * kv_elements_per_token * float(np.max(t0.elsize[reads]))
+            keep[reads] = min(1.0, cache / float(slope[reads].sum()))
+        if not (keep < 1).any():
+            return costs, 0, none
         out = {}
         for p, rc in costs.items():
             b = rc.bytes.copy()
-            b[grow] = np.maximum(0, np.round(b[grow] - slope[grow] * p)).astype(b.dtype)
+            cut = keep < 1
+            b[cut] = np.maximum(0, np.round(b[cut] - (1.0 - keep[cut]) * slope[cut] * p)).astype(b.dtype)
             out[p] = replace(rc, bytes=b)
-        return out, int(grow.sum())
+        return out, int(grow.sum()), grow
 
     def times(self, cost, batch: int, devices: int) -> OpTimes:
         key = (id(cost), batch, devices)
@@ -350,8 +373,10 @@ class _OpModel:
             pre = self._time(pt.prefill)
             # decode steps replayed as CUDA graphs, as serving engines do (time_model.csv launch.graph),
             # with a paged KV cache (the new token written, the cache not copied)
-            paged, self.paged_rows = self._paged(pt.decode)
-            steps = {p: self._time(c, graph_replay=True, costs=paged[p]) for p, c in sorted(pt.decode.items())}
+            paged, n_paged, mask = self._paged(pt.decode, batch, cost.kv_elements_per_token)
+            self.paged_rows[key] = n_paged
+            steps = {p: self._time(c, graph_replay=True, costs=paged[p], paged_rows=mask)
+                     for p, c in sorted(pt.decode.items())}
             lo, hi = cost.positions
             dec = 0.0
             if steps and hi >= lo:
@@ -390,6 +415,11 @@ def _op_model(cost, dev, precision, mfu, mbu, notes) -> _OpModel | None:
     except InputError:
         notes.append(f"the per-operator time model does not know precision {precision!r}: the time is the "
                      f"roofline with the MFU and MBU priors")
+        return None
+    if prec == "fp8":   # the step model's fp8 is mixed-precision training (16-bit weights, casts per GEMM)
+        notes.append("fp8 serving (1-byte weights) is not what the per-operator model's fp8 describes (mixed-precision "
+                     "training: 16-bit weights cast at every GEMM): the time is the roofline with the MFU and MBU "
+                     "priors")
         return None
     return _OpModel(dev, prec)
 

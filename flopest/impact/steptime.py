@@ -20,7 +20,7 @@ METHOD.md §2, docs/methodology.md §11).
                   (dispatch in line with compute): row time + operators × launch_s, views included
                   (each recorded operator is dispatched)
     page faults   CPU: an output larger than malloc.mmap_max (glibc maps it afresh at every call)
-                  is faulted in as it is written: + its bytes / fault.cpu (a probed fault_gbps)
+                  is faulted in as it is written: + its bytes / the probed fault_gbps
     step          = Σ rows (forward, backward) + optimizer + exposed communication
     optimizer     = trainable params / optimizer shards × bytes per param (fp32 states and master
                     weights, whatever the compute precision) / achievable bandwidth
@@ -86,7 +86,6 @@ class TimeModel:
     range_p95: float
     sources: dict = field(default_factory=dict, compare=False)   # id -> "source (year)" or basis
     launch_graph_s: float = 0.0       # per kernel of a decode step replayed as a CUDA graph (serving)
-    fault_cpu_bytes_per_s: float = 0.0  # first touch of freshly mapped memory on a CPU (0: not charged)
     mmap_threshold_bytes: float = math.inf  # allocations above it are mapped afresh at every call
 
     @staticmethod
@@ -127,8 +126,7 @@ def _from_rows(rows) -> TimeModel:
         link_efficiency=v("link.efficiency"), bucket_bytes=v("ddp.bucket"),
         grad_bytes_per_param=v("grad.bytes"), optimizer_bytes_per_param=by("optimizer_bytes_per_param"),
         range_p5=v("range.p5"), range_p50=v("range.p50"), range_p95=v("range.p95"),
-        launch_graph_s=v("launch.graph"), fault_cpu_bytes_per_s=v("fault.cpu") * 1e9,
-        mmap_threshold_bytes=v("malloc.mmap_max"),
+        launch_graph_s=v("launch.graph"), mmap_threshold_bytes=v("malloc.mmap_max"),
         sources={k: (f"{r.source} ({r.year})" if r.basis != "fitted" else
                      f"fitted on {r.evidence} ({r.year})") for k, r in rows.items()})
 
@@ -514,9 +512,14 @@ def combine(feats: StepFeatures, model: TimeModel | None = None, *, n_devices: i
     if dev.kind == "cpu":
         launch = dev.launch_s if dev.launch_s is not None else model.launch_cpu_s
         # an output larger than the allocator's largest reused block is mapped afresh at every call
-        # and its pages are faulted in as it is written (a probed row measures the rate; a probed
-        # row without it measured none)
-        rate = dev.fault_bytes_per_s if dev.measured else model.fault_cpu_bytes_per_s
+        # and its pages are faulted in as it is written, at the rate `flopest probe` measured on the
+        # machine (fault_gbps); a datasheet row has none (the rate depends on the kernel, the threads
+        # and the pages: not charged, said in the notes)
+        rate = dev.fault_bytes_per_s if dev.measured else None
+        if not rate and (feats.out_bytes > model.mmap_threshold_bytes).any():
+            notes.append(f"outputs above {model.mmap_threshold_bytes / 2**20:.0f} MiB are mapped afresh at every "
+                         f"step on a CPU; their page faults are not costed without a measured first-touch rate "
+                         f"(flopest probe --output dev.csv, then --devices dev.csv)")
         if rate:
             big = feats.out_bytes > model.mmap_threshold_bytes
             fault[big] = feats.out_bytes[big] * feats.kernels[big] / rate

@@ -77,6 +77,13 @@ def test_decode_time_is_the_sum_of_every_step_timed_alone(decoder_path, batch): 
         assert hit.sum() == 3 * L, "per layer: K and V concatenated, K transposed"
         b = rc.bytes.copy()
         b[hit] = 2 * batch * H * (D // H) * 4
+        # q·kᵀ writes and scores·v reads the scores, B·H·(p + 1) fp32; an engine's attention keeps them
+        # on chip, reading the cache once: each of the 2 attention matmuls of a layer moves B·H·4·p B less
+        # (what grows with p beyond the cache's own K and V)
+        names = {f"/blocks.{i}/{m}" for i in range(L) for m in ("MatMul", "MatMul_1")}
+        att = np.array([cnt.table.nodes[cnt.table.node[i]] in names for i in range(len(cnt.table))])
+        assert att.sum() == 2 * L
+        b[att] -= batch * H * 4 * p
         return replace(rc, bytes=b)
 
     brute_pre = t(c)
@@ -165,3 +172,39 @@ def test_a_decoder_with_a_fixed_batch_falls_back_to_the_roofline_at_other_batche
     searched = serve(str(path), prompt_tokens=7, output_tokens=6, requests_per_day="1M", device="l4",
                      max_latency_s=10.0)
     assert searched.to_dict()["time_model"] == {"model": "roofline"} and searched.to_dict()["batch"] > 1
+
+
+@pytest.mark.torch
+def test_grouped_kv_heads_are_read_once_per_decode_step():
+    # zoo llama: 4 layers, 8 query heads sharing 2 KV heads of 64, fp32. transformers' eager attention
+    # expands K and V to the 8 heads (repeat_kv) before its matmuls, which then read 4x the cache; a
+    # paged engine reads each KV head once. After the adjustment, the matrix rows of a decode step at
+    # batch 4 grow by the cache itself per cached token: 4 × (2 · 4 layers · 2 heads · 64) × 4 B = 16,384 B
+    import model_zoo
+    from flopest import kinds
+    from flopest.impact.serving import _OpModel
+    from flopest.models import generation_cost_torch
+    g = generation_cost_torch(model_zoo.get("llama", size="full")[0].model, 64, 8)
+    assert g.kv_elements_per_token == 2 * 4 * 2 * 64
+    pt = g.tables(4)
+    costs, _, _ = _OpModel._paged(pt.decode, 4, g.kv_elements_per_token)
+    (p0, c0), (p1, _c1) = sorted(pt.decode.items())[0], sorted(pt.decode.items())[-1]
+    mat = np.isin(c0.table.kind, (kinds.GEMM, kinds.ATTENTION))
+    growth = (costs[p1].bytes[mat].sum() - costs[p0].bytes[mat].sum()) / (p1 - p0)
+    assert growth == pytest.approx(4 * 1024 * 4, rel=1e-3)
+    raw = (pt.decode[p1].evaluate()._rc.bytes[mat].sum() - pt.decode[p0].evaluate()._rc.bytes[mat].sum()) / (p1 - p0)
+    assert raw > 3.9 * growth          # as captured: the 4x expanded cache, and the scores
+
+
+def test_a_pass_that_does_nothing_is_an_error_not_a_nan(tmp_path):
+    # an ONNX graph of one Identity: no arithmetic, no data moved, no kernel: 0 s a request, which
+    # made the fleet's capacity infinite and the JSON a NaN; now one line and exit 2
+    from onnx import TensorProto, helper
+
+    from flopest.cli import main
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert main(["serve", str(path), "--requests-per-day", "1000", "--format", "json"]) == 2
