@@ -27,8 +27,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s = subparsers.add_parser(
         "serve", help="per-request cost, latency, devices, energy and CO2eq of serving a model, with ranges",
         description="Serve a model: the per-request cost read off its graph (a forward pass per example, or "
-        "prefill + decode steps with a KV cache for a generative model), the roofline latency and tokens/s on "
-        "a device at a batch size, the fleet that carries the load, and the energy, CO2eq by scope and water "
+        "prefill + decode steps with a KV cache for a generative model), the latency and tokens/s on a device at "
+        "a batch size (the per-operator time model on the passes counted at that batch; the roofline with MFU "
+        "and MBU priors without a graph or with --mfu/--mbu), the fleet that carries the load, and the energy, CO2eq by scope and water "
         "over the duration, with p5/p50/p95 ranges. Without a model: --params N (2·N FLOPs per token) or "
         "--wh-per-request (a measured energy per request).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,8 +61,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     f.add_argument("--devices", metavar="N", help="a fixed fleet of N devices instead of the computed one")
     f.add_argument("--servers", metavar="N", help="a fixed fleet of N servers (of the device's host)")
     f.add_argument("--server-embodied-kg", metavar="KG", help="embodied emissions per server, GPUs included")
-    f.add_argument("--mbu", metavar="F", help="fix the memory-bandwidth utilisation of decoding (0-1)")
-    f.add_argument("--mfu", metavar="F", help="fix the compute utilisation (0-1)")
+    f.add_argument("--mbu", metavar="F", help="fix the memory-bandwidth utilisation of decoding (0-1): the "
+                   "roofline at it replaces the per-operator model")
+    f.add_argument("--mfu", metavar="F", help="fix the compute utilisation (0-1): the roofline at it replaces the "
+                   "per-operator model")
     f.add_argument("--power-w", help="all-in average draw per device, host share included (W)")
     n = s.add_argument_group("without a graph")
     n.add_argument("--wh-per-request", metavar="WH", help="measured IT energy per request (before PUE)")
