@@ -165,6 +165,11 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     (total over the duration). Duration: days or months (default 12 months).
     Fleet: computed from the latency per request at `batch` (or the largest batch meeting
     max_latency_s) and the target utilisation, or fixed with n_devices / servers.
+    Time: with a graph, the per-operator model (flopest.impact.steptime) on the prefill, the
+    decode steps and the forward pass counted at the batch, decode as a serving engine runs it
+    (CUDA-graph replay, paged KV cache), × the model's out-of-sample error range; without a
+    graph, with mfu / mbu given, or at int8 / fp8, the roofline with the MFU and MBU priors.
+    Several devices per replica: ideal tensor parallelism, a lower bound on the time.
     training: a training estimate (Estimate, its JSON file or dict, or kg CO₂eq) to break even
     against: the days of serving that emit as much.
     """
