@@ -395,7 +395,7 @@ class _OpModel:
             split = {"prefill": pre.split()}
             if first is not None:
                 split["decode"] = first.split()
-            top = first.top(next(iter(pt.decode.values())).table, 5) if first is not None else \
+            top = first.top(pt.decode[min(pt.decode)].table, 5) if first is not None else \
                 pre.top(pt.prefill.table, 5)
             out = OpTimes(pre.time_s / k, dec / k, {p: st.time_s / k for p, st in steps.items()}, split, top,
                           len(steps) < (hi - lo + 1))

@@ -105,9 +105,13 @@ def test_onnx_decoder_served_in_every_format(decoder_path, capsys, tmp_path):
     d = json.loads(out)
     assert d["mode"] == "generate" and d["batch"] == 4
     assert d["matmul_flops_per_request"]["prefill"] == 401_408
+    assert d["time_model"]["model"] == "per-operator" and set(d["time_model"]["split"]) == {"prefill", "decode"}
     for fmt, marker in (("table", "flopest serve"), ("markdown", "| latency per request"), ("csv", "latency_s,")):
         code, out, err = run(base + ["--format", fmt], capsys)
         assert code == 0 and marker in out, (fmt, err)
+        if fmt != "csv":   # the time of a batch by pass, and the costliest operators of a decode step
+            assert "time per batch, per-operator model" in out or "pass (one batch" in out, fmt
+            assert "decode, all steps" in out and "costliest operators" in out, fmt
     target = tmp_path / "serve.md"
     code, out, err = run(base + ["--format", "markdown", "--output", str(target)], capsys)
     assert code == 0 and out == "" and "CO₂eq per month" in target.read_text()
