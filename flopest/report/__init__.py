@@ -166,7 +166,7 @@ def step_lines(d: dict) -> list:
     tot = st["time_s"] or 1.0
     parts = ", ".join(f"{label} {100 * sp[k] / tot:.0f} %" for k, label in (
         ("compute_bound_s", "compute-bound"), ("memory_bound_s", "memory-bound"), ("launch_s", "launch"),
-        ("optimizer_s", "optimizer"), ("communication_s", "communication"),
+        ("page_faults_s", "page faults"), ("optimizer_s", "optimizer"), ("communication_s", "communication"),
         ("pipeline_bubble_s", "pipeline bubble")) if sp.get(k))
     return [f"step: {_num(st['time_s'], 's')} per optimizer step and device, from a counted pass of "
             f"{st['examples_per_pass']} example(s) on {st['device']} at {st['precision']} ({parts}; "
@@ -267,7 +267,7 @@ def boundary_rows(d: dict):
 
 
 TIME_SPLIT = (("compute_bound_s", "compute-bound operators"), ("memory_bound_s", "memory-bound operators"),
-              ("launch_s", "kernel launches"), ("optimizer_s", "optimizer step"),
+              ("launch_s", "kernel launches"), ("page_faults_s", "page faults (CPU)"), ("optimizer_s", "optimizer step"),
               ("communication_s", "exposed communication"), ("pipeline_bubble_s", "pipeline bubble"))
 
 
@@ -598,7 +598,8 @@ def serving_time_rows(d: dict):
     """The per-operator time of one batch (before the model's range): prefill and decode, or the
     forward pass, with the split of each pass."""
     tm = d.get("time_model") or {}
-    names = {"compute_bound_s": "compute-bound", "memory_bound_s": "memory-bound", "launch_s": "launch"}
+    names = {"compute_bound_s": "compute-bound", "memory_bound_s": "memory-bound", "launch_s": "launch",
+             "page_faults_s": "page faults"}
     for ph, split in (tm.get("split") or {}).items():
         total = sum(v for k, v in split.items() if k in names)
         parts = ", ".join(f"{names[k]} {v / total:.0%}" for k, v in split.items() if k in names and v > 0) \
