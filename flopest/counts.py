@@ -14,6 +14,7 @@ import numpy as np
 
 from . import kernel, kinds
 from .version import __version__
+from .dims import examples_at
 from .errors import FlopestError, InputError, UnboundDimError, did_you_mean
 from .validate import error
 
@@ -146,7 +147,8 @@ class Counts:
             return self._rebind(new)
         return Counts(self.table, self.params, self.unknown_ops, self.node_count, self.costed_nodes,
                       new, self.model_dims, self.notes, self.source, self.causal,
-                      examples_per_pass=new.get(self.examples_dim, self.examples_per_pass),
+                      examples_per_pass=(self.examples_per_pass if self.examples_dim is None
+                                         else examples_at(self.examples_dim, new)),
                       tokens_per_example=self.tokens_per_example,
                       examples_reason=self.examples_reason, examples_dim=self.examples_dim).evaluate()
 

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Mapping, Union
 
-from .errors import BroadcastError, InputError
+from .errors import BroadcastError, FlopestError, InputError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -324,6 +324,17 @@ def _atom_value(a: str, values: Mapping[str, int]) -> int:
             v = int(v)
         return int(v)
     raise KeyError(a)
+
+
+def examples_at(expr: str, values: Mapping[str, int]) -> int | None:
+    """The value at `values` of the dim expression `expr` (ONNX dim_param text) that is a
+    model's examples per pass; None when a name is not bound or the value is not a whole
+    number >= 1 (then the examples per pass are unknown, and an estimate asks for them)."""
+    try:
+        v = evaluate(parse_dim_param(expr), values)
+    except (KeyError, ArithmeticError, ValueError, TypeError, FlopestError):
+        return None
+    return int(v) if isinstance(v, int) and v >= 1 else None
 
 
 # parsing ------------------------------------------------------------------------------

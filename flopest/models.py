@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .counts import Counts, parse_dims
+from .dims import examples_at
 from .generation import ForwardCost, GenerationCost, PassTables, assemble, check_context, fit_positions
 from .errors import (InputError, ModelRunError, ServingError, UnknownOperatorError, did_you_mean,
                      is_ctrl_c, running_user_code)
@@ -415,10 +416,12 @@ def _onnx_examples(low, dims: dict, given):
     if isinstance(lead, int):
         return lead, "the first input's leading axis", None
     if isinstance(lead, str):
-        if lead in dims:
-            return int(dims[lead]), f"the first input's leading axis {lead!r}", lead
+        per = examples_at(lead, dims)
+        if per is not None:
+            return per, f"the first input's leading axis {lead!r}", lead
         return None, f"the first input's leading axis {lead!r} is not bound", lead
     return None, reason, None
+
 
 
 def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,

@@ -146,13 +146,14 @@ def test_no_file_written_into_the_working_folder(tmp_path, monkeypatch):
 
 def _examples(model, dims=None):
     low, *_ = fe.analyse(model, dims)
-    return low.examples_per_pass, low.examples_per_pass_note
+    return low.examples_per_pass, low.examples_reason
 
 
 def test_examples_per_pass_is_the_first_inputs_leading_dim_whatever_its_name():
     # tf2onnx names the batch 'input_1_dim0', not 'batch': the name must not matter
     assert _examples(mlp_model(batch="input_1_dim0")) == ("input_1_dim0", "")
-    assert _examples(mlp_model(batch="input_1_dim0"), {"input_1_dim0": 7}) == (7, "")
+    # bound or not, the leading axis stays its expression: its value follows every re-binding
+    assert _examples(mlp_model(batch="input_1_dim0"), {"input_1_dim0": 7}) == ("input_1_dim0", "")
     assert _examples(mlp_model(batch=5)) == (5, "")
     m = mlp_model(batch=None)   # unnamed: named x_dim0 first, so the resolver can bind it
     m.graph.input[0].type.tensor_type.shape.dim[0].Clear()
@@ -162,6 +163,28 @@ def test_examples_per_pass_is_the_first_inputs_leading_dim_whatever_its_name():
     w = m.graph.initializer[0]
     m.graph.input.insert(0, helper.make_tensor_value_info(w.name, w.data_type, list(w.dims)))
     assert _examples(m) == (3, "")
+
+
+def test_examples_per_pass_follows_a_rebinding_of_its_dim():
+    """A count made with the batch dim bound and re-bound with .at() (sweeps, --sweep) must
+    carry the new examples per pass: 2 examples at N=2 and 5 at N=5, whatever the dim's name,
+    so that the plan's FLOPs (examples × FLOPs per example) equal a fresh count's."""
+    m = mlp_model(batch="N")
+    c2 = flopest.count(m, dims={"N": 2})
+    assert (c2.examples_per_pass, c2.examples_dim) == (2, "N")
+    c5 = c2.at(N=5)
+    assert c5.examples_per_pass == 5
+    fresh = flopest.count(m, dims={"N": 5})
+    assert (fresh.examples_per_pass, fresh.flops) == (5, c5.flops)
+    plan = dict(dataset_size=1000, device="h100-sxm", samples=200)
+    # one example: MatMul 2*64*32 + Add 32 + Relu 32 = 4160 FLOPs
+    per_example = 2 * 64 * 32 + 32 + 32
+    assert c5.flops == 5 * per_example
+    assert flopest.estimate(c5, **plan).workload.flops == flopest.estimate(fresh, **plan).workload.flops
+    # an expression of the dim (2·N) follows too; a name left unbound is unknown, not stale
+    m2 = mlp_model(batch="2*N")
+    c = flopest.count(m2, dims={"N": 3})
+    assert (c.examples_per_pass, c.at(N=4).examples_per_pass) == (6, 8)
 
 
 def test_examples_per_pass_none_with_a_reason():

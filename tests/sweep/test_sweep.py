@@ -186,6 +186,24 @@ def dask_cluster(tmp_path):
             p.kill()
 
 
+def test_onnx_points_equal_a_fresh_count_of_each(tmp_path):
+    """Each point of an ONNX sweep re-binds the model read once; its figures must be those of
+    the model counted afresh at the point's dims — the examples per pass included (a stale
+    examples per pass, the first point's, made the batch-32 point's FLOPs 32× too high)."""
+    import onnx
+    from tests.conftest import mlp_model
+    onnx.save(mlp_model(batch="N"), str(tmp_path / "mlp.onnx"))
+    spec = spec_file(tmp_path, ONNX_SPEC.replace("batch =", "N =").replace(', "a100-sxm4-80gb"', "")
+                     .replace('["FR", "US"]', '["FR"]'))
+    res = flopest.sweep(str(spec), workers=0)
+    assert len(res.rows) == 6 and all(r["status"] == "ok" for r in res.rows)
+    for r in res.rows:
+        fresh = flopest.estimate(flopest.count(str(tmp_path / "mlp.onnx"), dims={"N": r["N"]}), dataset_size=10**6,
+                                 device="h100-sxm", region="FR", samples=2000, optimizer="adam")
+        assert r["flops"] == fresh.flops
+        assert r["time_s_p50"] == pytest.approx(fresh.time_s["p50"], rel=1e-9)
+
+
 def test_scheduler_gives_the_same_table(onnx_spec, dask_cluster, tmp_path, cli):
     """--scheduler tcp://127.0.0.1:PORT (a scheduler and a worker started here): the same rows
     and the same report as the sweep in one process. One ONNX model, read once per process and

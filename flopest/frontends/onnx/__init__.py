@@ -100,5 +100,5 @@ def analyse(model, dims: dict | None = None):
         low.notes.append(f"{stats['external_refs']} tensor(s) refer to external data files, which flopest "
                          f"never opens: their values are unknown (shapes and FLOPs do not need them)")
     low.notes.extend(n for n in expanded if n not in low.notes)
-    low.examples_per_pass, low.examples_per_pass_note = leading_dim(m, dims)
+    low.examples_per_pass, low.examples_reason = leading_dim(m, dims)
     return low, m, stats, names, mode

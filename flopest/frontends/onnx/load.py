@@ -267,8 +267,9 @@ def input_dims(model: onnx.ModelProto) -> list:
 
 def leading_dim(model: onnx.ModelProto, dims: dict | None = None) -> tuple:
     """(examples per pass, reason): the dim on the leading axis of the first graph input that
-    is not an initializer, whatever its name. An int when static or bound in `dims`; the dim's
-    expression in the input dims (a str, usually one name) when symbolic; None and the reason
+    is not an initializer, whatever its name. An int when static; the dim's expression in the
+    input dims (a str, usually one name) when symbolic, bound or not (its value follows every
+    re-binding of the dims); None and the reason
     when there is no such input, its shape is not declared or it is rank 0. Call after
     input_dims (which names unnamed dims)."""
     inits = {t.name for t in model.graph.initializer}
@@ -285,13 +286,7 @@ def leading_dim(model: onnx.ModelProto, dims: dict | None = None) -> tuple:
         return None, f"the leading dim of input {first.name!r} cannot be read"
     if isinstance(d, int):
         return d, ""
-    names = free_names(d)
-    if dims and names <= set(dims):
-        try:
-            return evaluate(d, dims), ""
-        except (ArithmeticError, ValueError, TypeError):   # "b // 0": the kernel's binding says why
-            pass
-    return to_source(d), ""
+    return to_source(d), ""   # symbolic: its value is read at each binding (models._onnx_examples, Counts.at)
 
 
 def _names(p: str) -> set:

@@ -31,11 +31,11 @@ class Lowered:
     notes: list
     uncosted_shape: int     # nodes uncosted because a shape was not inferred
     # examples one counted pass processes: the leading dim of the first graph input (not an
-    # initializer), whatever its name. int when static or bound; a dim expression (usually one
-    # input dim name, str) when symbolic; None when it cannot be read, with the reason in
-    # examples_per_pass_note
+    # initializer), whatever its name. int when static; a dim expression (usually one input dim
+    # name, str) when symbolic, bound or not; None when it cannot be read, with the reason in
+    # examples_reason
     examples_per_pass: int | str | None = None
-    examples_per_pass_note: str = ""
+    examples_reason: str = ""
 
 
 class _Walker:
