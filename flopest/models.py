@@ -438,6 +438,10 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
         per, reason = int(examples_per_pass), "given"
     else:
         per, reason = fe.examples_per_pass(args, kwargs or {})
+        seq_first = fe.sequence_first(module) if per is not None else None
+        if seq_first:
+            per, reason = None, (f"{seq_first} takes its inputs sequence-first (batch_first=False), so the leading "
+                                 f"dim {per} of the example inputs may be a sequence length, not the examples")
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
                list(notes) + list(cap.notes), source or type(module).__name__, causal, concrete=True,
                examples_per_pass=per, examples_reason=reason, tokens_per_example=tokens_per_example,

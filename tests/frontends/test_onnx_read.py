@@ -198,3 +198,34 @@ def test_examples_per_pass_none_with_a_reason():
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], initializer=[c])
     n, why = _examples(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     assert n is None and "no input" in why
+
+
+def test_an_lstm_over_the_leading_axis_makes_the_examples_unknown():
+    """ONNX's LSTM (layout 0, the default) reads X as [sequence, batch, input]: a graph whose
+    first input x[5, 3, 4] goes straight into it has 3 examples, not 5; flopest must ask."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.random((1, 24, 4), dtype=np.float32), "W")
+    r = numpy_helper.from_array(rng.random((1, 24, 6), dtype=np.float32), "R")
+    g = helper.make_graph([helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=6)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 3, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 1, 3, 6])], initializer=[w, r])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    c = flopest.count(m)
+    assert c.examples_per_pass is None and "sequence axis of LSTM" in c.examples_reason
+    # batch-major (layout 1: X is [batch, sequence, input]): the leading dim is the batch
+    m.graph.node[0].attribute.append(helper.make_attribute("layout", 1))
+    m.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 3, 1, 6]))
+    assert flopest.count(m).examples_per_pass == 5
+
+
+def test_inputs_that_disagree_on_their_leading_dim_make_the_examples_unknown():
+    """pos[seq] first, x[batch, seq, d] second: the first input's leading dim is not the batch."""
+    g = helper.make_graph([helper.make_node("Unsqueeze", ["pos", "ax"], ["p2"]), helper.make_node("Add", ["x", "p2"], ["y"])],
+                          "g", [helper.make_tensor_value_info("pos", TensorProto.FLOAT, ["seq"]),
+                                helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq"])],
+                          initializer=[numpy_helper.from_array(np.array([0], np.int64), "ax")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    c = flopest.count(m, dims={"batch": 4, "seq": 10})
+    assert c.examples_per_pass is None
+    assert "disagree" in c.examples_reason and "pos seq" in c.examples_reason and "x batch" in c.examples_reason

@@ -58,3 +58,21 @@ def test_parse_dtype_names_the_bad_input():
     assert parse_dtype("bf16") is torch.bfloat16
     with pytest.raises(InputError, match="'bf61'"):
         parse_dtype("bf61")
+
+
+def test_a_sequence_first_module_makes_the_examples_unknown():
+    """nn.LSTM(batch_first=False), PyTorch's default, takes (sequence, batch, features): the
+    leading dim 50 of its input is the sequence, not the 3 examples; flopest must ask, not
+    read 50 examples (which made a plan's FLOPs 50/3 = 16.7x too low)."""
+    import flopest
+    c = flopest.count(nn.LSTM(4, 6), torch.randn(50, 3, 4))
+    assert c.examples_per_pass is None
+    assert "batch_first=False" in c.examples_reason and "50" in c.examples_reason
+    with pytest.raises(InputError, match="examples_per_pass"):
+        flopest.estimate(c, dataset_size=1000, device="h100-sxm", samples=100)
+    # batch-first, the leading dim is the batch; nn.Transformer's layers are sequence-first too
+    assert flopest.count(nn.LSTM(4, 6, batch_first=True), torch.randn(3, 50, 4)).examples_per_pass == 3
+    t = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32), 1, enable_nested_tensor=False)
+    assert flopest.count(t, torch.randn(12, 4, 16)).examples_per_pass is None
+    # given, it is used as given
+    assert flopest.count(nn.LSTM(4, 6), torch.randn(50, 3, 4), examples_per_pass=3).examples_per_pass == 3

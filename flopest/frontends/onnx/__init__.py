@@ -101,4 +101,45 @@ def analyse(model, dims: dict | None = None):
                          f"never opens: their values are unknown (shapes and FLOPs do not need them)")
     low.notes.extend(n for n in expanded if n not in low.notes)
     low.examples_per_pass, low.examples_reason = leading_dim(m, dims)
+    clash = _sequence_first_clash(low, low.examples_per_pass, dims or {})
+    if clash:
+        low.examples_per_pass, low.examples_reason = None, clash
     return low, m, stats, names, mode
+
+
+def _dim_value(d, dims: dict):
+    """A dim (int, Sym or dim expression text) as an int at `dims`, or its source text when a
+    name is not bound."""
+    from ...dims import evaluate, parse_dim_param, to_source
+    if isinstance(d, int):
+        return d
+    sym = parse_dim_param(d) if isinstance(d, str) else d
+    try:
+        return int(evaluate(sym, dims))
+    except (KeyError, ArithmeticError, ValueError, TypeError):
+        return to_source(sym)
+
+
+def _sequence_first_clash(low: Lowered, lead, dims: dict) -> str | None:
+    """Why the first input's leading dim is not the examples, when a recurrent node (LSTM, GRU,
+    RNN) runs over it as its sequence axis with another batch (layout 0, ONNX's default:
+    X is [sequence, batch, input]); None otherwise."""
+    from ... import kinds
+    if lead is None:
+        return None
+    t = low.table
+    rows = [i for i in range(len(t)) if int(t.kind[i]) == kinds.RNN]
+    if not rows:
+        return None
+    here = _dim_value(lead, dims)
+
+    def param(i, j):
+        k = int(t.sym[i, j])
+        return _dim_value(t.symbols[k], dims) if k >= 0 else int(t.params[i, j])
+    for i in rows:
+        seq, batch = param(i, 0), param(i, 1)
+        if seq == here and batch != here:
+            return (f"the first input's leading dim ({lead}) is the sequence axis of {t.ops[int(t.op[i])]} node "
+                    f"{t.nodes[int(t.node[i])]!r}, whose batch is {batch} (X is [sequence, batch, input]), so it is "
+                    f"not the examples")
+    return None

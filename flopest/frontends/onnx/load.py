@@ -267,10 +267,11 @@ def input_dims(model: onnx.ModelProto) -> list:
 
 def leading_dim(model: onnx.ModelProto, dims: dict | None = None) -> tuple:
     """(examples per pass, reason): the dim on the leading axis of the first graph input that
-    is not an initializer, whatever its name. An int when static; the dim's expression in the
+    is not an initializer, whatever its name, when every other input (of rank >= 1) has the
+    same leading dim (the PyTorch front end's rule). An int when static; the dim's expression in the
     input dims (a str, usually one name) when symbolic, bound or not (its value follows every
-    re-binding of the dims); None and the reason
-    when there is no such input, its shape is not declared or it is rank 0. Call after
+    re-binding of the dims); None and the reason when there is no such input, its shape is not
+    declared, it is rank 0, or the inputs disagree on their leading dim. Call after
     input_dims (which names unnamed dims)."""
     inits = {t.name for t in model.graph.initializer}
     first = next((vi for vi in model.graph.input if vi.name not in inits), None)
@@ -284,9 +285,22 @@ def leading_dim(model: onnx.ModelProto, dims: dict | None = None) -> tuple:
     d = read_dim(tt.shape.dim[0], {})
     if d is None:
         return None, f"the leading dim of input {first.name!r} cannot be read"
-    if isinstance(d, int):
-        return d, ""
-    return to_source(d), ""   # symbolic: its value is read at each binding (models._onnx_examples, Counts.at)
+    lead = d if isinstance(d, int) else to_source(d)   # symbolic: read at each binding (Counts.at)
+    others = []   # the other inputs' leading dims: the examples axis is one they all share
+    for vi in model.graph.input:
+        if vi.name in inits or vi.name == first.name or not vi.type.HasField("tensor_type"):
+            continue
+        sh = vi.type.tensor_type.shape if vi.type.tensor_type.HasField("shape") else None
+        if sh is None or not sh.dim:
+            continue
+        o = read_dim(sh.dim[0], {})
+        o = o if o is None or isinstance(o, int) else to_source(o)
+        if o != lead:
+            others.append(f"{vi.name} {o if o is not None else '?'}")
+    if others:
+        shown = ", ".join([f"{first.name} {lead}"] + others[:5]) + (", ..." if len(others) > 5 else "")
+        return None, f"the graph inputs disagree on their leading dim ({shown}): which one is the examples is not known"
+    return lead, ""
 
 
 def _names(p: str) -> set:

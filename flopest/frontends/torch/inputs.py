@@ -152,6 +152,21 @@ def examples_per_pass(args=(), kwargs=None) -> tuple:
                              f"the leading dim all {n} example input tensors share")
 
 
+def sequence_first(module) -> str | None:
+    """'name (Type)' of the first submodule of `module` that takes its inputs sequence-first —
+    a `batch_first` attribute that is False, PyTorch's convention (nn.RNN, nn.LSTM, nn.GRU,
+    nn.Transformer and its layers, nn.MultiheadAttention by default: (sequence, batch, ...)) —
+    or None. A model holding one may be fed (sequence, batch, ...) inputs, whose leading dim is
+    not the examples."""
+    named = getattr(module, "named_modules", None)
+    if named is None:
+        return None
+    for name, m in named():
+        if getattr(m, "batch_first", None) is False:
+            return f"{name or 'the model'} ({type(m).__name__})"
+    return None
+
+
 def build_on_meta(fn, what: str) -> tuple:
     """(fn(), note): `fn` (a factory, a zoo build) called with torch's default device set to meta,
     so that its modules allocate and initialise no weight (a 70B model is counted in megabytes,
