@@ -77,7 +77,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--device", help="with --memory: the device whose memory is checked (default h100-sxm)")
     t.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8"),
                    help="with --memory: the training precision (default bf16, mixed)")
-    t.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "base"),
+    t.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "image-classification", "base"),
                    help="hf: models: the head (default: from the config's architectures)")
     t.add_argument("--seq-len", metavar="N", help="hf: models: tokens per sequence (default: the config's "
                    "context, capped at 2,048)")

@@ -124,7 +124,7 @@ def plan_args(e, compare: bool = False) -> None:
                    "common leading dim of the inputs; asked for when it cannot be read)")
     g.add_argument("--dataset-size", metavar="N", help="training examples, e.g. 1.2M (an hf: language model "
                    "also takes --tokens: sequences of --seq-len tokens)")
-    g.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "base"),
+    g.add_argument("--task", choices=("causal-lm", "seq2seq", "masked-lm", "classification", "image-classification", "base"),
                    help="the head of an hf: model (default: from its config's architectures)")
     g.add_argument("--causal", action=argparse.BooleanOptionalAction, default=None,
                    help="count causal attention over the unmasked pairs only (default: on for hf: causal LMs)")

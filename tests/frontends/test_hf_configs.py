@@ -171,3 +171,33 @@ def test_serve_and_check_take_an_hf_config(tmp_path, cli):
     r = cli(["check", f"hf:{path}", "--tokens", "1G", "--seq-len", "128", "--budget", "co2eq=1t", "--no-config",
              "--samples", "500"])
     assert r.returncode == 0 and "within budget" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_head_is_the_class_the_config_names(tmp_path):
+    """GPT2LMHeadModel is a causal LM (transformers' own table says so, not a name suffix): its
+    LM head and causal attention are counted. Before, it fell back to the base model and lost
+    the head. A ViT image classifier gets its classifier; a speech model is refused by name."""
+    tiny = dict(model_type="gpt2", vocab_size=500, n_embd=64, n_layer=2, n_head=4, n_positions=128)
+    c = flopest.count("hf:" + _write(tmp_path / "gpt2", {**tiny, "architectures": ["GPT2LMHeadModel"]}))
+    base = flopest.count("hf:" + _write(tmp_path / "gpt2base", tiny))   # no architectures: the base model
+    assert c.causal and not base.causal
+    # the LM head (tied to the embeddings): 2 · d · vocab per token, 128 tokens (the context)
+    head = 2 * 64 * 500 * 128
+    # attention, base (all 128² pairs) minus causal (128·129/2 pairs): QKᵀ and AV, 2 FLOPs per
+    # multiply-add over a head dim of 16 and 4 heads, 2 layers
+    full, causal_pairs = 128 * 128, 128 * 129 // 2
+    attn_gap = 2 * 2 * 2 * 4 * 16 * (full - causal_pairs)
+    assert c.matmul_flops - base.matmul_flops == head - attn_gap
+    assert any("GPT2LMHeadModel" in n and "causal-lm" in n for n in c.notes)
+    vit = dict(model_type="vit", architectures=["ViTForImageClassification"], hidden_size=32, num_hidden_layers=1,
+               num_attention_heads=2, intermediate_size=64, image_size=32, patch_size=16, num_labels=10)
+    v = flopest.count("hf:" + _write(tmp_path / "vit", vit))
+    assert any("image-classification" in n for n in v.notes)
+    vb = flopest.count("hf:" + _write(tmp_path / "vitbase", {k: x for k, x in vit.items() if k != "architectures"}))
+    # the classifier on the [CLS] token, 2·32·10, in place of the base model's pooler, 2·32·32
+    assert v.matmul_flops - vb.matmul_flops == 2 * 32 * 10 - 2 * 32 * 32
+    whisper = dict(model_type="whisper", architectures=["WhisperForConditionalGeneration"], vocab_size=300, d_model=32,
+                   encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                   num_mel_bins=8, max_source_positions=16, max_target_positions=16)
+    with pytest.raises(FlopestError, match="speech model"):
+        flopest.count("hf:" + _write(tmp_path / "whisper", whisper))

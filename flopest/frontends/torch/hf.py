@@ -19,10 +19,31 @@ TASKS = {
     "causal-lm": ("AutoModelForCausalLM", ("ForCausalLM",)),
     "seq2seq": ("AutoModelForSeq2SeqLM", ("ForConditionalGeneration", "ForSeq2SeqLM")),
     "masked-lm": ("AutoModelForMaskedLM", ("ForMaskedLM", "ForPreTraining")),
-    "classification": ("AutoModelForSequenceClassification", ("ForSequenceClassification",
-                                                              "ForImageClassification")),
+    "classification": ("AutoModelForSequenceClassification", ("ForSequenceClassification",)),
+    "image-classification": ("AutoModelForImageClassification", ("ForImageClassification",)),
     "base": ("AutoModel", ("Model",)),
 }
+# transformers' own tables of which class is which head (models/auto/modeling_auto.py), read in
+# this order: a class in several (GPT2LMHeadModel: causal LM and pre-training) takes the first
+_HEAD_TABLES = (("causal-lm", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+                ("seq2seq", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"),
+                ("classification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
+                ("image-classification", "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES"),
+                ("masked-lm", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+                ("masked-lm", "MODEL_FOR_PRETRAINING_MAPPING_NAMES"))
+# heads whose inputs flopest does not make (speech, images beside text): refused with the way out
+_UNSUPPORTED = (("MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES", "a speech model (its input is audio features)"),
+                ("MODEL_FOR_CTC_MAPPING_NAMES", "a speech model (its input is audio)"),
+                ("MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES", "a vision-language model (its inputs are images and "
+                                                               "text)"))
+
+
+def _head_table(name: str) -> set:
+    from transformers.models.auto import modeling_auto
+    out = set()
+    for v in getattr(modeling_auto, name, {}).values():
+        out.update(v if isinstance(v, (tuple, list)) else (v,))
+    return out
 MAX_DEFAULT_SEQ = 2048   # the config's context is used up to this length unless --seq-len says otherwise
 
 
@@ -70,10 +91,23 @@ def task_of(config, task: str | None) -> tuple:
             from ...errors import did_you_mean
             raise InputError(f"task {task!r} is not one of {', '.join(TASKS)}{did_you_mean(task, TASKS)}")
         return task, "given"
-    for arch in getattr(config, "architectures", None) or []:
-        for name, (_, suffixes) in TASKS.items():
+    archs = list(getattr(config, "architectures", None) or [])
+    for arch in archs:
+        for name, table in _HEAD_TABLES:
+            if arch in _head_table(table):
+                return name, f"from the config's architectures ({arch})"
+        for table, what in _UNSUPPORTED:
+            if arch in _head_table(table):
+                raise InputError(f"{arch} is {what}, whose inputs flopest does not build from a config: export it to "
+                                 f"ONNX and count that, or count it in Python with flopest.count(model, inputs)"
+                                 + ("; --task causal-lm counts its text decoder alone where the config allows it"
+                                    if "vision" in what else ""))
+        for name, (_, suffixes) in TASKS.items():   # a class transformers' tables do not list (remote code)
             if name != "base" and any(arch.endswith(s) for s in suffixes):
                 return name, f"from the config's architectures ({arch})"
+    if archs:
+        return "base", (f"the config's architectures ({', '.join(archs)}) name no head flopest builds: the base model "
+                        f"(--task chooses a head)")
     return "base", "the config names no head (architectures): the base model (--task chooses a head)"
 
 
@@ -97,7 +131,17 @@ def context_of(config):
 def example_inputs(config, task: str, seq_len: int | None, batch: int) -> tuple:
     """(kwargs of example inputs, sequence length used or None, notes)."""
     notes = []
+    mtype = getattr(config, "model_type", None)
+    for table, what in _UNSUPPORTED[:2]:
+        from transformers.models.auto import modeling_auto
+        if mtype in getattr(modeling_auto, table, {}):
+            raise InputError(f"{type(config).__name__} is {what}: flopest does not build its example inputs from a "
+                             f"config; export it to ONNX and count that, or count it in Python with "
+                             f"flopest.count(model, inputs)")
     text = getattr(config, "get_text_config", lambda: config)()
+    if getattr(config, "vision_config", None) is not None and getattr(text, "vocab_size", None):
+        notes.append(f"{type(config).__name__} is a vision-language model counted on text tokens alone: its vision "
+                     f"encoder's work on images is not counted")
     if getattr(text, "vocab_size", None):
         ctx, field = context_of(config)
         if seq_len is None:
