@@ -14,7 +14,7 @@ from ..errors import ConfigError, FlopestError, InputError
 from ..validate import flag_message
 from ..version import __version__
 from . import calibrate, count, listing, plan, probe, serve, sweep
-from .common import Parser, report_on_stdout_only
+from .common import Parser, once_only, report_on_stdout_only
 
 __all__ = ["build_parser", "main"]
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="flopest", description="What training and serving a model will cost, read off "
                "its graph before it runs.")
     p.add_argument("--version", action="version", version=f"flopest {__version__}")
-    p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    p.add_argument("--debug", action="store_true", dest="debug_all", help="show a traceback on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     count.add_parser(sub)
     plan.add_parsers(sub)
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_parser(sub)
     calibrate.add_parser(sub)
     sweep.add_parser(sub)
+    once_only(p)
     return p
 
 
@@ -106,7 +107,8 @@ def _main(argv=None) -> int:
             args.check = True
     except SystemExit as exc:  # usage errors (exit 2), --help and --version (exit 0)
         return int(exc.code or 0)
-    debug = getattr(args, "debug", False) or os.environ.get("FLOPEST_DEBUG") == "1"
+    debug = (getattr(args, "debug", False) or getattr(args, "debug_all", False)
+             or os.environ.get("FLOPEST_DEBUG") == "1")
     _safe_streams()
     if not args.command:
         parser.print_help()

@@ -20,6 +20,46 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class StoreOnce(argparse._StoreAction):
+    """A flag that takes one value: given twice with different values on one command line is a
+    usage error (argparse keeps the last silently: `--device h100-sxm --device a100` estimated
+    the a100 alone)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in seen and seen[self.dest][1] != values:
+            flag, before = seen[self.dest]
+            parser.error(f"{option_string} given twice ({before!s}, {values!s}): give it once"
+                         + (" (compare several with flopest compare --device A,B)" if self.dest in ("device", "region")
+                            else ""))
+        seen[self.dest] = (option_string, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class BudgetAppend(argparse._AppendAction):
+    """--budget NAME=VALUE, repeatable for different names; the same name twice on one command
+    line is a usage error (the last one kept silently let a plan over the first limit pass). A
+    config file's budget of that name is replaced by the flag's."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        name = str(values).partition("=")[0].strip().lower().replace("_", "-")
+        seen = namespace.__dict__.setdefault("_budgets_given", {})
+        if name in seen:
+            parser.error(f"{option_string} {name} given twice ({seen[name]}, {values}): give each budget once")
+        seen[name] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
+def once_only(parser: argparse.ArgumentParser) -> None:
+    """Make every single-value flag of `parser` and its subcommands a StoreOnce."""
+    for action in parser._actions:
+        if type(action) is argparse._StoreAction:
+            action.__class__ = StoreOnce
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                once_only(sub)
+
+
 def short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[:n] + "…"
 

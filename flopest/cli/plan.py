@@ -12,7 +12,7 @@ from ..kernel.montecarlo import check_samples
 from ..counts import parse_dims
 from ..data import PRECISIONS
 from ..errors import InputError
-from .common import (Once, check_dims, output_option, check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
+from .common import (BudgetAppend, Once, check_dims, output_option, check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
                      progress, short)
 
 EPILOG_ESTIMATE = """examples:
@@ -85,7 +85,7 @@ def add_parsers(sub) -> None:
                        "`flopest check serve MODEL ... --budget latency=200ms`, with the options of "
                        "`flopest serve`.",
                        epilog=EPILOG_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter)
-    k.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+    k.add_argument("--budget", action=BudgetAppend, default=[], metavar="NAME=VALUE",
                    help="a limit, repeatable: co2eq=50kg, energy=200kWh, hours=1000 (accelerator-hours), "
                         "time=3d, water=5m3, scope2=, scope3=; serving: latency=200ms, co2eq-per-month=2t")
     k.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),

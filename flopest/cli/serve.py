@@ -12,7 +12,7 @@ from ..counts import parse_dims
 from ..data import PRECISIONS
 from ..errors import InputError
 from ..units import parse_duration
-from .common import output_option, check_output, emit, known, num_arg
+from .common import BudgetAppend, output_option, check_output, emit, known, num_arg
 
 EPILOG = """examples:
   flopest serve zoo:gpt2 --prompt-tokens 500 --output-tokens 300 --requests-per-day 1M --device h100-sxm --region US --batch 16
@@ -89,7 +89,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     i.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     i.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
     b = s.add_argument_group("budget check (also written `flopest check serve ...`)")
-    b.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+    b.add_argument("--budget", action=BudgetAppend, default=[], metavar="NAME=VALUE",
                    help="a limit, repeatable; with one, serve is a check: exit 0 within every budget, 1 over "
                         "any. latency=200ms, co2eq-per-month=2t, co2eq-per-year=, energy-per-month=, co2eq=, "
                         "energy=, water=, scope2=, scope3=")

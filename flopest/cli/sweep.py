@@ -10,7 +10,7 @@ import sys
 import threading
 
 from ..errors import InputError
-from .common import Once, check_plot_target, int_arg, short, stdout
+from .common import BudgetAppend, Once, check_plot_target, int_arg, short, stdout
 
 EPILOG = """examples:
   flopest sweep examples/sweep.toml --workers 2 --output results.parquet
@@ -64,7 +64,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q = p.add_argument_group("reading the results")
     q.add_argument("--report", metavar="FILE.parquet|.csv", help="print the Pareto front and best points of a "
                    "results file (no SPEC)")
-    q.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE",
+    q.add_argument("--budget", action=BudgetAppend, default=[], metavar="NAME=VALUE",
                    help="the best point within a budget at p95, repeatable: time=3d, hours=5000, co2eq=2t, "
                    "energy=50MWh, water=1m3 (default: round time budgets across the points)")
     q.add_argument("--plot", metavar="FILE.png|.svg", action=Once, help="draw the cloud of points and the Pareto "

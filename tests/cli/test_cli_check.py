@@ -46,6 +46,35 @@ def test_bad_budget_exits_2(tmp_path, cli):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_a_budget_or_a_single_value_flag_given_twice_exits_2(tmp_path, cli):
+    """argparse keeps the last of a repeated flag: `--budget energy=1.28GWh --budget
+    energy=1.3GWh` passed a plan over the first limit (exit 0), and `--device A --device B`
+    estimated B alone. Each is a usage error naming the flag; the same value twice is harmless."""
+    r = cli(["check", *GPT3, "--budget", "energy=1.28GWh", "--budget", "energy=1.3GWh"], cwd=tmp_path)
+    assert r.returncode == 2 and "--budget energy given twice" in r.stderr and "Traceback" not in r.stderr
+    r = cli(["check", *GPT3, "--budget", "energy=1.3GWh", "--budget", "scope2=560t"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr      # two different budgets are both checked
+    r = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--device", "a100-sxm4-80gb",
+             "--samples", "500"], cwd=tmp_path)
+    assert r.returncode == 2 and "--device given twice (h100-sxm, a100-sxm4-80gb)" in r.stderr
+    assert "flopest compare" in r.stderr
+    r = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--pue", "1.1", "--pue", "1.5",
+             "--samples", "500"], cwd=tmp_path)
+    assert r.returncode == 2 and "--pue given twice" in r.stderr
+    r = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--device", "h100-sxm",
+             "--samples", "500", "-q"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_debug_before_the_command_shows_the_traceback():
+    """`flopest --debug count ...` re-raises as `count --debug` does (the subcommand's own
+    --debug default used to overwrite the top-level flag)."""
+    from flopest.cli import main
+    with pytest.raises(InputError, match="unknown zoo model"):
+        main(["--debug", "count", "zoo:nope"])
+    assert main(["count", "zoo:nope"]) == 2
+
+
 def test_quantile_choice_changes_the_verdict(tmp_path, cli):
     # 7B × 200B tokens on 64 H100s in FR: CO2 p50 and p95 differ (MFU, power, PUE ranges);
     # a budget between them passes at p50 and fails at p95.
