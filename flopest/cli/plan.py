@@ -369,7 +369,7 @@ def goodput_args(a) -> dict:
         raw = getattr(a, attr, None)
         if raw is None:
             continue
-        v = parse_duration(raw, flag) if key == "restart_s" else num_arg(flag, raw)
+        v = parse_duration(raw, flag, bare=None) if key == "restart_s" else num_arg(flag, raw)
         if not v > 0:
             raise InputError(f"{flag} must be {what}, got {raw!r} (e.g. {flag} {eg})")
         out[key] = v

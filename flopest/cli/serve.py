@@ -84,8 +84,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     i.add_argument("--pue", help="fix the PUE")
     i.add_argument("--intensity", metavar="G_PER_KWH", help="fix the grid intensity (g CO2eq/kWh)")
     i.add_argument("--lifetime-years", help="fix the hardware lifetime")
-    i.add_argument("--training", metavar="FILE.json|KG", help="a training estimate (flopest estimate --format "
-                   "json) or its kg CO2eq: adds the days of serving that emit as much (break-even)")
+    i.add_argument("--training", metavar="FILE.json|MASS", help="a training estimate (flopest estimate --format "
+                   "json) or its CO2eq with a unit (552t, 500kg): adds the days of serving that emit as much "
+                   "(break-even)")
     i.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     i.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
     b = s.add_argument_group("budget check (also written `flopest check serve ...`)")
@@ -105,9 +106,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def parse_seconds(text, flag: str = "--max-latency") -> float:
-    """A positive duration ('200ms', '2s', '1min', a bare number of seconds) through the one
-    unit parser (flopest.units)."""
-    v = None if str(text).strip().startswith("-") else parse_duration(text, flag)
+    """A positive duration with its unit ('200ms', '2s', '1min'; a bare number is refused: 200
+    could be ms or s) through the one unit parser (flopest.units)."""
+    v = None if str(text).strip().startswith("-") else parse_duration(text, flag, bare=None)
     if v is None or not v > 0:
         raise InputError(f"{flag} must be a positive duration, got {text!r} (e.g. {flag} 200ms)")
     return v

@@ -131,8 +131,12 @@ def training_co2(training) -> Uncertain | None:
                     training, src = json.load(f), f"training estimate {training}"
             except (OSError, ValueError) as exc:
                 raise error(f"training {training!r}: not a readable JSON estimate ({exc})", "training") from None
-        else:
-            training = positive("training", training, allow_none=False)
+        elif training.strip().lower().endswith(".json") or os.sep in training:
+            raise error(f"training {training!r}: no such file (give the JSON of `flopest estimate --format json`, "
+                        f"or a mass with its unit such as 500kg or 2t)", "training")
+        else:   # text is a mass with its unit (a bare number would have to guess kg)
+            from ..units import parse_mass
+            training = parse_mass(training, "training")
     if isinstance(training, dict):
         v = training.get("co2eq_kg")
         if not isinstance(v, dict) or not {"p5", "p50", "p95"} <= set(v):

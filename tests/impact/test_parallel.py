@@ -175,6 +175,8 @@ def test_cli_layout_and_goodput_flags_are_checked(cli):
     assert r.returncode == 2 and "--failure-rate" in r.stderr
     r = cli(base + ["--restart-time", "soon"])
     assert r.returncode == 2 and "--restart-time" in r.stderr
+    r = cli(base + ["--restart-time", "15"])      # 15 s or 15 min? a bare number is refused
+    assert r.returncode == 2 and "--restart-time" in r.stderr and "unit" in r.stderr
     r = cli(base + ["--no-goodput", "--failure-rate", "1e-5"])
     assert r.returncode == 2 and "--no-goodput" in r.stderr
     r = cli(["estimate", "--accelerator-hours", "10", "--device", "h100-sxm", "--failure-rate", "1e-5"])

@@ -66,3 +66,24 @@ def test_bad_value_names_flag_and_value(flag, value, base, capsys, tmp_path, mon
     name = {"model": "", "-o": "--output"}.get(flag, flag)
     assert name in lines[0] and value in lines[0], (argv, lines[0])
     assert not list(tmp_path.iterdir())      # nothing written
+
+
+@pytest.mark.parametrize("flag,value,needle", [
+    ("--max-latency", "200", "200"),           # 200 ms or 200 s? (it was read as 200 s)
+    ("--training", "500", "500"),              # kg or t? (it was read as 500 kg)
+    ("--training", "nofile.json", "no such file"),
+])
+def test_a_quantity_without_its_unit_is_refused(flag, value, needle, capsys):
+    assert main(["serve", *SERVE_BASE, flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag.lstrip("-") in err and needle in err and "Traceback" not in err
+
+
+def test_training_takes_a_mass_with_its_unit():
+    """--training 552t is 552,000 kg: the break-even days are those of 552000 kg given to the API
+    (a number there is in kg, the keyword's unit)."""
+    from flopest import serve
+    kw = dict(params=7e9, prompt_tokens=100, output_tokens=10, requests_per_day=1000, samples=1000, device="h100-sxm")
+    a = serve(training="552t", **kw).to_dict()
+    b = serve(training=552_000, **kw).to_dict()
+    assert a["breakeven_days"] == b["breakeven_days"]
