@@ -156,7 +156,8 @@ def _internal(exc) -> int:
 _KEYWORD_FLAGS = {"n_devices": "--devices", "max_latency_s": "--max-latency", "trial_fraction": "--early-stopping",
                   "dims": "--dim", "tensor_parallel": "--tp", "pipeline_parallel": "--pp", "virtual_stages": "--vp",
                   "expert_parallel": "--ep", "restart_s": "--restart-time", "checkpoint_write_gbps":
-                  "--checkpoint-bandwidth", "micro_batch": "--micro-batch", "graph": "--no-graph"}
+                  "--checkpoint-bandwidth", "micro_batch": "--micro-batch", "graph": "--no-graph",
+                  "step_time_s": "--step-time"}
 
 
 def _flags(parser) -> dict:

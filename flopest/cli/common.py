@@ -146,6 +146,9 @@ def example_inputs(a):
             raise InputError(f"--input {short(item)!r} has an empty name; write NAME=SHAPE or SHAPE")
         dt = dts[0] if len(dts) == 1 else (dts[i] if dts else None)
         shape = parse_shape(shape)   # before torch is imported: a bad shape is named first
+        if 0 in tuple(shape):
+            raise InputError(f"--input {short(item)!r}: a dim of 0 makes an empty tensor, whose count is 0 FLOPs; "
+                             f"give sizes >= 1")
         try:
             fe = models.torch_frontend()
         except InputError as exc:

@@ -61,7 +61,8 @@ PATH_FLAGS = {
     "hours": ("accelerator_hours",),
 }
 NOT_WITH_HOURS = ("mfu", "step_time", "throughput", "failure_rate", "restart_time", "checkpoint_bandwidth",
-                  "no_goodput")   # a posteriori: the hours are given, no time model enters
+                  "no_goodput", "precision")   # a posteriori: the hours are given, no time model enters
+                                               # (the precision sets only the peak FLOP/s of that model)
 
 
 def add_parsers(sub) -> None:

@@ -56,8 +56,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     f.add_argument("--batch", metavar="N", help="sequences per batch (default 1, or the largest meeting "
                    "--max-latency)")
     f.add_argument("--max-latency", metavar="T", help="target latency per request, e.g. 200ms, 2s")
-    f.add_argument("--utilisation", default="1", metavar="F",
-                   help="target average fleet utilisation, (0, 1]; 1 = the smallest fleet for the average load")
+    f.add_argument("--utilisation", metavar="F",
+                   help="target average fleet utilisation, (0, 1]; default 1 = the smallest fleet for the average "
+                        "load (not with --devices or --servers, which give the fleet)")
     f.add_argument("--devices", metavar="N", help="a fixed fleet of N devices instead of the computed one")
     f.add_argument("--servers", metavar="N", help="a fixed fleet of N servers (of the device's host)")
     f.add_argument("--server-embodied-kg", metavar="KG", help="embodied emissions per server, GPUs included")
@@ -94,7 +95,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="a limit, repeatable; with one, serve is a check: exit 0 within every budget, 1 over "
                         "any. latency=200ms, co2eq-per-month=2t, co2eq-per-year=, energy-per-month=, co2eq=, "
                         "energy=, water=, scope2=, scope3=")
-    b.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
+    b.add_argument("--at", choices=("p5", "p50", "p95"),
                    help="the quantile compared with the budgets (default p95)")
     b.add_argument("--allow-unknown", action="store_true",
                    help="accept a model some of whose operators are not costed (without it, exit 2)")
@@ -123,6 +124,9 @@ def run(a) -> int:
     budgets = list({b.name: b for b in map(parse_budget, a.budget)}.values())   # the last one per name wins
     if getattr(a, "check", False) and not budgets:
         raise InputError("flopest check serve needs at least one --budget, e.g. --budget latency=200ms")
+    for flag, given in (("--at", a.at is not None), ("--allow-unknown", a.allow_unknown)):
+        if given and not budgets:
+            raise InputError(f"{flag} applies to a budget check: add --budget NAME=VALUE, or remove {flag}")
     samples = num_arg("--samples", a.samples, True)
     check_samples(samples)   # before any work: a count and the memory its draws need
     kw = dict(prompt_tokens=a.prompt_tokens, output_tokens=a.output_tokens, requests_per_day=a.requests_per_day,
@@ -178,7 +182,7 @@ def run(a) -> int:
         d["model"] = f"{a.model} ({d['model']})"
     res = None
     if budgets:
-        res = evaluate(est, budgets, a.at, allow_unknown=a.allow_unknown)
+        res = evaluate(est, budgets, a.at or "p95", allow_unknown=a.allow_unknown)
         d["check"] = res.to_dict()
     emit(a, render_serving(d, a.format))
     if res is not None and (a.output is not None or a.format == "json"):   # the verdict on stderr, for CI logs

@@ -136,7 +136,10 @@ def training_co2(training) -> Uncertain | None:
                         f"or a mass with its unit such as 500kg or 2t)", "training")
         else:   # text is a mass with its unit (a bare number would have to guess kg)
             from ..units import parse_mass
-            training = parse_mass(training, "training")
+            try:
+                training = parse_mass(training, "training")
+            except InputError as exc:   # named by its keyword, so that the CLI names its flag
+                raise error(str(exc), "training") from None
     if isinstance(training, dict):
         v = training.get("co2eq_kg")
         if not isinstance(v, dict) or not {"p5", "p50", "p95"} <= set(v):
@@ -152,7 +155,7 @@ def training_co2(training) -> Uncertain | None:
 def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, output_tokens=None,
           requests_per_day=None, requests_per_hour=None, requests=None, users=None, requests_per_user=None,
           days=None, months=None, device: str = "h100-sxm", n_devices=None, servers=None, batch=None,
-          max_latency_s=None, utilisation=1.0, region: str = "WORLD", datacenter=None, precision=None,
+          max_latency_s=None, utilisation=None, region: str = "WORLD", datacenter=None, precision=None,
           host=None, pue=None, intensity=None, mfu=None, mbu=None, power_w=None, lifetime_years=None,
           server_embodied_kg=None, wh_per_request=None, params=None, layers=None, d_model=None, kv_dim=None,
           context=None, training=None, dims=None, seq_dim=None, past_dim=None,
@@ -183,7 +186,10 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
                     ("d_model", d_model), ("kv_dim", kv_dim), ("context", context)):
         whole(flag, v, allow_none=True)
     positive("lifetime_years", lifetime_years, allow_none=True)
-    util = fraction("utilisation", utilisation)
+    if utilisation is not None and (n_devices is not None or servers is not None):
+        raise error("utilisation sizes the fleet for the load; n_devices or servers give the fleet: remove one",
+                    "utilisation", "n_devices" if n_devices is not None else "servers")
+    util = fraction("utilisation", 1.0 if utilisation is None else utilisation)
     max_lat = positive("max_latency_s", max_latency_s, allow_none=True)
     b_given = whole("batch", batch, allow_none=True)
     train_u = training_co2(training)

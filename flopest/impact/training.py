@@ -391,7 +391,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
             raise error("step_time_s / throughput time a plan; accelerator_hours already give its time",
                         "step_time_s", "throughput")
         if mfu is not None:
-            raise error("give one of mfu, step_time_s and throughput: each sets the time", "mfu")
+            raise error("give one of mfu, step_time_s and throughput: each sets the time", "mfu", "step_time_s",
+                        "throughput")
         s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
     elif graph and mfu is None and hasattr(counts_or_workload, "table"):
         step = graph_time(counts_or_workload, wl, s, notes, tensor_parallel=tensor_parallel,

@@ -87,3 +87,13 @@ def test_training_takes_a_mass_with_its_unit():
     a = serve(training="552t", **kw).to_dict()
     b = serve(training=552_000, **kw).to_dict()
     assert a["breakeven_days"] == b["breakeven_days"]
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--devices", "4", "--utilisation", "0.5"], "--utilisation"),   # was accepted and ignored
+    (["--at", "p50"], "--at applies to a budget check"),            # was accepted, no budget to apply it to
+    (["--allow-unknown"], "--allow-unknown applies to a budget check"),
+])
+def test_a_flag_that_would_do_nothing_is_refused(extra, needle, capsys):
+    assert main(["serve", *SERVE_BASE, *extra]) == 2
+    assert needle in capsys.readouterr().err
