@@ -265,6 +265,7 @@ def cpu_part(args) -> str:
     log(f"probed the CPU in {time.perf_counter() - t0:.0f} s with {how}: fp32 {row['peak_fp32_tflops'] * 1e3:.0f} "
         f"GFLOP/s, {row['mem_bandwidth_gbps']:.1f} GB/s, launch {row.get('launch_us')} us")
     lines = []
+    load0 = os.getloadavg()[0]
     for name, size, batch in CPU_MODELS:
         m, ex, _names, _axes = model_zoo.get(name, size=size)
         ex = tuple(torch.cat([x] * batch) if torch.is_tensor(x) else x for x in ex)
@@ -312,7 +313,9 @@ def cpu_part(args) -> str:
              f"dispatch cost per recorded operator of a training step {per_op_us:.1f} us (a tiny MLP's step over its "
              f"{n_ops} operators; the probe's bare tensor add: {probe_launch} us); first touch of fresh memory "
              f"{row.get('fault_gbps')} GB/s. Real training steps (SGD), median "
-             f"of up to {args.runs} runs after 2 warm-up steps. Target (issue 15): median abs log2 <= 0.3.")
+             f"of up to {args.runs} runs after 2 warm-up steps; load average {load0:.1f} at the start of the steps, "
+             f"{os.getloadavg()[0]:.1f} at the end (the machine is shared: a load above its cores slows the steps "
+             f"measured, not the prediction). Target (issue 15): median abs log2 <= 0.3.")
     out = [intro, "",
            fmt_table(header, rows, args.markdown), "",
            f"median abs log2 over {len(errs)} models: {med:.2f} (target 0.3)"]
