@@ -241,6 +241,32 @@ def _broadcast_values(*vals) -> int:
     return big[0] if big else 1
 
 
+def same_dim(a, b, what: str = "a matrix product's inner dims"):
+    """Two sizes a model needs equal (a matrix product's inner dims): the size when both are
+    static and equal, or the same symbol; BroadcastError for two unequal static sizes. A symbol
+    against a static size gives ``same(sym, N)``, which takes N when the symbol is bound to N and
+    raises BroadcastError when it is bound to anything else (a dim bound against a weight's
+    shape is never silently taken). Two different symbols keep the first (shape inference may
+    name one axis twice; the kernel binds both)."""
+    if isinstance(a, int) and isinstance(b, int):
+        if a != b:
+            raise BroadcastError(f"{what} are {a} and {b}: they must be equal")
+        return a
+    if a == b or (not isinstance(a, int) and not isinstance(b, int)):
+        return a
+    sym, n = (a, b) if isinstance(b, int) else (b, a)
+    return opaque(f"same({to_source(sym)}, {n})", sym, n)
+
+
+def _same_values(*vals) -> int:
+    """same(...) at bound dims: the common value; BroadcastError when they differ."""
+    got = sorted({int(v) for v in vals})
+    if len(got) > 1:
+        raise BroadcastError(f"sizes {got[0]} and {got[1]} must be equal (a matrix product's inner dims, "
+                             f"set by a weight's shape)")
+    return got[0]
+
+
 def is_sym(d) -> bool:
     return isinstance(d, Sym)
 
@@ -285,7 +311,7 @@ def _ceil(x):
     return math.ceil(x)
 
 
-_FUNCS = {"broadcast": _broadcast_values, "floor": _floor, "ceiling": _ceil, "ceil": _ceil, "Max": max, "Min": min,
+_FUNCS = {"broadcast": _broadcast_values, "same": _same_values, "floor": _floor, "ceiling": _ceil, "ceil": _ceil, "Max": max, "Min": min,
           "max": max, "min": min, "Mod": lambda a, b: a % b, "Abs": abs}
 
 
@@ -315,9 +341,12 @@ def _atom_value(a: str, values: Mapping[str, int]) -> int:
         try:
             v = eval(compile(OPAQUE[a], "<dim>", "eval"), {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
         except BroadcastError as exc:
-            raise BroadcastError(f"the dims bound ({', '.join(f'{k}={v}' for k, v in values.items())}) "
-                                 f"do not broadcast in {OPAQUE[a]!r}: {exc} (NumPy rules: equal "
-                                 f"sizes, or one of them 1); bind dims the model's shapes allow") from None
+            bound = ", ".join(f"{k}={v}" for k, v in values.items())
+            if OPAQUE[a].startswith("same("):
+                raise BroadcastError(f"the dims bound ({bound}) do not fit {OPAQUE[a]!r}: {exc}; bind the size "
+                                     f"the model's weights have") from None
+            raise BroadcastError(f"the dims bound ({bound}) do not broadcast in {OPAQUE[a]!r}: {exc} (NumPy rules: "
+                                 f"equal sizes, or one of them 1); bind dims the model's shapes allow") from None
         if isinstance(v, float):
             if not v.is_integer():
                 raise InputError(f"symbolic dim {OPAQUE[a]!r} is not an integer ({v}) at {dict(values)}")

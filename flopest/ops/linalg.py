@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import kinds
-from ..dims import broadcast_dim, broadcast_shapes, prod
+from ..dims import broadcast_dim, broadcast_shapes, prod, same_dim
 from ..errors import InputError
 from . import Ctx, ShapeUnknown, lowering, rebind, tshape
 
@@ -16,7 +16,7 @@ def _mm_rows(a: tuple, b: tuple, out: tuple | None):
     b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
     if len(a2) < 2 or len(b2) < 2:
         raise ShapeUnknown("matmul of a scalar")
-    m, k = a2[-2], a2[-1]
+    m, k = a2[-2], same_dim(a2[-1], b2[-2])
     n = b2[-1]
     a_batch, b_batch = prod(a2[:-2]), prod(b2[:-2])
     batch = prod(broadcast_shapes(a2[:-2], b2[:-2]))   # NumPy broadcast of the batch shapes
@@ -51,7 +51,8 @@ def gemm(c: Ctx):
     written once."""
     a, b = c.inp(0), c.inp(1)
     m, k = (a[1], a[0]) if c.attr("transA", 0) else (a[0], a[1])
-    n = b[0] if c.attr("transB", 0) else b[1]
+    n, kb = (b[0], b[1]) if c.attr("transB", 0) else (b[1], b[0])
+    k = same_dim(k, kb)
     rows = [(kinds.GEMM, [1, m, n, k, 1, 1])]
     per = (1 if c.attr("alpha", 1.0) != 1.0 else 0)
     if c.has(2):
