@@ -229,3 +229,28 @@ def test_inputs_that_disagree_on_their_leading_dim_make_the_examples_unknown():
     c = flopest.count(m, dims={"batch": 4, "seq": 10})
     assert c.examples_per_pass is None
     assert "disagree" in c.examples_reason and "pos seq" in c.examples_reason and "x batch" in c.examples_reason
+
+
+def _matmul_model(x_shape, w_shape, gemm=False):
+    w = numpy_helper.from_array(np.ones(w_shape, np.float32), "W")
+    node = helper.make_node("Gemm" if gemm else "MatMul", ["x", "W"], ["y"])
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_matmul_inner_dims_must_agree():
+    """x[B, D] @ W(8, 4): D is the weight's 8 rows. Bound to 8: 2·B·8·4 FLOPs; bound to 16, the
+    model cannot run, and flopest must say so rather than count 2·B·16·4 (twice the work)."""
+    m = _matmul_model(["B", "D"], (8, 4))
+    assert flopest.count(m, dims={"B": 2, "D": 8}).matmul_flops == 2 * 2 * 8 * 4
+    with pytest.raises(flopest.FlopestError, match="same\\(D, 8\\)"):
+        flopest.count(m, dims={"B": 2, "D": 16})
+    g = _matmul_model(["M", "K"], (6, 5), gemm=True)
+    assert flopest.count(g, dims={"M": 3, "K": 6}).matmul_flops == 2 * 3 * 6 * 5
+    with pytest.raises(flopest.FlopestError, match="same\\(K, 6\\)"):
+        flopest.count(g, dims={"M": 3, "K": 7})
+    # two static sizes that differ: an invalid model, the node uncosted with the reason (not 2·2·4·5)
+    c = flopest.count(_matmul_model([2, 3], (4, 5)))
+    assert c.unknown_ops == {"MatMul": 1} and c.matmul_flops == 0
+    assert any("inner dims are 3 and 4" in n for n in c.notes)
