@@ -207,6 +207,11 @@ def broadcast_dim(a, b):
     if len(ints) > 1:
         raise BroadcastError(f"sizes {ints[0]} and {ints[1]} do not broadcast (NumPy rules: equal "
                              f"sizes, or one of them 1)")
+    if ints and len(args) > 1:   # a symbol against N: N, once the symbol is bound to 1 or N (checked)
+        srcs = [to_source(d) for d in args if not isinstance(d, int)]
+        s = opaque(f"broadcast({', '.join(sorted(srcs))}, {ints[0]})", *args)
+        BROADCASTS.setdefault(next(iter(s.free())), tuple(args))   # broadcast again: one atom, not nested
+        return s
     if ints:
         return ints[0]
     if not args:

@@ -76,11 +76,19 @@ def test_broadcast_dim_rules():
     a, b = Sym.name("a"), Sym.name("b")
     assert broadcast_dim(1, 7) == 7 and broadcast_dim(7, 1) == 7 and broadcast_dim(7, 7) == 7
     assert broadcast_dim(a, 1) == a and broadcast_dim(1, a) == a and broadcast_dim(a, a) == a
-    assert broadcast_dim(a, 5) == 5 and broadcast_dim(5, a) == 5   # a must be 1 or 5
+    # a symbol against 5: 5 once a is bound to 1 or 5; bound to 3, the model cannot run (it was
+    # silently 5 before)
+    a5 = broadcast_dim(a, 5)
+    assert broadcast_dim(5, a) == a5 and evaluate(a5, {"a": 1}) == 5 and evaluate(a5, {"a": 5}) == 5
+    with pytest.raises(BroadcastError, match="a=3"):
+        evaluate(a5, {"a": 3})
     ab = broadcast_dim(a, b)
     assert ab != a and ab != b
     assert broadcast_dim(b, a) == ab and broadcast_dim(ab, a) == ab and broadcast_dim(ab, 1) == ab
-    assert broadcast_dim(ab, 8) == 8
+    ab8 = broadcast_dim(ab, 8)
+    assert evaluate(ab8, {"a": 1, "b": 8}) == 8 and evaluate(ab8, {"a": 1, "b": 1}) == 8
+    with pytest.raises(BroadcastError):
+        evaluate(ab8, {"a": 2, "b": 1})
     assert evaluate(ab, {"a": 1, "b": 9}) == 9 and evaluate(ab, {"a": 9, "b": 1}) == 9
     assert evaluate(ab, {"a": 9, "b": 9}) == 9 and evaluate(ab, {"a": 1, "b": 1}) == 1
     assert evaluate(2 * ab, {"a": 3, "b": 1}) == 6
@@ -108,3 +116,25 @@ def test_onnxruntime_fallback_does_not_merge_symbols():
     m2, _ = fe.load(model([helper.make_node("Relu", ["x"], ["o"])], [vi("x", ["n", 4])]))
     info = fe.infer(m2, "ort", names=fe.input_dims(m2))
     assert info.shapes["o"] == (Sym.name("n"), 4)
+
+
+def test_a_symbol_against_a_static_size_is_checked_when_bound():
+    """x[batch, seq, 64] + pe[1, 512, 64] (a learned position table), then a 64×64 MatMul, 50
+    times: seq must be 512 (or 1). Bound to 128, the model cannot run: flopest refuses instead
+    of counting the 512-row broadcast. The check is one atom for the 50 layers (a nested
+    broadcast(broadcast(seq, 512), 512)... made re-binding exponential)."""
+    import numpy as np
+    from onnx import numpy_helper
+    nodes, prev = [], "x"
+    for i in range(50):
+        nodes += [helper.make_node("Add", [prev, "pe"], [f"a{i}"]), helper.make_node("MatMul", [f"a{i}", "W"], [f"m{i}"])]
+        prev = f"m{i}"
+    m = model(nodes, [vi("x", ["batch", "seq", 64])],
+              inits=[numpy_helper.from_array(np.ones((1, 512, 64), np.float32), "pe"),
+                     numpy_helper.from_array(np.ones((64, 64), np.float32), "W")])
+    c = flopest.count(m, dims={"batch": 2, "seq": 512})
+    assert c.matmul_flops == 50 * 2 * 2 * 512 * 64 * 64      # 50 layers, 2·batch·512·64·64
+    assert len(c.table.symbols) <= 4                           # batch, seq, broadcast(seq, 512) and products
+    assert c.at(batch=3).matmul_flops == 50 * 2 * 3 * 512 * 64 * 64
+    with pytest.raises(BroadcastError, match="seq=128"):
+        flopest.count(m, dims={"batch": 2, "seq": 128})
