@@ -448,9 +448,27 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
                optimizer=optimizer if training else None, checkpointing=bool(training and checkpointing),
                saved_bytes_by_module=dict(cap.extra.get("saved_bytes_by_module", {})),
                module_input_bytes=dict(cap.extra.get("module_input_bytes", {})))
+    if training and causal:
+        note = _causal_backward_note(cap.table)
+        if note:
+            c.notes.append(note)
     if strict and c.unknown_ops:
         _strict(c, "operator call(s)")
     return c.evaluate()
+
+
+def _causal_backward_note(table) -> str | None:
+    """A training capture whose forward attention is causal but whose backward has no fused
+    attention row (the math path's matrix products on meta tensors): those products cover every
+    query-key pair, about twice the causal ones, and the note says so."""
+    import numpy as np
+    from . import kinds as k
+    att = table.kind == k.ATTENTION
+    fwd = att & (table.phase == k.FORWARD) & ((table.params[:, 5] != 0) | (table.sym[:, 5] >= 0))
+    if not fwd.any() or (att & (table.phase == k.BACKWARD)).any():
+        return None
+    return (f"the backward of {int(np.count_nonzero(fwd))} causal attention call(s) is counted as the products "
+            f"PyTorch's math path runs, over every query-key pair (the causal ones are about half): an upper bound")
 
 
 def count(model, *example_args, dims=None, strict: bool = False, causal: bool | None = None,
@@ -562,12 +580,21 @@ def generation_cost_torch(module, prompt_tokens: int, output_tokens: int) -> Gen
     layers, kvh, hd = gen.kv_shape(hf.config)
     keep = gen.keeps_last_logits(hf)
 
-    def step(seq, past, batch=1):
-        return count(gen.DecodeStep(hf, past, keep), input_ids=_spec((batch, seq), "int64"))
+    def step(seq, past, batch=1):   # a causal LM: its masks are counted as causal (a prefill's half the pairs)
+        return count(gen.DecodeStep(hf, past, keep), input_ids=_spec((batch, seq), "int64"), causal=True)
 
     pre = step(P, 0)
     points = {}
     notes = list(pre.notes)
+    cfg = getattr(hf.config, "get_text_config", lambda: hf.config)()
+    window = getattr(cfg, "sliding_window", None)
+    types = getattr(cfg, "layer_types", None)
+    n_sliding = (sum(t == "sliding_attention" for t in types) if isinstance(types, (list, tuple)) else
+                 layers if window and getattr(cfg, "use_sliding_window", True) else 0)
+    if window and n_sliding and P + O > window:
+        notes.append(f"{n_sliding} of {layers} layers attend within a sliding window of {window:,} tokens: their "
+                     f"attention FLOPs stop growing past it (counted so), but the KV cache is sized as if every "
+                     f"layer kept the whole context (its memory and reads: an upper bound past {window:,} tokens)")
     if not keep:
         notes.append(f"{type(hf).__name__}.forward has no logits_to_keep: the prefill counts the logits of "
                      f"every prompt position (generation needs the last one only)")

@@ -25,7 +25,15 @@ def _sdpa_adapter(name: str):
 
     def adapt(c: Ctx) -> Ctx:
         causal = bool(c.arg(pos, "is_causal", False))
-        return rebind(c, [c.arg(0), c.arg(1), c.arg(2)], is_causal=int(causal))
+        extra = {}
+        # a transformers causal / sliding-window mask, recognised by the capture (torch
+        # front end, patches.py): its window (W keys: i − W < j <= i) and the cache offset
+        window, off = c.kwargs.get("flopest_window"), c.kwargs.get("flopest_offset")
+        if causal and window:
+            extra["left_window_size"] = int(window) - 1
+        if causal and off:
+            extra["causal_offset"] = int(off)
+        return rebind(c, [c.arg(0), c.arg(1), c.arg(2)], is_causal=int(causal), **extra)
 
     adapt.__doc__ = f"{name}: inputs (query, key, value), is_causal from argument {pos}."
     return adapt
@@ -89,7 +97,7 @@ def mask_groups(c: Ctx, b, lq, lk, past) -> list:
     if c.has(4):
         return [(b, *_window(c, lk, past))]
     if not c.has(6):
-        return [(b, *_window(c, lk, 0))]
+        return [(b, *_window(c, lk, c.attr("causal_offset", 0)))]
     lens = c.const(6)
     if lens is None or not isinstance(b, int) or lens.size != b:
         return [(b, *_window(c, lk, lk - lq))]

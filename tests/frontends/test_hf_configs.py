@@ -201,3 +201,50 @@ def test_the_head_is_the_class_the_config_names(tmp_path):
                    num_mel_bins=8, max_source_positions=16, max_target_positions=16)
     with pytest.raises(FlopestError, match="speech model"):
         flopest.count("hf:" + _write(tmp_path / "whisper", whisper))
+
+
+def _attention_flops(c) -> int:
+    return sum(r["flops"] for r in c.breakdown("op") if r["name"] == "aten.scaled_dot_product_attention")
+
+
+def test_transformers_causal_and_sliding_masks_are_counted_as_such(tmp_path):
+    """transformers passes SDPA a mask tensor (not is_causal) for a sliding window; it was counted
+    over every query-key pair (Mistral at 8k tokens: +17% FLOPs). A tiny Mistral, 2 layers, 4
+    heads of 16, 64 tokens, window 16: query i sees keys i-15..i, so the first 16 queries see
+    1..16 keys (136 pairs) and the other 48 see 16 (768): 904 pairs a head. Per layer:
+    QKᵀ and AV 2·4·904·(16 + 16) = 231,424, scale and softmax 6·4·904 = 21,696."""
+    cfg = dict(model_type="mistral", architectures=["MistralForCausalLM"], vocab_size=1000, hidden_size=64,
+               intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+               max_position_embeddings=4096, sliding_window=16)
+    c = flopest.count("hf:" + _write(tmp_path / "w16", cfg), seq_len=64)
+    assert _attention_flops(c) == 2 * (2 * 4 * 904 * 32 + 6 * 4 * 904)
+    # no window: causal, 64·65/2 = 2,080 pairs a head
+    c = flopest.count("hf:" + _write(tmp_path / "causal", {**cfg, "sliding_window": None}), seq_len=64)
+    assert _attention_flops(c) == 2 * (2 * 4 * 2080 * 32 + 6 * 4 * 2080)
+    # --no-causal (causal=False) counts every pair: 64·64
+    c = flopest.count("hf:" + _write(tmp_path / "w16b", cfg), seq_len=64, causal=False)
+    assert _attention_flops(c) == 2 * (2 * 4 * 4096 * 32 + 6 * 4 * 4096)
+
+
+def test_serving_prefill_is_causal_within_the_window(tmp_path):
+    """flopest serve's prefill passes transformers a cache, which makes it build a mask: the
+    prefill was counted over every pair. Window 16 against none, 64 prompt tokens: the
+    difference is the attention products alone, 2 layers × 2·4·(2,080 − 904)·32."""
+    cfg = dict(model_type="mistral", architectures=["MistralForCausalLM"], vocab_size=1000, hidden_size=64,
+               intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+               max_position_embeddings=4096, sliding_window=16)
+    kw = dict(prompt_tokens=64, output_tokens=8, requests_per_day=1000, device="h100-sxm", samples=500)
+    w = flopest.serve("hf:" + _write(tmp_path / "w16", cfg), **kw).to_dict()
+    c = flopest.serve("hf:" + _write(tmp_path / "causal", {**cfg, "sliding_window": None}), **kw).to_dict()
+    gap = c["matmul_flops_per_request"]["prefill"] - w["matmul_flops_per_request"]["prefill"]
+    assert gap == 2 * 2 * 4 * (2080 - 904) * 32
+    assert any("sliding window of 16" in n for n in w["notes"])
+
+
+def test_a_causal_forward_with_a_full_backward_says_so(tmp_path):
+    """The forward SDPA is causal, its backward (on meta tensors, the math path's bmm) covers every
+    pair: the count must say that its backward is an upper bound, not leave it silent."""
+    c = flopest.count("hf:" + _write(tmp_path / "q", CONFIGS["qwen2"]), seq_len=64, training=True)
+    assert any("backward of 2 causal attention call(s)" in n for n in c.notes), c.notes
+    fwd_only = flopest.count("hf:" + _write(tmp_path / "q2", CONFIGS["qwen2"]), seq_len=64)
+    assert not any("backward of" in n for n in fwd_only.notes)

@@ -82,7 +82,10 @@ class DecodeStep(nn.Module):
     def forward(self, input_ids):
         from transformers import DynamicCache
         if self.past:
-            cache = DynamicCache()
+            try:   # the model's own cache layers: a sliding-window layer keeps its window only
+                cache = DynamicCache(config=self.model.config)
+            except (TypeError, ValueError):   # an older transformers: every layer grows
+                cache = DynamicCache()
             shape = (input_ids.shape[0], self.kv_heads, self.past, self.head_dim)
             for i in range(self.layers):
                 cache.update(torch.empty(shape, dtype=self.dtype, device=input_ids.device),

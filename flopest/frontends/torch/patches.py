@@ -7,6 +7,13 @@ one RNN row per layer instead of stepping through the recurrence op by op.
 
 ``threading.Thread.start`` is swapped so that a thread the forward starts runs captured.
 
+transformers' causal and sliding-window mask builders (``masking_utils.create_causal_mask``,
+``create_sliding_window_causal_mask``, as the modeling modules imported them) are wrapped so
+that the mask tensors they return are known for what they are: an SDPA call given one is
+counted as causal attention (within the config's sliding window), bottom-right aligned when
+the keys outnumber the queries (a cache), instead of over every query-key pair. A mask built
+with an ``or_mask_function`` (more pairs than causal: image tokens) is left unknown.
+
 The capture object handed to :func:`counting_patches` provides ``record(name, args, kwargs,
 out, fused=True)``, ``record_rows(name, rows, elsize)``, ``recorder`` (this thread's, with
 ``paused``), ``training``, ``closed``, ``threads``, ``modules.current()`` and ``worker(base)``
@@ -16,7 +23,9 @@ out, fused=True)``, ``record_rows(name, rows, elsize)``, ``recorder`` (this thre
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -30,14 +39,71 @@ _sdpa_orig = None
 _tls = threading.local()
 
 
+_MASKS: dict = {}        # id(mask tensor) -> (weakref to it, sliding window or None)
+_mask_orig: dict = {}    # (module, name) -> the original builder, while swapped
+
+
+def _mask_kind(mask):
+    """The window (0: plain causal) of a transformers mask tensor (or a view of one), or None."""
+    for t in (mask, getattr(mask, "_base", None)):
+        got = _MASKS.get(id(t)) if t is not None else None
+        if got is not None and got[0]() is t:
+            return got[1]
+    return None
+
+
+def _tagging(orig, sliding: bool):
+    def build(*args, **kwargs):
+        out = orig(*args, **kwargs)
+        if isinstance(out, torch.Tensor) and kwargs.get("or_mask_function") is None:
+            cfg = kwargs.get("config", args[0] if args else None)
+            window = int(getattr(cfg, "sliding_window", 0) or 0) if sliding else 0
+            if not sliding or window > 0:
+                _MASKS[id(out)] = (weakref.ref(out), window)
+        return out
+    build.flopest_orig = orig
+    return build
+
+
+_MASK_BUILDERS = (("create_causal_mask", False), ("create_sliding_window_causal_mask", True))
+
+
+def _swap_masks(on: bool) -> None:
+    """Wrap (on) or restore the mask builders in transformers' loaded modeling modules."""
+    if on:
+        if "transformers.masking_utils" not in sys.modules:
+            return
+        for name, mod in list(sys.modules.items()):
+            if mod is None or not (name.startswith("transformers.") or name == "transformers"):
+                continue
+            for fn, sliding in _MASK_BUILDERS:
+                f = getattr(mod, fn, None)
+                if callable(f) and (mod, fn) not in _mask_orig and not hasattr(f, "flopest_orig"):
+                    _mask_orig[(mod, fn)] = f
+                    setattr(mod, fn, _tagging(f, sliding))
+    else:
+        for (mod, fn), f in _mask_orig.items():
+            setattr(mod, fn, f)
+        _mask_orig.clear()
+        _MASKS.clear()
+
+
 def _sdpa_counted(*args, **kwargs):
     """Stands in for F.scaled_dot_product_attention during a capture: one fused attention row,
     and its backend-dependent decomposition is not recorded. Outside a capture (another thread)
-    it is the original function."""
+    it is the original function. A transformers causal / sliding-window mask is counted as
+    such (see the module's docstring)."""
     cap = getattr(_tls, "cap", None)
     if cap is None or cap.recorder is None:
         return _sdpa_orig(*args, **kwargs)
-    cap.record("aten.scaled_dot_product_attention", args, kwargs, None, fused=True)
+    mask = kwargs.get("attn_mask", args[3] if len(args) > 3 else None)
+    window = _mask_kind(mask) if isinstance(mask, torch.Tensor) else None
+    if window is not None and len(args) >= 3:
+        q, k = args[0], args[1]
+        rec = dict(is_causal=True, flopest_window=window, flopest_offset=int(k.shape[-2]) - int(q.shape[-2]))
+        cap.record("aten.scaled_dot_product_attention", args[:3], rec, None, fused=True)
+    else:
+        cap.record("aten.scaled_dot_product_attention", args, kwargs, None, fused=True)
     saved = getattr(cap, "saved", None)   # a training capture's record of what backward keeps
     cap.recorder.paused += 1
     if saved is not None:
@@ -130,6 +196,7 @@ def counting_patches(cap):
             F.scaled_dot_product_attention = _sdpa_counted
             _thread_start_orig = threading.Thread.start
             threading.Thread.start = _thread_start_counted
+            _swap_masks(True)
             for cls in _RNN_CLASSES:   # GRU: torch's reset gate is not ONNX's default
                 _rnn_orig[cls] = cls.forward
                 cls.forward = _rnn_counted
@@ -145,5 +212,6 @@ def counting_patches(cap):
             if _sdpa_users == 0:
                 F.scaled_dot_product_attention = _sdpa_orig
                 threading.Thread.start = _thread_start_orig
+                _swap_masks(False)
                 for cls, fwd in _rnn_orig.items():
                     cls.forward = fwd
