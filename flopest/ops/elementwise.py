@@ -222,6 +222,9 @@ def reduce(c: Ctx):
     one compare per input element (a linear selection), not a sort; aten's p-norms are
     counted as L2."""
     pin, pout = (REDUCE_FLOPS.get(c.op) or ATEN_REDUCE_FLOPS[c.op])[:2]
+    if c.op.startswith("Reduce") and c.attr("noop_with_empty_axes", 0) and not c.attr("axes") and \
+            (not c.has(1) or tuple(c.inp(1)) == (0,)):
+        return []   # ONNX: no axes with noop_with_empty_axes = 1 is the identity (0 FLOPs)
     n_in, n_out = c.numel_in(0), c.numel_out(0)
     rows = [(kinds.REDUCE, [n_in, n_out, pin])]
     if pout:

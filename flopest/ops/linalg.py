@@ -55,11 +55,12 @@ def gemm(c: Ctx):
     k = same_dim(k, kb)
     rows = [(kinds.GEMM, [1, m, n, k, 1, 1])]
     per = (1 if c.attr("alpha", 1.0) != 1.0 else 0)
-    if c.has(2):
+    with_c = c.has(2) and c.attr("beta", 1.0) != 0.0   # beta = 0: C is neither read nor added
+    if with_c:
         per += 1 + (1 if c.attr("beta", 1.0) != 1.0 else 0)
     if per:
         # fused: Y is the GEMM row's output, updated in place, not written a second time
-        rows.append((kinds.ELEMENTWISE, [m * n, per, prod(c.inp(2)) if c.has(2) else 0, 1]))
+        rows.append((kinds.ELEMENTWISE, [m * n, per, prod(c.inp(2)) if with_c else 0, 1]))
     return rows
 
 
@@ -101,6 +102,9 @@ def parse_einsum(eq: str, shapes: list):
         out = ell + "".join(sorted(ch for ch, n in counts.items() if n == 1 and not ch.isdigit()))
     else:
         out = rhs.replace("...", ell)
+        stray = [ch for ch in out if ch not in sizes]
+        if stray:
+            raise InputError(f"Einsum equation {eq!r}: output letter(s) {', '.join(stray)} appear in no operand")
     return ops, out, sizes
 
 
@@ -112,8 +116,10 @@ def _einsum(c: Ctx) -> Ctx:
 @lowering("Einsum", aten=(("aten.einsum", _einsum),))
 def einsum(c: Ctx):
     """Contracted left to right, two operands at a time: each pair is a GEMM whose batch =
-    letters kept by both, m/n = letters kept by one side, k = letters summed away; a letter
-    of a single operand that is summed out costs a REDUCE first."""
+    letters kept by both, m/n = letters kept by one side, k = letters summed away (a pair
+    with no letter summed away, a Hadamard or outer product, is one multiply per output: an
+    ELEMENTWISE row, not a GEMM's multiply-add); a letter of a single operand that is summed
+    out costs a REDUCE first. An output letter no operand has is an error."""
     shapes = [c.inp(i) for i in range(len(c.inputs))]
     ops, out, size = parse_einsum(c.attr("equation", ""), shapes)
     rows = []
@@ -149,8 +155,11 @@ def einsum(c: Ctx):
         m = [ch for ch in cur if ch not in other]
         n = [ch for ch in other if ch not in cur]
         B = prod(size[ch] for ch in batch)
-        rows.append((kinds.GEMM, [B, prod(size[ch] for ch in m), prod(size[ch] for ch in n),
-                                  prod(size[ch] for ch in k), B, B]))
+        M, N = prod(size[ch] for ch in m), prod(size[ch] for ch in n)
+        if k:
+            rows.append((kinds.GEMM, [B, M, N, prod(size[ch] for ch in k), B, B]))
+        else:   # nothing summed (Hadamard, outer product): one multiply an output, no add
+            rows.append((kinds.ELEMENTWISE, [B * M * N, 1, B * M + B * N, 0]))
         cur = "".join(batch + m + n)
     return rows
 
