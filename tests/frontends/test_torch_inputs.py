@@ -76,3 +76,18 @@ def test_a_sequence_first_module_makes_the_examples_unknown():
     assert flopest.count(t, torch.randn(12, 4, 16)).examples_per_pass is None
     # given, it is used as given
     assert flopest.count(nn.LSTM(4, 6), torch.randn(50, 3, 4), examples_per_pass=3).examples_per_pass == 3
+
+
+def test_complex_operators_are_said_to_be_a_lower_bound():
+    """A complex (4, 8) @ (8, 3) is 4·3·8 complex multiply-adds = 4·3·8·8 = 768 real FLOPs;
+    flopest counts 2·4·3·8 = 192 (real arithmetic) and must say so."""
+    import flopest
+
+    class MM(nn.Module):
+        def forward(self, a, b):
+            return a @ b
+    c = flopest.count(MM(), torch.randn(4, 8, dtype=torch.cfloat), torch.randn(8, 3, dtype=torch.cfloat))
+    assert c.flops == 2 * 4 * 3 * 8
+    assert any("complex" in n and "lower bound" in n for n in c.notes)
+    real = flopest.count(MM(), torch.randn(4, 8), torch.randn(8, 3))
+    assert not any("complex" in n for n in real.notes)

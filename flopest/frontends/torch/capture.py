@@ -209,6 +209,10 @@ class _Capture:
         tensors(out, flat_out)
         es = flat_in[0].element_size() if flat_in else (flat_out[0].element_size() if flat_out else 4)
         eo = flat_out[0].element_size() if flat_out else es
+        if any(t.dtype.is_complex for t in flat_in + flat_out):
+            self.note("complex tensors: their operators are counted as real arithmetic, one number an element (a "
+                      "complex multiply-add is 4 real multiply-adds, a complex multiply 6 FLOPs): the FLOPs of the "
+                      "complex operators are a lower bound, by up to 4x")
         if fn is None:
             return es, eo, None
         ctx = Ctx(op=reg, inputs=[tuple(int(d) for d in t.shape) for t in flat_in],
