@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from .counts import Counts, parse_dims
 from .dims import examples_at
 from .generation import ForwardCost, GenerationCost, PassTables, assemble, check_context, fit_positions
-from .errors import (InputError, ModelRunError, ServingError, UnknownOperatorError, did_you_mean,
-                     is_ctrl_c, running_user_code)
+from .errors import (DataDependentError, InputError, ModelRunError, ServingError, UnknownOperatorError,
+                     did_you_mean, is_ctrl_c, running_user_code)
 from .frontends import keras_backend   # no Keras or torch import: which backend, and the message
 from .validate import error, whole
 
@@ -431,9 +431,15 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
     """Capture a torch.nn.Module on meta tensors (see flopest.frontends.torch) and count it;
     `notes` (how the model was built) lead the count's notes."""
     fe = torch_frontend()
-    with TORCH_CAPTURE_LOCK, running_user_code():
-        cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
-                         checkpointing=checkpointing, materialize=materialize)
+    try:
+        with TORCH_CAPTURE_LOCK, running_user_code():
+            cap = fe.capture(module, args, kwargs, training=training, loss_fn=loss_fn, optimizer=optimizer,
+                             checkpointing=checkpointing, materialize=materialize)
+    except (ModelRunError, DataDependentError) as exc:
+        hint = _moe_hint(module)
+        if hint and hint not in str(exc):
+            raise type(exc)(f"{exc} — {hint}") from None
+        raise
     if examples_per_pass is not None:
         per, reason = int(examples_per_pass), "given"
     else:
@@ -455,6 +461,23 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
     if strict and c.unknown_ops:
         _strict(c, "operator call(s)")
     return c.evaluate()
+
+
+def _moe_hint(module) -> str | None:
+    """The way out for a transformers mixture of experts whose capture failed: its routing
+    depends on the tokens' values (and transformers' grouped expert kernels check dtypes)."""
+    cfg = getattr(module, "config", None)
+    cfg = getattr(cfg, "get_text_config", lambda: cfg)() if cfg is not None else None
+    e = next((getattr(cfg, a) for a in ("num_local_experts", "num_experts", "n_routed_experts")
+              if isinstance(getattr(cfg, a, None), int)), None) if cfg is not None else None
+    if not e or e < 2:
+        return None
+    k = getattr(cfg, "num_experts_per_tok", None) or "k"
+    return (f"{type(cfg).__name__} is a mixture of experts ({e} experts, {k} a token), whose routing depends on the "
+            f"tokens' values, which a capture on meta tensors cannot follow: estimate it with balanced routing as "
+            f"flopest estimate --params N --experts {e} --active-experts {k} --layers L --d-model D --seq-len S (API "
+            f"estimate(params=, experts=, active_experts=, layers=, d_model=, seq_len=)), or count a small config "
+            f"with --materialize")
 
 
 def _causal_backward_note(table) -> str | None:

@@ -248,3 +248,13 @@ def test_a_causal_forward_with_a_full_backward_says_so(tmp_path):
     assert any("backward of 2 causal attention call(s)" in n for n in c.notes), c.notes
     fwd_only = flopest.count("hf:" + _write(tmp_path / "q2", CONFIGS["qwen2"]), seq_len=64)
     assert not any("backward of" in n for n in fwd_only.notes)
+
+
+def test_a_mixture_of_experts_config_that_cannot_be_captured_names_the_way_out(tmp_path):
+    """transformers' expert routing depends on token values (and its grouped kernels on dtypes):
+    the error names the balanced-routing estimate with the config's own expert counts."""
+    cfg = dict(model_type="mixtral", architectures=["MixtralForCausalLM"], vocab_size=500, hidden_size=64,
+               intermediate_size=96, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+               num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=256)
+    with pytest.raises(FlopestError, match="--experts 4 --active-experts 2"):
+        flopest.count("hf:" + _write(tmp_path / "moe", cfg), seq_len=32)
