@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import contextlib
 import sys
 
@@ -77,6 +78,34 @@ def num_arg(flag, v, integer=False):
         if x != int(x):
             raise InputError(f"{flag} {v!r} must be a whole number")
         return int(x)
+    return x
+
+
+# physical inputs given as plain numbers in a fixed unit: a count suffix (k, M, G) would be read
+# as a multiplier ("--intensity 50g" was 50e9 g/kWh), so only the number, or the unit itself
+PLAIN_UNITS = {"--pue": (), "--intensity": ("g/kwh", "gco2/kwh", "gco2e/kwh", "gco2eq/kwh"), "--power-w": ("w",),
+               "--lifetime-years": ("y", "yr", "years"), "--mfu": (), "--mbu": ()}
+
+
+def plain_arg(flag: str, v):
+    """A plain number for `flag` (its unit may follow: 700W, 56g/kWh); None stays None. A count
+    suffix or another unit is an error naming the flag's unit."""
+    if v is None:
+        return None
+    num = str(v).strip().lower().replace(" ", "")
+    for u in sorted(PLAIN_UNITS.get(flag, ()), key=len, reverse=True):
+        if num.endswith(u):
+            num = num[:-len(u)]
+            break
+    try:
+        x = float(num.replace("_", ""))
+        if not math.isfinite(x):
+            raise ValueError
+    except ValueError:
+        unit = {"--pue": "a ratio (e.g. 1.2)", "--intensity": "g CO2eq/kWh (e.g. --intensity 56)",
+                "--power-w": "W per accelerator (e.g. --power-w 700)", "--lifetime-years": "years (e.g. 4)",
+                "--mfu": "a fraction (e.g. 0.4)", "--mbu": "a fraction (e.g. 0.6)"}.get(flag, "a plain number")
+        raise InputError(f"{flag} {short(str(v))!r} is not a plain number in {unit}") from None
     return x
 
 

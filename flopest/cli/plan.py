@@ -12,7 +12,8 @@ from ..kernel.montecarlo import check_samples
 from ..counts import parse_dims
 from ..data import PRECISIONS
 from ..errors import InputError
-from .common import (BudgetAppend, Once, check_dims, output_option, check_output, check_plot_target, emit, example_inputs, known, list_arg, num_arg, plot,
+from .common import (BudgetAppend, Once, check_dims, output_option, check_output, check_plot_target, emit, example_inputs, known,
+                     list_arg, num_arg, plain_arg, plot,
                      progress, short)
 
 EPILOG_ESTIMATE = """examples:
@@ -415,10 +416,10 @@ class Plan:
         samples = num_arg("--samples", a.samples, True)
         check_samples(samples)   # before any work: a count and the memory its draws need
         self.common = dict(n_devices=num_arg("--devices", a.devices, True), datacenter=a.datacenter,
-                           precision=a.precision, pue=num_arg("--pue", a.pue),
-                           intensity=num_arg("--intensity", a.intensity), mfu=num_arg("--mfu", a.mfu),
-                           power_w=num_arg("--power-w", a.power_w),
-                           lifetime_years=num_arg("--lifetime-years", a.lifetime_years),
+                           precision=a.precision, pue=plain_arg("--pue", a.pue),
+                           intensity=plain_arg("--intensity", a.intensity), mfu=num_arg("--mfu", a.mfu),
+                           power_w=plain_arg("--power-w", a.power_w),
+                           lifetime_years=plain_arg("--lifetime-years", a.lifetime_years),
                            price_per_hour=num_arg("--price-per-hour", a.price_per_hour),
                            samples=samples, seed=num_arg("--seed", a.seed, True), **measured_args(a),
                            **goodput_args(a))

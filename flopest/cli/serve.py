@@ -12,7 +12,7 @@ from ..counts import parse_dims
 from ..data import PRECISIONS
 from ..errors import InputError
 from ..units import parse_duration
-from .common import BudgetAppend, output_option, check_output, emit, known, num_arg
+from .common import BudgetAppend, plain_arg, output_option, check_output, emit, known, num_arg
 
 EPILOG = """examples:
   flopest serve zoo:gpt2 --prompt-tokens 500 --output-tokens 300 --requests-per-day 1M --device h100-sxm --region US --batch 16
@@ -135,8 +135,8 @@ def run(a) -> int:
               n_devices=a.devices, servers=a.servers, batch=a.batch,
               max_latency_s=parse_seconds(a.max_latency) if a.max_latency is not None else None,
               utilisation=a.utilisation, region=a.region, datacenter=a.datacenter, precision=a.precision,
-              pue=num_arg("--pue", a.pue), intensity=num_arg("--intensity", a.intensity), mfu=a.mfu, mbu=a.mbu,
-              power_w=num_arg("--power-w", a.power_w), lifetime_years=num_arg("--lifetime-years", a.lifetime_years),
+              pue=plain_arg("--pue", a.pue), intensity=plain_arg("--intensity", a.intensity), mfu=a.mfu, mbu=a.mbu,
+              power_w=plain_arg("--power-w", a.power_w), lifetime_years=plain_arg("--lifetime-years", a.lifetime_years),
               server_embodied_kg=a.server_embodied_kg, wh_per_request=a.wh_per_request, params=a.params,
               layers=a.layers, d_model=a.d_model, kv_dim=a.kv_dim, context=a.context, training=a.training,
               seq_dim=a.seq_dim, past_dim=a.past_dim, samples=samples, seed=num_arg("--seed", a.seed, True))

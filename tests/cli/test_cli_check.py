@@ -397,3 +397,27 @@ def test_zoo_model_is_captured_at_the_training_batch(tmp_path, cli):
     assert not any("step time is read off" in n for n in eight["notes"])
     assert any("step time is read off the counted pass of 1" in n for n in json.loads(
         cli(base + ["--batch-size", "8", "--micro-batch", "1", "--grad-accum", "8"]).stdout)["notes"])
+
+
+@pytest.mark.parametrize("flag,value,ok", [
+    ("--intensity", "50g", False),        # was read as 50e9 g/kWh (a count suffix)
+    ("--intensity", "56g/kWh", True),     # the flag's own unit is accepted
+    ("--power-w", "700W", True),
+    ("--pue", "50%", False),
+    ("--pue", "1.2", True),
+])
+def test_physical_flags_take_a_plain_number_or_their_unit(tmp_path, cli, flag, value, ok):
+    r = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--samples", "500", "-q",
+             flag, value], cwd=tmp_path)
+    if ok:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 2 and flag in r.stderr and "plain number" in r.stderr
+
+
+def test_intensity_with_its_unit_equals_the_plain_number(tmp_path, cli):
+    a = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--samples", "500",
+             "--format", "json", "--intensity", "56g/kWh"], cwd=tmp_path)
+    b = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--samples", "500",
+             "--format", "json", "--intensity", "56"], cwd=tmp_path)
+    assert json.loads(a.stdout)["co2eq_kg"] == json.loads(b.stdout)["co2eq_kg"]
