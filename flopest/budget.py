@@ -28,6 +28,7 @@ UNITS = {
     "hours": ("duration", "h", "h"),
     "time": ("duration", "s", None),
     "volume": ("volume", "L", None),
+    "money": ("money", "USD", "USD"),   # a bare number is in USD (its name says so): cost=1.2M
 }
 
 # budget name -> (metric key in the result's metrics, unit family, what it is)
@@ -39,6 +40,7 @@ METRICS = {
     "hours": ("accelerator_hours", "hours", "accelerator-hours"),
     "time": ("time_s", "time", "wall-clock time"),
     "water": ("water_l", "volume", "water, on-site and of electricity generation"),
+    "cost": ("cost_usd", "money", "accelerator-hours × on-demand list price (USD)"),
     # serving
     "latency": ("latency_s", "time", "latency per request"),
     "co2eq-per-month": ("co2eq_kg_per_month", "mass", "CO2eq per month of serving"),
@@ -230,6 +232,9 @@ def evaluate(result, budgets, at: str = "p95", *, allow_unknown: bool = False) -
     m = metrics_of(result)
     rows = []
     for b in bs:
+        if b.metric not in m and b.name == "cost":
+            raise InputError("budget 'cost': no price per accelerator-hour is known for this device and region; "
+                             "give one with --price-per-hour (API price_per_hour=)")
         if b.metric not in m:
             raise InputError(f"budget {b.name!r} does not apply to this result (it has: "
                              f"{', '.join(KEYWORDS.get(k, k) for k in m)})")

@@ -46,6 +46,8 @@ FAMILIES = {
     "mass": ({"mg": 1e-3, "g": 1.0, "kg": 1e3, "Mg": 1e6, "t": 1e6, "kt": 1e9, "Mt": 1e12, "Gt": 1e15}, "g"),
     "volume": ({"mL": 1e-3, "L": 1.0, "kL": 1e3, "ML": 1e6, "GL": 1e9, "m3": 1e3}, "L"),
     "duration": ({"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "y": SECONDS_PER_YEAR}, "s"),
+    # US dollars (flopest's prices are USD list prices): a bare number takes k / M suffixes
+    "money": ({"USD": 1.0, "kUSD": 1e3, "MUSD": 1e6}, "USD"),
 }
 # spellings that mean one unit only (no m/M ambiguity), accepted as that unit
 _ALIASES = {
@@ -54,6 +56,7 @@ _ALIASES = {
     "mass": {"Kg": "kg", "KG": "kg", "Kt": "kt", "KT": "kt"},
     "volume": {"l": "L", "ml": "mL", "kl": "kL", "Kl": "kL", "KL": "kL", "M3": "m3"},
     "duration": {"sec": "s", "hr": "h", "hours": "h", "day": "d", "days": "d", "year": "y", "years": "y"},
+    "money": {"usd": "USD", "$": "USD", "kusd": "kUSD", "k$": "kUSD", "M$": "MUSD"},
 }
 # spellings refused with the fix (they read as one thing in one convention and another elsewhere)
 _TONNES = "write 't' for tonnes or 'Mt' for megatonnes"
@@ -252,6 +255,8 @@ def format_quantity(x, unit: str) -> str:
         return "—"
     if isinstance(x, float) and not math.isfinite(x):
         return f"{x} {unit}".rstrip()
+    if unit == "USD":
+        return format_count(x, "USD")
     if unit == "kg":
         return format_quantity(x * 1e3, "g")
     if unit == "g":

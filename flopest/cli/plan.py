@@ -89,7 +89,7 @@ def add_parsers(sub) -> None:
                        epilog=EPILOG_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("--budget", action=BudgetAppend, default=[], metavar="NAME=VALUE",
                    help="a limit, repeatable: co2eq=50kg, energy=200kWh, hours=1000 (accelerator-hours), "
-                        "time=3d, water=5m3, scope2=, scope3=; serving: latency=200ms, co2eq-per-month=2t")
+                        "time=3d, water=5m3, cost=1.2M (USD), scope2=, scope3=; serving: latency=200ms, co2eq-per-month=2t")
     k.add_argument("--at", default="p95", choices=("p5", "p50", "p95"),
                    help="the quantile compared with the budgets (default p95: within budget with 95 %% "
                         "confidence under the priors)")

@@ -195,9 +195,12 @@ class Estimate:
 
     def metrics(self) -> dict:
         """{metric: {p5, p50, p95}}: the figures a budget can bound (flopest.check)."""
-        return {"co2eq_kg": self.co2eq_kg, "energy_kwh": self.energy_kwh,
-                "accelerator_hours": self.accelerator_hours, "time_s": self.time_s, "water_l": self.water_l,
-                "co2eq_kg_scope2": self.result["scope2"], "co2eq_kg_scope3": self.result["scope3"]}
+        out = {"co2eq_kg": self.co2eq_kg, "energy_kwh": self.energy_kwh,
+               "accelerator_hours": self.accelerator_hours, "time_s": self.time_s, "water_l": self.water_l,
+               "co2eq_kg_scope2": self.result["scope2"], "co2eq_kg_scope3": self.result["scope3"]}
+        if self.cost_usd is not None:
+            out["cost_usd"] = self.cost_usd
+        return out
 
     def to_markdown(self) -> str:
         return views.render("estimate", "markdown", self.to_dict())

@@ -421,3 +421,20 @@ def test_intensity_with_its_unit_equals_the_plain_number(tmp_path, cli):
     b = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--samples", "500",
              "--format", "json", "--intensity", "56"], cwd=tmp_path)
     assert json.loads(a.stdout)["co2eq_kg"] == json.loads(b.stdout)["co2eq_kg"]
+
+
+def test_a_cost_budget(tmp_path, cli):
+    """3.552M accelerator-hours × 2 USD an hour (given) = 7.104M USD exactly."""
+    price = ["--price-per-hour", "2"]
+    r = cli(["check", *GPT3, *price, "--budget", "cost=7.2M"], cwd=tmp_path)
+    assert r.returncode == 0 and "cost 7.1 MUSD <= 7.2 MUSD" in r.stdout.splitlines()[0], r.stdout + r.stderr
+    r = cli(["check", *GPT3, *price, "--budget", "cost=7000kUSD"], cwd=tmp_path)
+    assert r.returncode == 1
+    est = flopest.estimate(accelerator_hours=3.552e6, device="v100-sxm2", power_w=330, samples=2000, price_per_hour=2)
+    assert est.cost_usd["p95"] == pytest.approx(7.104e6)
+    with pytest.raises(BudgetExceeded):
+        flopest.check(est, cost_usd=7e6)
+    # a device without a list price: the cost budget cannot be checked, and says how to give one
+    r = cli(["check", "--params", "7B", "--tokens", "1B", "--device", "xeon-platinum-8380", "--samples", "500",
+             "--budget", "cost=1M"], cwd=tmp_path)
+    assert r.returncode == 2 and "--price-per-hour" in r.stderr

@@ -37,6 +37,8 @@ BUDGETS = [
     ("time=3d", "time", 259200.0), ("time=1y", "time", 8760 * 3600.0), ("latency=200MS", "latency", 0.2),
     ("hours=1000", "hours", 1000.0), ("hours=1.2M", "hours", 1.2e6), ("hours=2d", "hours", 48.0),
     ("hours=90min", "hours", 1.5),
+    ("cost=1.2M", "cost", 1.2e6), ("cost=500", "cost", 500.0), ("cost=5kUSD", "cost", 5000.0),   # USD
+    ("cost=2MUSD", "cost", 2e6), ("cost=300usd", "cost", 300.0),
 ]
 
 
