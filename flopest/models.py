@@ -408,7 +408,8 @@ def _onnx_examples(low, dims: dict, given):
     """(examples per pass, how it was found, its dim name) of an ONNX model: the value of its
     first input's leading axis, whatever the axis is called."""
     if given is not None:
-        return int(given), "given", None
+        read, how, _ = _onnx_examples(low, dims, None)
+        return int(given), _given(int(given), read, how), None
     lead = getattr(low, "examples_per_pass", None)
     reason = getattr(low, "examples_reason", "") or "the model's first input has no leading axis"
     if isinstance(lead, bool) or lead is None:
@@ -422,6 +423,14 @@ def _onnx_examples(low, dims: dict, given):
         return None, f"the first input's leading axis {lead!r} is not bound", lead
     return None, reason, None
 
+
+
+def _given(n: int, read, how: str) -> str:
+    """How a given examples-per-pass is known: "given", and, when the inputs read another number,
+    that it overrides it (said, never silent)."""
+    if read is None or read == n:
+        return "given"
+    return f"given, NOT the {read:,} that {how or 'the inputs'} reads: the FLOPs per example are the pass's / {n:,}"
 
 
 def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
@@ -440,14 +449,13 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
         if hint and hint not in str(exc):
             raise type(exc)(f"{exc} — {hint}") from None
         raise
+    per, reason = fe.examples_per_pass(args, kwargs or {})
+    seq_first = fe.sequence_first(module) if per is not None else None
+    if seq_first:
+        per, reason = None, (f"{seq_first} takes its inputs sequence-first (batch_first=False), so the leading "
+                             f"dim {per} of the example inputs may be a sequence length, not the examples")
     if examples_per_pass is not None:
-        per, reason = int(examples_per_pass), "given"
-    else:
-        per, reason = fe.examples_per_pass(args, kwargs or {})
-        seq_first = fe.sequence_first(module) if per is not None else None
-        if seq_first:
-            per, reason = None, (f"{seq_first} takes its inputs sequence-first (batch_first=False), so the leading "
-                                 f"dim {per} of the example inputs may be a sequence length, not the examples")
+        per, reason = int(examples_per_pass), _given(int(examples_per_pass), per, reason)
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
                list(notes) + list(cap.notes), source or type(module).__name__, causal, concrete=True,
                examples_per_pass=per, examples_reason=reason, tokens_per_example=tokens_per_example,

@@ -322,6 +322,9 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         if tokens is not None:   # a language model's dataset in tokens: sequences of the counted length
             if dataset_size is not None:
                 raise error("give the dataset once: dataset_size (examples) or tokens", "dataset_size", "tokens")
+            if epochs is not None and epochs != 1:
+                raise error("tokens count every pass over the data (all epochs): give the total tokens, or "
+                            "dataset_size (examples) with epochs", "epochs", "tokens")
             tpe = getattr(counts_or_workload, "tokens_per_example", None)
             if not tpe:
                 raise error("tokens with a count needs the tokens of one example, which this count does not "

@@ -65,9 +65,15 @@ def examples_of(counts, examples_per_pass=None, what: str = "counts") -> tuple:
     """(examples one counted pass holds, how it is known): `examples_per_pass` when given, else
     what the count recorded at capture (Counts.examples_per_pass). Never a default: an error
     asking for examples_per_pass= when neither is known."""
+    recorded = getattr(counts, "examples_per_pass", None)
     if examples_per_pass is not None:
-        return whole("examples_per_pass", examples_per_pass), "given (examples_per_pass=)"
-    per = getattr(counts, "examples_per_pass", None)
+        n = whole("examples_per_pass", examples_per_pass)
+        if recorded is not None and recorded != n:   # said, not silent: the count reads another number
+            why = getattr(counts, "examples_reason", "") or "the count"
+            return n, (f"given (examples_per_pass=), NOT the {recorded:,} that {why} reads: the FLOPs per example "
+                       f"are the pass's / {n:,}")
+        return n, "given (examples_per_pass=)"
+    per = recorded
     if per is None:
         why = getattr(counts, "examples_reason", "") or "the count does not record it"
         raise error(f"cannot tell how many examples one counted pass of the {what} holds ({why}): give "
