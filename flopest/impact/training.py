@@ -400,6 +400,10 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
             raise error("give one of mfu, step_time_s and throughput: each sets the time", "mfu", "step_time_s",
                         "throughput")
         s.mfu, s.roofline = measured_time(wl, s, step_time_s, throughput, throughput_unit)
+        if teacher is not None:   # the measured figure is the whole step's: no rate is applied to the teacher
+            notes[:] = [n.replace("; timed at the student's rate", "; its time is inside the measured "
+                                  + ("step time" if step_time_s is not None else "throughput")
+                                  + " given (measure the distillation run itself)") for n in notes]
     elif graph and mfu is None and hasattr(counts_or_workload, "table"):
         step = graph_time(counts_or_workload, wl, s, notes, tensor_parallel=tensor_parallel,
                           pipeline_parallel=pipeline_parallel, sharding=sharding, virtual_stages=virtual_stages,
@@ -843,10 +847,16 @@ def measured_time(wl, s: Scenario, step_time_s, throughput, unit: str) -> tuple:
             if "dataset_size" not in f:
                 raise error("throughput in examples/s needs a count's plan (dataset_size); a tokens plan "
                             "takes tokens/s", "throughput")
-            amount = float(f["dataset_size"]) * float(f.get("epochs", 1)) + float(f.get("eval_size", 0)) * float(
-                f.get("epochs", 1))
+            amount = float(f["dataset_size"]) * float(f.get("epochs", 1))
         total = amount * trials / (x * s.n_devices)
         src = f"given: {x:g} {unit}/s per device (measured) on {s.n_devices} device(s)"
+    # evaluation (forward passes only) at the FLOP rate the measured training implies, not at its
+    # step time (left out) or its examples/s (a forward is about a third of a training step's work)
+    if wl.eval_flops and wl.train_flops:
+        extra = total * float(wl.eval_flops) / float(wl.train_flops)
+        total += extra
+        src += (f"; + {extra:.4g} s of evaluation: its forward FLOPs at the FLOP rate the measured training "
+                f"implies")
     t = Uncertain.fixed(total, "s", src)
     return _time_mfu(wl, s, t, src + "; replaces the step-time model"), \
         Uncertain.fixed(1.0, "", "1: a measured throughput includes memory-bound time")

@@ -49,6 +49,9 @@ def trial_count(search: str = "grid", grid: dict | None = None, trials: int | No
     if search == "grid":
         if trials is not None and not grid:
             return whole("trials", trials)
+        if trials is not None:   # a grid has as many trials as combinations: two counts would disagree
+            raise error("give grid or trials, not both: a grid search runs one trial per combination of its "
+                        "values", "trials", "grid")
         n = 1
         for k, v in (grid or {}).items():
             count = len(v) if isinstance(v, (list, tuple, set)) else whole(f"grid value count of {k!r}", v)
@@ -58,6 +61,8 @@ def trial_count(search: str = "grid", grid: dict | None = None, trials: int | No
         return n
     if trials is None:
         raise error(f"{search} search needs trials, the number of trials to run", "trials")
+    if grid:
+        raise error(f"grid applies to a grid search; a {search} search draws its trials: remove it", "grid")
     return whole("trials", trials)
 
 

@@ -36,3 +36,30 @@ def test_tokens_count_every_epoch_so_epochs_with_tokens_is_refused(tmp_path):
     assert one.workload.factors["dataset_size"] == 1000   # 64,000 tokens / 64 a sequence
     with pytest.raises(FlopestError, match="tokens count every pass"):
         flopest.estimate(c, tokens=64_000, epochs=2, device="h100-sxm", samples=200)
+
+
+def test_a_grid_and_a_trial_count_that_would_disagree_are_refused():
+    from flopest.impact.workload import trial_count
+    assert trial_count("grid", {"lr": 4}) == 4 and trial_count("random", trials=3) == 3
+    with pytest.raises(FlopestError, match="not both"):
+        trial_count("grid", {"lr": 4}, 3)        # was 4, the 3 dropped silently
+    with pytest.raises(FlopestError, match="grid applies to a grid search"):
+        trial_count("random", {"lr": 4}, 3)      # was 3, the grid dropped silently
+
+
+def test_evaluation_is_timed_at_the_measured_training_flop_rate(mlp):
+    """A measured step time covers the optimizer steps; the evaluation forwards were left out (step
+    time) or charged a whole training step each (examples/s). Both now time the evaluation's
+    FLOPs at the FLOP rate the measurement implies: time = train time × (1 + eval / train FLOPs)."""
+    m, x = mlp
+    c = flopest.count(m, x, training=True, optimizer="sgd")
+    fwd = flopest.count(m, x)
+    base = dict(dataset_size=800, batch_size=8, device="h100-sxm", samples=200, goodput=False)
+    e = flopest.estimate(c, eval_counts=fwd, eval_size=400, step_time_s=0.5, **base)
+    w = e.workload
+    assert w.eval_flops > 0
+    train_time = 0.5 * 100                          # 800 / 8 = 100 steps of 0.5 s
+    assert e.time_s["p50"] == pytest.approx(train_time * (1 + w.eval_flops / w.train_flops), rel=1e-9)
+    e = flopest.estimate(c, eval_counts=fwd, eval_size=400, throughput=100, **base)
+    train_time = 800 / 100                          # 800 examples at 100 a second
+    assert e.time_s["p50"] == pytest.approx(train_time * (1 + w.eval_flops / w.train_flops), rel=1e-9)
