@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sys
 
-from .errors import InputError
+from .errors import FlopestError, InputError
 
 _HF_OPTIMIZERS = (("adamw", "adamw"), ("adam", "adam"), ("sgd", "sgd"))
 LOG_TO = ("mlflow",)
@@ -84,7 +84,10 @@ class _Gate:
         counts = count(model, *example_args, training=True, optimizer=optimizer, loss_fn=_loss_of_output,
                        **example_kwargs)
         kw = dict(self.estimate_kw)
-        kw.setdefault("device", "h100-sxm")
+        if "device" not in kw:   # said: the trainer's own hardware is not read
+            kw["device"] = "h100-sxm"
+            notes = list(notes) + ["device h100-sxm assumed (the callback does not read the trainer's hardware): "
+                                   "give device= for yours"]
         kw.setdefault("n_devices", max(1, int(n_devices)))
         est = estimate(counts, dataset_size=max(1, int(examples)), epochs=1, batch_size=max(1, int(global_batch)),
                        examples_per_pass=max(1, int(capture_examples)), **kw)
@@ -250,7 +253,21 @@ def _make_lightning_callback():
                 x = batch[0] if isinstance(batch, (list, tuple)) else batch
             args, kwargs = ((), dict(x)) if isinstance(x, dict) else \
                 ((tuple(x), {}) if isinstance(x, (list, tuple)) else ((x,), {}))
-            per_device = _batch_size(x, "FlopestLightningCallback")
+            captured = _batch_size(x, "FlopestLightningCallback")   # the examples of the counted pass
+            # the training batch is the dataloader's, not the example input's (example_input_array is
+            # often one example): read it there, else off its first batch, else the counted pass (said)
+            loader = getattr(trainer, "train_dataloader", None)
+            per_device, how = getattr(loader, "batch_size", None), "the train dataloader's batch_size"
+            if not per_device and loader is not None:
+                try:
+                    first = _first_batch(loader, "FlopestLightningCallback")
+                    per_device = _batch_size(first[0] if isinstance(first, (list, tuple)) else first,
+                                             "FlopestLightningCallback")
+                    how = "the first training batch"
+                except FlopestError:
+                    per_device = None
+            if not per_device:
+                per_device, how = captured, "the example input (no training batch could be read)"
             world = int(getattr(trainer, "world_size", 1) or 1)
             accumulate = int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
             steps = int(trainer.estimated_stepping_batches)
@@ -259,11 +276,14 @@ def _make_lightning_callback():
             if optimizer is None:
                 opts = getattr(trainer, "optimizers", None) or []
                 optimizer, note = _optimizer_name(type(opts[0]).__name__ if opts else "adamw")
+                defaults = getattr(opts[0], "defaults", {}) if opts else {}
+                if optimizer == "sgd" and (defaults.get("momentum") or 0) > 0:   # its buffer: one more pass
+                    optimizer = "sgd-momentum"
             notes = [f"Lightning run: {steps:,} steps × global batch {global_batch:,} "
-                     f"({per_device} per device × {accumulate} accumulation × {world})"]
+                     f"({per_device} per device, from {how}, × {accumulate} accumulation × {world})"]
             if note:
                 notes.append(note)
             self.gate.run(pl_module, args, kwargs, examples=steps * global_batch, global_batch=global_batch,
-                          capture_examples=per_device, optimizer=optimizer, n_devices=world, notes=notes)
+                          capture_examples=captured, optimizer=optimizer, n_devices=world, notes=notes)
 
     return FlopestLightningCallback

@@ -148,3 +148,30 @@ def test_lightning_within_budget_trains_and_estimates_the_run(tmp_path):
     # SGD's step: 2 FLOPs per parameter (mul, sub); params = 8·16+16 + 16·1+1 = 161
     assert c.optimizer_flops == 2 * 161
     assert math.isfinite(cb.estimate.to_dict()["co2eq_kg"]["p95"])
+
+
+def test_lightning_example_input_array_is_the_counted_pass_not_the_training_batch(tmp_path):
+    """example_input_array is often one example: the training batch is the dataloader's (5), so
+    the plan is 80 examples in 16 steps of 5, as without it (it was 16 examples in batches of 1:
+    FLOPs 5x too low). SGD with momentum is costed as sgd-momentum (4 FLOPs per parameter)."""
+    from flopest.callbacks import FlopestLightningCallback
+    module = _lightning_module()
+    module.example_input_array = torch.zeros(1, 8)
+    module.configure_optimizers = lambda: torch.optim.SGD(module.parameters(), lr=0.1, momentum=0.9)
+    cb = FlopestLightningCallback(budgets=["co2eq=1t"], device="h100-sxm", samples=2000, quiet=True)
+    _trainer(cb, tmp_path, epochs=2).fit(module, _loader(n=40, batch=5))
+    f = cb.estimate.workload.factors
+    assert f["dataset_size"] == 80 and f["batch_size"] == 5 and f["examples_per_pass"] == 1
+    c = flopest.count(module, torch.zeros(1, 8), training=True, optimizer="sgd-momentum")
+    assert c.optimizer_flops == 4 * 161
+    assert cb.estimate.flops == pytest.approx((c.forward_flops + c.backward_flops) * 80 + c.optimizer_flops * 16,
+                                              rel=1e-12)
+    assert any("the train dataloader's batch_size" in n for n in cb.estimate.notes)
+
+
+def test_a_callback_without_a_device_says_which_it_assumed(tmp_path):
+    from flopest.callbacks import FlopestLightningCallback
+    cb = FlopestLightningCallback(budgets=["co2eq=1t"], samples=2000, quiet=True)
+    _trainer(cb, tmp_path, epochs=1).fit(_lightning_module(), _loader(n=10, batch=5))
+    assert cb.estimate.scenario.device == "h100-sxm"
+    assert any("device h100-sxm assumed" in n for n in cb.estimate.notes)
