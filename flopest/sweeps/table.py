@@ -23,8 +23,8 @@ from .work import RESULT
 
 ID = "point"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-FLOAT = {c for c in RESULT if c not in ("status", "error", "params", "unknown_ops")}
-TEXT = {ID, "status", "error", "unknown_ops"}
+FLOAT = {c for c in RESULT if c not in ("status", "error", "params", "unknown_ops", "notes")}
+TEXT = {ID, "status", "error", "unknown_ops", "notes"}
 MIN_INTERVAL_S = 1.0        # between two rewrites of the file
 WRITE_SHARE = 0.1           # at most this share of the time goes to rewriting it
 

@@ -28,7 +28,8 @@ from ..impact import estimate
 QUANTILES = ("p5", "p50", "p95")
 FIGURES = ("time_s", "accelerator_hours", "energy_kwh", "co2eq_kg", "water_l", "cost_usd")
 RESULT = (("status", "error", "flops", "params", "coverage", "unknown_ops")
-          + tuple(f"{f}_{q}" for f in FIGURES for q in QUANTILES) + ("count_s", "estimate_s"))
+          + tuple(f"{f}_{q}" for f in FIGURES for q in QUANTILES) + ("count_s", "estimate_s", "notes"))
+MAX_NOTES = 2000   # characters of a point's notes kept in its row
 MAX_MESSAGE = 500
 
 
@@ -181,6 +182,9 @@ def estimate_point(task: Task, counts, kw: dict, count_s: float) -> tuple:
     for q in QUANTILES:
         row[f"cost_usd_{q}"] = cost[q] if cost else None
     row["estimate_s"] = time.perf_counter() - t0
+    # the estimate's notes (what it assumed: a step time scaled from the counted batch, defaults)
+    text = " | ".join(" ".join(str(n).split()) for n in est.notes)
+    row["notes"] = (text if len(text) <= MAX_NOTES else text[:MAX_NOTES] + "…") or None
     return tuple(row.get(c) for c in RESULT)
 
 

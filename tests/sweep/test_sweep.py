@@ -204,6 +204,20 @@ def test_onnx_points_equal_a_fresh_count_of_each(tmp_path):
         assert r["time_s_p50"] == pytest.approx(fresh.time_s["p50"], rel=1e-9)
 
 
+def test_a_points_notes_are_in_its_row(tmp_path):
+    """What an estimate assumed reaches the sweep's table: the step time read off a counted pass of
+    1 example and scaled to a training batch of 16 (a point's time can differ several-fold from a
+    count at the batch), as `flopest estimate` prints it."""
+    import onnx
+    from tests.conftest import mlp_model
+    onnx.save(mlp_model(), str(tmp_path / "mlp.onnx"))
+    spec = spec_file(tmp_path, '[model]\nonnx = "mlp.onnx"\ngrid = { batch = [1] }\n[plan]\ndataset-size = "1k"\n'
+                               'batch-size = 16\n')
+    res = flopest.sweep(str(spec), workers=0)
+    assert "read off the counted pass of 1 example(s)" in res.rows[0]["notes"]
+    assert "training batch of 16" in res.rows[0]["notes"]
+
+
 def test_scheduler_gives_the_same_table(onnx_spec, dask_cluster, tmp_path, cli):
     """--scheduler tcp://127.0.0.1:PORT (a scheduler and a worker started here): the same rows
     and the same report as the sweep in one process. One ONNX model, read once per process and
