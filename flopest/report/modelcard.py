@@ -96,9 +96,10 @@ def model_card(d: dict, training_type: str = "pre-training", boundary: str = "fa
             f"{_BOUNDARY_TEXT[boundary]}, at the location-based grid intensity. The range comes from the "
             f"uncertain inputs below (a seeded Monte-Carlo); offsets are never subtracted.")
     if d.get("cost_usd"):
+        from . import usd   # cents under USD 100 (a whole-dollar card said USD 1 for 0.60)
         c = d["cost_usd"]
-        para += (f" At on-demand list prices the accelerator-hours cost about USD {c['p50']:,.0f} "
-                 f"(p5 {c['p5']:,.0f} – p95 {c['p95']:,.0f}).")
+        para += (f" At on-demand list prices the accelerator-hours cost about {usd(c['p50'])} "
+                 f"(p5 {usd(c['p5'])} – p95 {usd(c['p95'])}).")
     rows = ["| boundary | energy | CO₂eq |", "|---|---|---|"]
     for b in BOUNDARIES:
         e = _kwh(bb[b]["energy_j"])

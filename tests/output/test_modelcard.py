@@ -93,3 +93,12 @@ def test_cli_model_card_for_estimate_and_check(tmp_path, capsys):
     # --training-type belongs to the model card
     assert main(["estimate", *plan, "--training-type", "fine-tuning"]) == 2
     assert "--format model-card" in capsys.readouterr().err
+
+
+def test_a_small_cost_keeps_its_cents():
+    """0.25 accelerator-hours × USD 2 = USD 0.50 (given price: every input of the hours fixed); a
+    whole-dollar card printed USD 0 or USD 1."""
+    e = flopest.estimate(accelerator_hours=0.25, device="h100-sxm", power_w=700, pue=1.2, intensity=50,
+                         price_per_hour=2, samples=500)
+    card = model_card(e.to_dict())
+    assert "USD 0.50" in card
