@@ -116,6 +116,7 @@ def _main(argv=None) -> int:
     try:
         if args.command == "check" and not args.no_config:
             args = _with_config(parser, args, argv)
+        _resolve_format(parser, args)
         with report_on_stdout_only():
             return args.run(args)
     except FlopestError as exc:
@@ -136,6 +137,31 @@ def _main(argv=None) -> int:
         if debug:
             raise
         return _internal(exc)
+
+
+_FORMAT_OF = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+              ".csv": "csv"}
+
+
+def _resolve_format(parser, args) -> None:
+    """--format when not given: the one --output's extension names (report.json is JSON, never a
+    text table in a .json file), else the table (a sweep's --output is its results table). An extension the command cannot write is an
+    error asking for --format."""
+    if getattr(args, "format", "") is not None:
+        return
+    if args.command == "probe":   # it reads its --format its own way (a file gets the device CSV)
+        return
+    if args.command == "sweep":   # a sweep's --output is its results table, not its report
+        args.format = "table"
+        return
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    choices = next((act.choices for act in sub.choices[args.command]._actions if act.dest == "format"), ())
+    out = getattr(args, "output", None)
+    fmt = _FORMAT_OF.get(os.path.splitext(str(out or ""))[1].lower()) if out not in (None, "-") else None
+    if fmt and fmt not in choices:
+        raise InputError(f"--output {out!r} names a {fmt} file, which `flopest {args.command}` does not write "
+                         f"({', '.join(choices)}): give --format")
+    args.format = fmt or "table"
 
 
 def _stdout_broken() -> bool:

@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
                    "its last row)")
     c.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     c.add_argument("--seed", default=str(DEFAULT_SEED), help="Monte-Carlo seed")
-    c.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+    c.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv"))
     output_option(c)
     c.add_argument("--debug", action="store_true", help="show a traceback on errors")
     c.set_defaults(run=run_calibrate)

@@ -250,7 +250,8 @@ class Once(argparse.Action):
 def output_option(p) -> None:
     """--output FILE, as every command that writes a report takes it."""
     p.add_argument("--output", "-o", metavar="FILE", action=Once,
-                   help="write the result to FILE (atomically; - = standard output)")
+                   help="write the result to FILE (atomically; - = standard output); without --format, its "
+                        "extension picks it (.json, .md, .csv, .html)")
 
 
 _STDOUT: list = []

@@ -63,7 +63,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "real CPU tensors (small models only)")
     t.add_argument("--onnx", action="store_true",
                    help="zoo:NAME only: count its ONNX export instead of capturing the PyTorch model")
-    c.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"),
+    c.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv"),
                    help="output format (default: table)")
     c.add_argument("--top", type=int, default=20, metavar="N",
                    help="rows of the breakdown shown in table/markdown output (default 20, 0 = all)")

@@ -12,7 +12,7 @@ def add_parsers(sub) -> None:
     for name, what in (("devices", "devices"), ("regions", "regions")):
         ls = sub.add_parser(name, help=f"list the embedded {what} with their sources and years")
         ls.add_argument("--search", metavar="TEXT", help="only rows whose id or name contains TEXT")
-        ls.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+        ls.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv"))
         ls.add_argument("--debug", action="store_true", help="show a traceback on errors")
         ls.set_defaults(run=run_listing)
     z = sub.add_parser("zoo", help="list the zoo models usable as zoo:NAME",

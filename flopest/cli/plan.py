@@ -221,10 +221,10 @@ def plan_args(e, compare: bool = False) -> None:
     e.add_argument("--samples", default="100000", help="Monte-Carlo samples (default 100,000)")
     e.add_argument("--seed", default=str(20261122), help="Monte-Carlo seed")
     if compare:
-        e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv", "html"),
+        e.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv", "html"),
                        help="html: a page with the plan, a chart and the table")
     else:
-        e.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv", "html", "model-card"),
+        e.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv", "html", "model-card"),
                        help="html: a page with the plan, a chart and every table; model-card: the Hugging Face model "
                             "card's co2_eq_emissions metadata and a Markdown section")
         e.add_argument("--training-type", choices=("pre-training", "fine-tuning"),

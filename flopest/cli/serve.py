@@ -99,7 +99,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="the quantile compared with the budgets (default p95)")
     b.add_argument("--allow-unknown", action="store_true",
                    help="accept a model some of whose operators are not costed (without it, exit 2)")
-    s.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"))
+    s.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv"))
     output_option(s)
     s.add_argument("--debug", action="store_true", help="show a traceback on errors")
     s.set_defaults(run=run)

@@ -69,7 +69,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "energy=50MWh, water=1m3 (default: round time budgets across the points)")
     q.add_argument("--plot", metavar="FILE.png|.svg", action=Once, help="draw the cloud of points and the Pareto "
                    "front (needs the plot extra)")
-    q.add_argument("--format", default="table", choices=("table", "json", "markdown", "csv"),
+    q.add_argument("--format", default=None, choices=("table", "json", "markdown", "csv"),
                    help="the report's format (csv: the fronts' rows)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar on stderr")
     p.add_argument("--debug", action="store_true", help="show a traceback on errors")

@@ -438,3 +438,16 @@ def test_a_cost_budget(tmp_path, cli):
     r = cli(["check", "--params", "7B", "--tokens", "1B", "--device", "xeon-platinum-8380", "--samples", "500",
              "--budget", "cost=1M"], cwd=tmp_path)
     assert r.returncode == 2 and "--price-per-hour" in r.stderr
+
+
+def test_the_output_extension_picks_the_format(tmp_path, cli):
+    """--output report.json without --format was a text table in a .json file."""
+    out = tmp_path / "report.json"
+    r = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--samples", "300", "-q",
+             "--output", out], cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(out.read_text())["flops"] == 42_000_000_000_000_000_000  # 6·7e9·1e9
+    r = cli(["estimate", "--params", "7B", "--tokens", "1B", "--device", "h100-sxm", "--samples", "300", "-q",
+             "--output", tmp_path / "r.txt"], cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "r.txt").read_text().startswith("FLOPs")    # no extension rule: table
+    r = cli(["count", "zoo:resnet50", "--output", tmp_path / "r.html"], cwd=tmp_path)
+    assert r.returncode == 2 and "give --format" in r.stderr and not (tmp_path / "r.html").exists()
