@@ -21,7 +21,7 @@ from ..units import format_count, format_quantity
 # figure -> (heading, unit for format_quantity)
 SHOWN = {"time_s": ("time", "s"), "co2eq_kg": ("CO2eq", "kg"), "energy_kwh": ("energy", "kWh"),
          "accelerator_hours": ("accelerator-hours", "h"), "water_l": ("water", "L"), "cost_usd": ("cost", "USD")}
-SWEEP_BUDGETS = ("co2eq", "energy", "hours", "time", "water")   # budgets with a column in the results
+SWEEP_BUDGETS = ("co2eq", "energy", "hours", "time", "water", "cost")   # budgets with a column in the results
 DEFAULT_TIME_BUDGETS = ((3600.0, "1h"), (6 * 3600.0, "6h"), (86400.0, "1d"), (3 * 86400.0, "3d"), (7 * 86400.0, "7d"),
                         (30 * 86400.0, "30d"), (90 * 86400.0, "90d"), (365 * 86400.0, "365d"))
 MAX_DEFAULT_BUDGETS = 4

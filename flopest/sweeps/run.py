@@ -80,8 +80,8 @@ def sweep(spec, *, output=None, workers: int | None = None, scheduler: str | Non
         io.target(output, "output", inputs=[s.where] + ([s.target] if os.path.isfile(s.target) else []))
         if os.path.exists(output):
             if not resume:
-                raise error(f"output {os.fspath(output)!r} exists: resume=True to complete it, or give another "
-                            f"file (a sweep never overwrites results)", "output", "resume")
+                raise error(f"output {os.fspath(output)!r} exists: resume completes it (only the points it lacks), "
+                            f"or give another file (a sweep never overwrites results)", "output", "resume")
             _adopt(results, output, order)
     status = results.columns.index("status")
     done = {pid for pid, row in results.rows.items() if row[status] == "ok"}   # a failed point is tried again

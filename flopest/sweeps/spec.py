@@ -312,6 +312,9 @@ class _Reader:
 
     def scenario_value(self, key: str, v, where: str):
         c = _canon(key)
+        if c in GRAPH and where != "[plan]":
+            raise self.fail(f"{key!r} in {where}: it shapes the graph, which every scenario of a point shares",
+                            f"set it once in [plan]")
         if c not in SCENARIO:
             allowed = tuple(SCENARIO)
             hint = did_you_mean(c, allowed + tuple(GRAPH))

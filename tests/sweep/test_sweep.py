@@ -359,6 +359,11 @@ def test_report_front_budgets_and_plot(onnx_spec, tmp_path, cli):
     (budget, best), = res.best([f"time={limit}s"])
     within = [r for r in res.ok if r["time_s_p95"] <= budget.limit]
     assert best["co2eq_kg_p50"] == min(r["co2eq_kg_p50"] for r in within)
+    # a cost budget (USD): the fastest point whose cost p95 is within it
+    priced = [r for r in res.ok if r["cost_usd_p95"] is not None]
+    limit = sorted(r["cost_usd_p95"] for r in priced)[len(priced) // 2]
+    (budget, best), = res.best([f"cost={limit}"])
+    assert best["time_s_p50"] == min(r["time_s_p50"] for r in priced if r["cost_usd_p95"] <= limit)
     png = tmp_path / "front.png"
     r = cli(["sweep", "--report", out, "--plot", png, "--budget", f"time={limit}s", "--format", "markdown"])
     assert r.returncode == 0, r.stderr
@@ -374,6 +379,8 @@ BAD = [
     ('[model]\nonnx = "mlp.onnx"\n[plan]\ndataset-size = 5\n[grid]\nregion = ["FR", "Franse"]\n', "unknown region 'Franse'"),
     ('[model]\nonnx = "mlp.onnx"\ngrid = { bacth = [1] }\n[plan]\ndataset-size = 5\n', "did you mean 'batch'?"),
     ('[model]\nonnx = "nope.onnx"\n[plan]\ndataset-size = 5\n', "'nope.onnx': no such file"),
+    ('[model]\nonnx = "mlp.onnx"\n[plan]\ndataset-size = 5\n[grid]\noptimizer = ["sgd", "adam"]\n',
+     "set it once in [plan]"),
     ('[model]\nfactory = "no_such_module_xyz:make"\n[plan]\ndataset-size = 5\n', "no module 'no_such_module_xyz'"),
     ('[model]\nonnx = "mlp.onnx"\n[plan]\nepochs = 2\n', "no dataset-size"),
     ('[model]\nonnx = "mlp.onnx"\n[plan]\ndataset-size = 5\n[grid]\ndevice = "h100-sxm"\n', "must be a non-empty list"),
