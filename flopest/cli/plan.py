@@ -618,8 +618,18 @@ class Plan:
             from ..impact.training import SHARED_BY_PHASES
             shared = {k: v for k, v in self.common.items() if k in SHARED_BY_PHASES}
             own = {k: v for k, v in self.common.items() if k not in SHARED_BY_PHASES}
-            phases = [{**own, **self.kw, **ph} for ph in self.phases()]
-            return estimate_phases(phases, device=device, region=region, **shared)
+            given = self.phases()
+            phases = [{**own, **self.kw, **ph} for ph in given]
+            est = estimate_phases(phases, device=device, region=region, **shared)
+            total = own.get("tokens") or self.kw.get("tokens")
+            if total is not None:   # phases inherit --tokens whole: their sum may not be the plan's
+                summed = sum(float(p.get("tokens") or 0) for p in phases)
+                if abs(summed - float(total)) > 1e-9 * float(total):
+                    inherit = [p["name"] for p in given if "tokens" not in p]
+                    est.notes.insert(0, f"the phases hold {summed:,.0f} tokens against --tokens {float(total):,.0f}"
+                                        + (f": {', '.join(inherit)} {'takes' if len(inherit) == 1 else 'take'} "
+                                           f"--tokens whole (give tokens= to each phase)" if inherit else ""))
+            return est
         est = estimate(self.counts, device=device, region=region, **self.common, **self.kw)
         if self.a.model:   # reports name the model as the user gave it
             est.model = self.a.model

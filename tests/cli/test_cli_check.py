@@ -451,3 +451,14 @@ def test_the_output_extension_picks_the_format(tmp_path, cli):
     assert r.returncode == 0 and (tmp_path / "r.txt").read_text().startswith("FLOPs")    # no extension rule: table
     r = cli(["count", "zoo:resnet50", "--output", tmp_path / "r.html"], cwd=tmp_path)
     assert r.returncode == 2 and "give --format" in r.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_phases_whose_tokens_differ_from_the_plans_are_said(tmp_path, cli):
+    """--tokens 1B with a phase of 0.8B and a phase without tokens (which takes the 1B whole):
+    1.8B tokens in all, which the notes must say."""
+    r = cli(["estimate", "--params", "125M", "--tokens", "1B", "--no-graph", "--layers", "12", "--d-model", "768",
+             "--seq-len", "1024", "--device", "h100-sxm", "--samples", "300", "--format", "json",
+             "--phase", "name=a,tokens=0.8B", "--phase", "name=b,seq-len=4096"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    notes = json.loads(r.stdout)["notes"]
+    assert any("1,800,000,000 tokens against --tokens 1,000,000,000: b takes --tokens whole" in n for n in notes)
