@@ -631,9 +631,10 @@ def _add_teacher(wl, teacher, student) -> None:
                         "count (flopest.count(teacher_model))", "teacher")
         add, how = 2.0 * n * tokens, f"2 × {n:,.0f} parameters × {tokens:,.0f} tokens (Kaplan et al. 2020)"
         what = f"a {n:,.0f}-parameter teacher"
-    add = int(round(add * trials))
+    one = add                       # one trial's teacher forward: train_flops is per trial
+    add = int(round(one * trials))
     wl.flops += add
-    wl.train_flops += add
+    wl.train_flops += int(round(one))
     f["teacher_flops"] = add
     wl.formula = (wl.formula + " + teacher forward") if wl.formula else "teacher forward"
     wl.notes.append(f"distillation: {what}'s forward on every training token, {add:.4g} FLOPs ({how}"

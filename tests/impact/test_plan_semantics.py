@@ -63,3 +63,12 @@ def test_evaluation_is_timed_at_the_measured_training_flop_rate(mlp):
     e = flopest.estimate(c, eval_counts=fwd, eval_size=400, throughput=100, **base)
     train_time = 800 / 100                          # 800 examples at 100 a second
     assert e.time_s["p50"] == pytest.approx(train_time * (1 + w.eval_flops / w.train_flops), rel=1e-9)
+
+
+def test_a_teachers_flops_are_per_trial_in_train_flops():
+    """125M student on 1B tokens (6·N·D = 7.5e17 a trial) with a 1B teacher (2·N·D = 2e18 a trial),
+    2 trials: train_flops is one trial's 2.75e18, flops both trials' 5.5e18."""
+    e = flopest.estimate(params=125e6, tokens=1e9, device="h100-sxm", teacher=1e9, trials=2, samples=200,
+                         graph=False)
+    assert e.workload.train_flops == pytest.approx(7.5e17 + 2e18, rel=1e-9)
+    assert e.flops == pytest.approx(2 * (7.5e17 + 2e18), rel=1e-9)
