@@ -77,12 +77,17 @@ class _Gate:
         self.result = None     # the CheckResult
 
     def run(self, model, example_args, example_kwargs, *, examples: int, global_batch: int,
-            capture_examples: int, optimizer: str, n_devices: int, notes=()):
+            capture_examples: int, optimizer: str, n_devices: int, notes=(), eval_examples: int = 0):
         from .budget import check
         from .impact import estimate
         from .models import count
         counts = count(model, *example_args, training=True, optimizer=optimizer, loss_fn=_loss_of_output,
                        **example_kwargs)
+        extra = {}
+        if eval_examples:   # the run's evaluation passes: forward only, on the same example batch
+            extra = dict(eval_counts=count(model, *example_args, examples_per_pass=max(1, int(capture_examples)),
+                                           **example_kwargs),
+                         eval_size=int(eval_examples))
         kw = dict(self.estimate_kw)
         if "device" not in kw:   # said: the trainer's own hardware is not read
             kw["device"] = "h100-sxm"
@@ -90,7 +95,7 @@ class _Gate:
                                    "give device= for yours"]
         kw.setdefault("n_devices", max(1, int(n_devices)))
         est = estimate(counts, dataset_size=max(1, int(examples)), epochs=1, batch_size=max(1, int(global_batch)),
-                       examples_per_pass=max(1, int(capture_examples)), **kw)
+                       examples_per_pass=max(1, int(capture_examples)), **extra, **kw)
         est.notes.extend(notes)
         self.estimate = est
         if not self.budgets and not self.limits:   # log_to only: nothing to check
@@ -191,11 +196,15 @@ def _make_trainer_callback():
 
         The run is the trainer's: ``state.max_steps`` optimizer steps of ``per_device_train_batch_size
         × gradient_accumulation_steps × world_size`` examples, with ``args.optim`` as the optimizer.
-        ``example_batch`` (a dict as the model takes it) replaces the dataloader's first batch."""
+        ``example_batch`` (a dict as the model takes it) replaces the dataloader's first batch.
+        Evaluation (``eval_strategy``) is counted as forward passes when its set's size can be
+        read, or given as ``eval_examples`` (over the run); otherwise a note says it is left out."""
 
-        def __init__(self, budgets=(), at: str = "p95", example_batch=None, quiet: bool = False, **kw):
+        def __init__(self, budgets=(), at: str = "p95", example_batch=None, quiet: bool = False,
+                     eval_examples: int | None = None, **kw):
             self.gate = _Gate(budgets, at, quiet, **kw)
             self.example_batch = example_batch
+            self.eval_examples = eval_examples
 
         def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
             if model is None:
@@ -218,11 +227,49 @@ def _make_trainer_callback():
                      f"({per_device} per device × {args.gradient_accumulation_steps} accumulation × {world})"]
             if note:
                 notes.append(note)
+            if self.eval_examples is not None:
+                evals, eval_note = int(self.eval_examples), f"evaluation: {int(self.eval_examples):,} examples (given)"
+            else:
+                evals, eval_note = _hf_evaluations(args, state, steps, kwargs.get("eval_dataloader"))
+            if eval_note:
+                notes.append(eval_note)
             self.gate.run(model, (), dict(batch), examples=steps * global_batch, global_batch=global_batch,
-                          capture_examples=per_device, optimizer=optimizer, n_devices=world, notes=notes)
+                          capture_examples=per_device, optimizer=optimizer, n_devices=world, notes=notes,
+                          eval_examples=evals)
             return control
 
     return FlopestTrainerCallback
+
+
+def _hf_evaluations(args, state, steps: int, eval_dataloader) -> tuple:
+    """(evaluation examples over the run, note) of a Trainer: its eval set's size × the
+    evaluations its eval_strategy runs ("epoch": one an epoch; "steps": one every eval_steps,
+    a fraction of the steps when below 1); (0, None) without evaluation."""
+    import math
+    strategy = getattr(args, "eval_strategy", getattr(args, "evaluation_strategy", "no"))
+    strategy = str(getattr(strategy, "value", strategy) or "no").lower()
+    if strategy == "no":
+        return 0, None
+    dataset = getattr(eval_dataloader, "dataset", None)
+    try:
+        n = len(dataset) if dataset is not None else None
+    except TypeError:
+        n = None
+    if strategy == "epoch":
+        runs = max(1, math.ceil(float(getattr(state, "num_train_epochs", 0) or getattr(args, "num_train_epochs", 1))))
+    elif strategy == "steps":
+        every = getattr(args, "eval_steps", None) or getattr(args, "logging_steps", None) or 500
+        every = every * steps if every < 1 else every
+        runs = int(steps // max(1, int(every)))
+    else:
+        runs = 0
+    if not runs:
+        return 0, None
+    if not n:
+        return 0, (f"the Trainer evaluates ({strategy}, {runs:,} time(s)) but its eval set's size cannot be read at "
+                   f"train begin: evaluation is left out of the estimate; give eval_examples= (the examples "
+                   f"evaluated over the run) to include it")
+    return n * runs, f"evaluation: {runs:,} × {n:,} examples ({strategy} strategy), forward passes"
 
 
 def _make_lightning_callback():

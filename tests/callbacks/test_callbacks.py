@@ -64,6 +64,27 @@ def test_hf_within_budget_trains_and_estimates_the_trainers_run(tmp_path):
     assert cb.estimate.flops == pytest.approx(per_example * 24 + c.optimizer_flops * 3, rel=1e-12)
 
 
+def test_hf_evaluation_is_counted_or_said_to_be_left_out(tmp_path):
+    """An eval_strategy whose set's size cannot be read at train begin is said to be left out;
+    eval_examples= counts it: 12 examples × one forward each on top of the training plan."""
+    from transformers import Trainer
+    from flopest.callbacks import FlopestTrainerCallback
+    model, data, args = _hf_setup(tmp_path, max_steps=3, batch=4, optim="sgd")
+    args.eval_strategy, args.eval_steps = "steps", 3
+    cb = FlopestTrainerCallback(co2eq_kg=1000, device="a100-sxm4-80gb", samples=2000, quiet=True)
+    Trainer(model=model, args=args, train_dataset=data, eval_dataset=data[:12], callbacks=[cb]).train()
+    assert any("evaluation is left out" in n for n in cb.estimate.notes)
+    base = cb.estimate.flops
+    model, data, args = _hf_setup(tmp_path, max_steps=3, batch=4, optim="sgd")
+    args.eval_strategy, args.eval_steps = "steps", 3
+    cb = FlopestTrainerCallback(co2eq_kg=1000, device="a100-sxm4-80gb", samples=2000, quiet=True, eval_examples=12)
+    Trainer(model=model, args=args, train_dataset=data, eval_dataset=data[:12], callbacks=[cb]).train()
+    batch = {k: torch.stack([d[k] for d in data[:4]]) for k in data[0]}
+    fwd = flopest.count(model, **batch)
+    assert cb.estimate.workload.eval_flops == pytest.approx(fwd.flops / 4 * 12, rel=1e-12)
+    assert cb.estimate.flops == pytest.approx(base + fwd.flops / 4 * 12, rel=1e-12)
+
+
 def test_hf_optimizer_mapping_notes_an_approximation():
     from flopest.callbacks import _optimizer_name
     assert _optimizer_name("adamw_torch_fused") == ("adamw", None)
