@@ -258,3 +258,19 @@ def test_a_mixture_of_experts_config_that_cannot_be_captured_names_the_way_out(t
                num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=256)
     with pytest.raises(FlopestError, match="--experts 4 --active-experts 2"):
         flopest.count("hf:" + _write(tmp_path / "moe", cfg), seq_len=32)
+
+
+def test_eager_attention_under_a_causal_mask_says_it_is_counted_in_full():
+    """transformers' eager attention adds the causal mask to matmul scores: the products cover
+    every pair; the count must say so (SDPA attention is counted causal, without the note)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    cfg = dict(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=4,
+               max_position_embeddings=256)
+    notes = {}
+    for impl in ("eager", "sdpa"):
+        with torch.device("meta"):
+            m = LlamaForCausalLM(LlamaConfig(**cfg, attn_implementation=impl))
+        c = flopest.count(m, input_ids=flopest.spec((1, 64), "int64"), causal=True)
+        notes[impl] = [n for n in c.notes if "eager attention" in n]
+    assert notes["eager"] and not notes["sdpa"]

@@ -34,6 +34,7 @@ from ...optable import TableBuilder
 from .attribution import Attribution
 from .inputs import as_T, examples_per_pass, meta_like, real_inputs, tensors, to_meta_inputs
 from .keras import build as keras_build, capture_scope as keras_scope, is_keras, param_counts as keras_params, reason_of
+from . import patches
 from .patches import counting_patches
 from .replay import Replayer
 
@@ -209,6 +210,11 @@ class _Capture:
         tensors(out, flat_out)
         es = flat_in[0].element_size() if flat_in else (flat_out[0].element_size() if flat_out else 4)
         eo = flat_out[0].element_size() if flat_out else es
+        if patches._MASKS and name != "aten.scaled_dot_product_attention" and \
+                any(patches._mask_kind(t) is not None for t in flat_in):
+            self.note("a transformers causal mask enters an attention written as matmul, mask, softmax, matmul "
+                      "(eager attention): its products are counted over every query-key pair, an upper bound "
+                      "(the causal pairs are about half; SDPA attention is counted causal)")
         if any(t.dtype.is_complex for t in flat_in + flat_out):
             self.note("complex tensors: their operators are counted as real arithmetic, one number an element (a "
                       "complex multiply-add is 4 real multiply-adds, a complex multiply 6 FLOPs): the FLOPs of the "
