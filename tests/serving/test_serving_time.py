@@ -208,3 +208,27 @@ def test_a_pass_that_does_nothing_is_an_error_not_a_nan(tmp_path):
     path = tmp_path / "identity.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     assert main(["serve", str(path), "--requests-per-day", "1000", "--format", "json"]) == 2
+
+
+def test_no_sample_is_faster_than_reading_the_bytes_once():
+    """GPT-2 at batch 1: the decode reads 81.0 GB over a request (weights and cache, one pass a
+    step); at H100's 3.35 TB/s that is a floor the model's p5 went under (12,650 tokens/s at p95
+    against a bound of 299 / (81.04 GB / 3.35 TB/s) = 12,361)."""
+    import flopest
+    from flopest import data
+    d = flopest.serve("zoo:gpt2", prompt_tokens=500, output_tokens=300, batch=1, requests_per_day=1000,
+                      device="h100-sxm", samples=2000).to_dict()
+    bound_s = d["bytes_per_request"]["decode"] / data.device("h100-sxm").mem_bandwidth_bytes_per_s
+    assert d["latency_s"]["p5"] >= bound_s * (1 - 1e-9)
+
+
+def test_a_fixed_fleet_too_small_gives_figures_per_request_it_serves():
+    """A 7B decoder, 1,000 + 200 tokens, 100k requests a day on one H100: it serves about half
+    (0.55 of 1.16 requests/s). Its energy per request is the year's energy over the requests it
+    serves, about twice the energy over all requests (which is what was reported)."""
+    import flopest
+    e = flopest.serve(params=7e9, layers=32, d_model=4096, prompt_tokens=1000, output_tokens=200,
+                      requests_per_day=100_000, n_devices=1, device="h100-sxm", samples=2000).to_dict()
+    over_all = e["energy_kwh"]["p50"] * 1000 / (100_000 * 365)
+    assert e["energy_wh_per_request"]["p50"] > 1.5 * over_all
+    assert any("cannot carry the load" in n and "per request it serves" in n for n in e["notes"])
