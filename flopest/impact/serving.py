@@ -201,6 +201,14 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
     if wh_per_request is not None:
         if model is not None or params is not None:
             raise error("wh_per_request replaces the model: give one of them", "wh_per_request")
+        unread = [k for k, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens),
+                                 ("batch", batch), ("max_latency_s", max_latency_s), ("utilisation", utilisation),
+                                 ("precision", precision), ("mfu", mfu), ("mbu", mbu), ("power_w", power_w),
+                                 ("layers", layers), ("d_model", d_model), ("kv_dim", kv_dim), ("context", context))
+                  if v is not None]
+        if unread:   # the energy per request is given: nothing here times or sizes a model
+            raise error(f"wh_per_request gives the energy of a request: {', '.join(unread)} would do nothing; "
+                        f"remove them", "wh_per_request", *unread)
         return _per_request_energy(wh_per_request, s, fl, ld, us, server_embodied_kg, samples, seed)
 
     # ---- the counted cost, the batch and the replica

@@ -97,3 +97,10 @@ def test_training_takes_a_mass_with_its_unit():
 def test_a_flag_that_would_do_nothing_is_refused(extra, needle, capsys):
     assert main(["serve", *SERVE_BASE, *extra]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_flags_that_a_given_energy_per_request_would_ignore_are_refused(capsys):
+    assert main(["serve", *NO_MODEL, "--wh-per-request", "3.96", "--batch", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "--wh-per-request" in err and "--batch" in err and "would do nothing" in err
+    assert main(["serve", *NO_MODEL, "--wh-per-request", "3.96", "--format", "json"]) == 0
