@@ -11,7 +11,10 @@ with the fix when it does not fit.
       bf16 / fp16 / fp8    2       4        2        adam(w) 8, sgd-momentum 4, sgd 0
     sharding over d data-parallel devices (ZeRO stages; FSDP = stage 3):
       zero1: master + optimizer states / d;  zero2: + gradients / d;  zero3, fsdp: + weights / d
-    tensor parallelism t: every term / t (Megatron-style, sequence parallelism for the activations)
+    tensor parallelism t: every term / t (Megatron-style, sequence parallelism for the activations:
+                   without it they are larger, said in the notes when t > 1)
+    experts (a mixture): 1/ep of them a device, their states sharded over the dp / ep replicas
+                   that hold the same experts (DeepSpeed-MoE, Megatron-Core)
     pipeline parallelism p: the parameter terms / p; the activations stay those of one micro-batch
                    of the whole model (the 1F1B schedule's first stage holds p micro-batches of its
                    L/p layers: Korthikanti et al. 2022, arXiv:2205.05198, section 3)
@@ -140,12 +143,19 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
     params = int(getattr(counts, "params", 0) or 0)
     ep = whole("expert_parallel", expert_parallel)
     moe = getattr(counts, "moe", None)
-    if moe and ep > 1:   # the experts' share sharded over the expert-parallel devices
-        params = params - moe["expert_params"] + moe["expert_params"] / ep
     per = getattr(counts, "examples_per_pass", None) or 1
     mb = whole("micro_batch", micro_batch) if micro_batch is not None else per
     notes = []
-    terms = {k: v / (tp * pp) for k, v in _shard(param_terms(params, precision, optimizer), sharding, dp).items()}
+    if moe:
+        # the experts: 1/ep of them a device, their states sharded over the expert-data-parallel
+        # group (the dp / ep replicas that hold the same experts: DeepSpeed-MoE, Megatron-Core),
+        # the rest of the model over all dp replicas
+        experts = float(moe["expert_params"])
+        dense = _shard(param_terms(params - experts, precision, optimizer), sharding, dp)
+        mine = _shard(param_terms(experts / ep, precision, optimizer), sharding, max(1, dp // ep))
+        terms = {k: (dense[k] + mine[k]) / (tp * pp) for k in dense}
+    else:
+        terms = {k: v / (tp * pp) for k, v in _shard(param_terms(params, precision, optimizer), sharding, dp).items()}
     saved, temp, note = _activation_bytes(counts, checkpointing)
     if note:
         notes.append(note)
@@ -155,6 +165,9 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
         scale = mb / per * ({"fp32": 4, "tf32": 4}.get(precision, 2) / 4) / tp
         terms["activations"] = saved * scale
         terms["temporary (largest module's, estimate)"] = temp * scale
+        if tp > 1:
+            notes.append(f"activations / tensor parallelism {tp}: sequence parallelism assumed (Korthikanti et al. "
+                         f"2022); without it the layer norms' and dropouts' saved tensors are not split")
         if precision in MIXED:
             notes.append(f"activations at {precision}: the captured (fp32) saved tensors × 2/4 bytes")
     total = float(sum(terms.values()))
@@ -199,9 +212,11 @@ def _fix(counts, dev, layout: dict, cap: float) -> str:
                       checkpointing=True)
             if t <= cap:
                 return f"tensor parallelism {tp} within a node, with checkpointing{' and zero3' if base['data_parallel'] > 1 else ''} ({gb(t)} per device)"
-    for dp in (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+    tp = max(8, base["tensor_parallel"])
+    for dp in (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):   # the fewest devices that fit
         if dp > base["data_parallel"]:
-            t = total(data_parallel=dp, sharding="zero3", checkpointing=True, tensor_parallel=max(8, base["tensor_parallel"]))
+            t = total(data_parallel=dp, sharding="zero3", checkpointing=True, tensor_parallel=tp)
             if t <= cap:
-                return f"{dp} data-parallel devices × tensor parallelism 8 with zero3 and checkpointing ({gb(t)} per device)"
+                return (f"{dp * tp * base.get('pipeline_parallel', 1):,} devices: tensor parallelism {tp} × {dp} "
+                        f"data-parallel, with zero3 and checkpointing ({gb(t)} per device)")
     raise InputError("no layout up to 4,096 × 8 devices fits: reduce the micro-batch or the sequence length")

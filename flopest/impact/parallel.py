@@ -145,7 +145,7 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
             continue
         p = 1
         while t * p <= n and (blocks is None or p <= blocks):
-            if n % (t * p) == 0:
+            if n % (t * p) == 0 and (n // (t * p)) % max(1, int(ep)) == 0:   # ep divides the replicas
                 cands.append((t * p, p, t))
             p *= 2
     best = None

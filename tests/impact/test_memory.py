@@ -127,3 +127,24 @@ def test_cli_count_memory_and_estimate_zero(tmp_path, cli):
     assert m["layout"]["sharding"] == "zero2" and m["layout"]["data_parallel"] == 4
     r = cli(["estimate", spec, "--dataset-size", "1k", "--devices", "4", "--tp", "3"])
     assert r.returncode == 2 and "--tp" in r.stderr
+
+
+def test_expert_states_are_sharded_over_the_replicas_that_hold_the_same_experts():
+    """A mixture: 1.6e9 dense and 45.1e9 expert parameters, ep 8 on 8 devices, zero1. The experts
+    are 1/8 a device and no other replica holds them (dp / ep = 1): their fp32 master and Adam
+    states are not sharded; the dense part's are, over the 8 replicas.
+        master    = (1.6e9 / 8 + 45.1e9 / 8) × 4 bytes
+        optimizer = (1.6e9 / 8 + 45.1e9 / 8) × 8 bytes
+    (sharding everything over 8 gave 45.1e9 / 8 / 8: 8x too small, and a false 'fits')."""
+    from types import SimpleNamespace
+    c = SimpleNamespace(params=int(46.7e9), moe={"expert_params": 45.1e9}, examples_per_pass=1)
+    m = memory_per_device(c, device="h100-sxm", precision="bf16", optimizer="adam", data_parallel=8,
+                          sharding="zero1", expert_parallel=8)
+    per = 1.6e9 / 8 + 45.1e9 / 8
+    assert m.terms["master weights"] == pytest.approx(per * 4, rel=1e-9)
+    assert m.terms["optimizer states"] == pytest.approx(per * 8, rel=1e-9)
+    assert m.terms["weights"] == pytest.approx((1.6e9 + 45.1e9 / 8) * 2, rel=1e-9)   # zero1: weights whole
+    # 64 devices, ep 8: each expert is on 64 / 8 = 8 replicas, its states sharded 8 ways
+    m = memory_per_device(c, device="h100-sxm", precision="bf16", optimizer="adam", data_parallel=64,
+                          sharding="zero1", expert_parallel=8)
+    assert m.terms["optimizer states"] == pytest.approx((1.6e9 / 64 + 45.1e9 / 8 / 8) * 8, rel=1e-9)
