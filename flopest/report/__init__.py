@@ -304,6 +304,9 @@ def _estimate_csv(d: dict) -> tuple:
     if d.get("coverage") is not None:   # what was not costed travels with the figures
         rows.append(["coverage", d["coverage"], d["coverage"], d["coverage"]])
     rows += [[f"unknown_ops:{k}", v, v, v] for k, v in sorted((d.get("unknown_ops") or {}).items())]
+    rows.append(["flops", d.get("flops"), d.get("flops"), d.get("flops")])
+    # what the estimate assumed travels with its figures: one row a note, its text in the first column
+    rows += [[f"note: {' '.join(str(n).split())}", "", "", ""] for n in d.get("notes") or ()]
     return ["measure", "p5", "p50", "p95"], rows
 
 

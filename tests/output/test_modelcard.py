@@ -102,3 +102,17 @@ def test_a_small_cost_keeps_its_cents():
                          price_per_hour=2, samples=500)
     card = model_card(e.to_dict())
     assert "USD 0.50" in card
+
+
+def test_the_notes_travel_with_the_card_and_the_csv():
+    """What an estimate assumed is in every output: the card's Notes and one CSV row a note."""
+    from flopest.report import render_estimate
+    e = flopest.estimate(params=7e9, tokens=1e9, device="h100-sxm", samples=300)
+    d = e.to_dict()
+    assert d["notes"]
+    card = model_card(d)
+    assert "Notes (what the estimate assumed" in card
+    csv_text = render_estimate(d, "csv")
+    notes = [line for line in csv_text.splitlines() if line.startswith("note: ") or line.startswith('"note: ')]
+    assert len(notes) == len(d["notes"])
+    assert any(line.startswith("flops,42000000000000000000") for line in csv_text.splitlines())   # 6·7e9·1e9
