@@ -17,7 +17,8 @@ with the fix when it does not fit.
                    that hold the same experts (DeepSpeed-MoE, Megatron-Core)
     pipeline parallelism p: the parameter terms / p; the activations stay those of one micro-batch
                    of the whole model (the 1F1B schedule's first stage holds p micro-batches of its
-                   L/p layers: Korthikanti et al. 2022, arXiv:2205.05198, section 3)
+                   L/p layers: Korthikanti et al. 2022, arXiv:2205.05198, section 3), × min(m, p)/p
+                   with m micro-batches a step, × 1 + (p − 1)/(p·v) interleaved (section 4.2.3)
     activations  = Σ saved tensors of the counted pass / its examples × micro-batch × (element size
                    at the precision / the captured one's)
       checkpointing (one repeated block at a time): the saved tensors outside the blocks + each
@@ -125,7 +126,8 @@ def _activation_bytes(counts, checkpointing: bool) -> tuple:
 def memory_per_device(counts, *, device: str, precision: str, optimizer: str | None = "adam",
                       data_parallel: int = 1, tensor_parallel: int = 1, sharding: str = "none",
                       micro_batch: int | None = None, checkpointing: bool = False,
-                      pipeline_parallel: int = 1, expert_parallel: int = 1) -> Memory:
+                      pipeline_parallel: int = 1, expert_parallel: int = 1, virtual_stages: int = 1,
+                      micro_batches: float | None = None) -> Memory:
     """Bytes per device of training `counts` (a training capture: its parameters and the tensors
     autograd saved) on `device` at `precision` with `optimizer`, sharded (`sharding`) over
     `data_parallel` devices, split `tensor_parallel` ways and over `pipeline_parallel` stages, at
@@ -165,6 +167,18 @@ def memory_per_device(counts, *, device: str, precision: str, optimizer: str | N
         scale = mb / per * ({"fp32": 4, "tf32": 4}.get(precision, 2) / 4) / tp
         terms["activations"] = saved * scale
         terms["temporary (largest module's, estimate)"] = temp * scale
+        v = max(1, int(virtual_stages or 1))
+        if pp > 1 and (v > 1 or (micro_batches is not None and micro_batches < pp)):
+            # the first stage holds min(m, p) of the p micro-batches 1F1B keeps in flight, and the
+            # interleaved schedule 1 + (p − 1)/(p·v) times that (Korthikanti et al. 2022, §4.2.3)
+            held = min(float(micro_batches), pp) / pp if micro_batches is not None else 1.0
+            inter = 1.0 + (pp - 1) / (pp * v) if v > 1 else 1.0
+            terms["activations"] *= held * inter
+            notes.append(f"activations × {held * inter:.3g} on the first pipeline stage: "
+                         + (f"{min(float(micro_batches), pp):g} of {pp} micro-batches in flight" if held < 1 else "")
+                         + (", " if held < 1 and inter > 1 else "")
+                         + (f"the interleaved schedule's 1 + (p − 1)/(p·v) = {inter:.3g}" if inter > 1 else "")
+                         + " (Korthikanti et al. 2022, section 4.2.3)")
         if tp > 1:
             notes.append(f"activations / tensor parallelism {tp}: sequence parallelism assumed (Korthikanti et al. "
                          f"2022); without it the layer norms' and dropouts' saved tensors are not split")

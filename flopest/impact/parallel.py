@@ -112,19 +112,26 @@ def network_gbps(device: str) -> tuple:
     return net.get("*", 25.0), False
 
 
-def _fits(counts, device, precision, optimizer, sharding, tp, pp, dp, checkpointing, ep=1):
+def _fits(counts, device, precision, optimizer, sharding, tp, pp, dp, checkpointing, ep=1, vs=1, step=None,
+          per=None):
+    m_b = step / (dp * per) if step and per else None   # micro-batches per step and replica
     m = memory_per_device(counts, device=device, precision=precision, optimizer=optimizer, data_parallel=dp,
                           tensor_parallel=tp, sharding=sharding, checkpointing=checkpointing,
-                          pipeline_parallel=pp, expert_parallel=ep if dp % ep == 0 else 1)
+                          pipeline_parallel=pp, expert_parallel=ep if dp % ep == 0 else 1,
+                          virtual_stages=vs, micro_batches=m_b)
     return m
 
 
 def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: str | None,
            sharding: str = "none", tp: int | None = None, pp: int | None = None,
-           checkpointing: bool = False, ep: int = 1) -> tuple:
+           checkpointing: bool = False, ep: int = 1, virtual_stages: int = 1,
+           examples_per_step: float | None = None, examples_per_pass: float | None = None) -> tuple:
     """(tp, pp, dp, chosen, Memory): the layout given (tp / pp, data parallelism the rest) or the
-    smallest model-parallel size that fits, tensor parallelism first within a node."""
+    smallest model-parallel size that fits, tensor parallelism first within a node. The examples
+    per step and per pass give the micro-batches a pipeline stage holds; virtual_stages the
+    interleaved schedule's."""
     n = whole("n_devices", n_devices)
+    extra = dict(vs=int(virtual_stages or 1), step=examples_per_step, per=examples_per_pass)
     node = node_size(device)
     given_tp = whole("tensor_parallel", tp) if tp is not None else None
     given_pp = whole("pipeline_parallel", pp) if pp is not None else None
@@ -137,7 +144,7 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
         if blocks and p > blocks:
             raise error(f"pipeline_parallel {p} is more stages than the model's {blocks} repeated blocks",
                         "pipeline_parallel")
-        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep)
+        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep, **extra)
         return t, p, n // (t * p), False, m
     cands = []
     for t in (1, 2, 4, 8, 16, 32, 64):
@@ -150,7 +157,7 @@ def choose(counts, *, device: str, n_devices: int, precision: str, optimizer: st
             p *= 2
     best = None
     for _, p, t in sorted(cands):
-        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep)
+        m = _fits(counts, device, precision, optimizer, sharding, t, p, n // (t * p), checkpointing, ep, **extra)
         if m.fits is not False:
             return t, p, n // (t * p), True, m
         if best is None or m.total_bytes < best[2].total_bytes:

@@ -731,7 +731,8 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
             counts, device=s.device, n_devices=n, precision=s.precision,
             optimizer=_state_optimizer(counts, wl, st.optimizer or opt_name), sharding=sharding,
             tp=tensor_parallel, pp=pipeline_parallel, checkpointing=bool(getattr(counts, "checkpointing", False)),
-            ep=ep)
+            ep=ep, virtual_stages=int(virtual_stages) if isinstance(virtual_stages, int) and virtual_stages > 0 else 1,
+            examples_per_step=bs, examples_per_pass=per)
         memory = mem
     else:
         tp, pp = int(tensor_parallel or 1), int(pipeline_parallel or 1)

@@ -148,3 +148,16 @@ def test_expert_states_are_sharded_over_the_replicas_that_hold_the_same_experts(
     m = memory_per_device(c, device="h100-sxm", precision="bf16", optimizer="adam", data_parallel=64,
                           sharding="zero1", expert_parallel=8)
     assert m.terms["optimizer states"] == pytest.approx((1.6e9 / 64 + 45.1e9 / 8 / 8) * 8, rel=1e-9)
+
+
+def test_the_first_pipeline_stage_holds_the_schedules_micro_batches(tmp_path):
+    """1F1B: p micro-batches of L/p layers = one micro-batch of the model (factor 1); fewer
+    micro-batches than stages hold fewer (m/p); the interleaved schedule 1 + (p − 1)/(p·v)
+    (Korthikanti et al. 2022, §4.2.3): p = 4, v = 2 → 1.375."""
+    c = flopest.count(_config(tmp_path, "small", SMALL), seq_len=64, training=True, optimizer="adam")
+    kw = dict(device="h100-sxm", precision="bf16", optimizer="adam")
+    base = memory_per_device(c, pipeline_parallel=4, micro_batches=8, **kw).terms["activations"]
+    inter = memory_per_device(c, pipeline_parallel=4, micro_batches=8, virtual_stages=2, **kw).terms["activations"]
+    few = memory_per_device(c, pipeline_parallel=4, micro_batches=1, **kw).terms["activations"]
+    assert inter == pytest.approx(base * 1.375, rel=1e-12)
+    assert few == pytest.approx(base * 1 / 4, rel=1e-12)
