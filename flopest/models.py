@@ -625,7 +625,9 @@ def generation_cost_torch(module, prompt_tokens: int, output_tokens: int) -> Gen
     if window and n_sliding and P + O > window:
         notes.append(f"{n_sliding} of {layers} layers attend within a sliding window of {window:,} tokens: their "
                      f"attention FLOPs stop growing past it (counted so), but the KV cache is sized as if every "
-                     f"layer kept the whole context (its memory and reads: an upper bound past {window:,} tokens)")
+                     f"layer kept the whole context (its memory and reads: an upper bound past {window:,} tokens), "
+                     f"and the weights read per decode step, read off the decode cost, hold the windowed attention's "
+                     f"share (a few % high)")
     if not keep:
         notes.append(f"{type(hf).__name__}.forward has no logits_to_keep: the prefill counts the logits of "
                      f"every prompt position (generation needs the last one only)")
