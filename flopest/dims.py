@@ -320,31 +320,53 @@ _FUNCS = {"broadcast": _broadcast_values, "same": _same_values, "floor": _floor,
           "max": max, "min": min, "Mod": lambda a, b: a % b, "Abs": abs}
 
 
-def evaluate(d, values: Mapping[str, int]) -> int:
-    """Value of a dim with every name bound; KeyError names the first unbound one."""
+def evaluate(d, values: Mapping[str, int], memo: dict | None = None) -> int:
+    """Value of a dim with every name bound; KeyError names the first unbound one. `memo`
+    ({atom: value} at these `values`) shares the opaque atoms' values between the dims of one
+    binding: nested atoms (a CNN's floor divisions, layer after layer) are evaluated once."""
     if isinstance(d, int):
         return d
+    if memo is None:
+        memo = {}
     total = 0
     for m, c in d.terms.items():
         v = c
         for a in m:
-            v *= _atom_value(a, values)
+            v *= _atom_value(a, values, memo)
         total += v
     return total
 
 
-def _atom_value(a: str, values: Mapping[str, int]) -> int:
+_COMPILED: dict = {}   # opaque atom -> (code, names of its source, the opaque atoms among them)
+
+
+def _compiled(a: str) -> tuple:
+    got = _COMPILED.get(a)
+    if got is None:
+        src = OPAQUE[a]
+        names = set(_names_in_source(src))
+        names |= {n.id for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name) and n.id in OPAQUE}
+        got = _COMPILED[a] = (compile(src, "<dim>", "eval"), tuple(sorted(names)))
+    return got
+
+
+def _atom_value(a: str, values: Mapping[str, int], memo: dict | None = None) -> int:
     if a in values:
         return values[a]
+    if memo is not None and a in memo:
+        return memo[a]
     if a in OPAQUE:
+        code, names = _compiled(a)
         env = dict(_FUNCS)
-        for n in _names_in_source(OPAQUE[a]):
-            env[n] = values[n] if n in values else _atom_value(n, values) if n in OPAQUE else values[n]
-        for n in ast.walk(ast.parse(OPAQUE[a], mode="eval")):
-            if isinstance(n, ast.Name) and n.id in OPAQUE:
-                env[n.id] = _atom_value(n.id, values)
+        for n in names:
+            if n in values:
+                env[n] = values[n]
+            elif n in OPAQUE:
+                env[n] = _atom_value(n, values, memo)
+            elif n not in _FUNCS:
+                env[n] = values[n]   # KeyError: an unbound name
         try:
-            v = eval(compile(OPAQUE[a], "<dim>", "eval"), {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
+            v = eval(code, {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
         except BroadcastError as exc:
             bound = ", ".join(f"{k}={v}" for k, v in values.items())
             if OPAQUE[a].startswith("same("):
@@ -356,7 +378,10 @@ def _atom_value(a: str, values: Mapping[str, int]) -> int:
             if not v.is_integer():
                 raise InputError(f"symbolic dim {OPAQUE[a]!r} is not an integer ({v}) at {dict(values)}")
             v = int(v)
-        return int(v)
+        v = int(v)
+        if memo is not None:
+            memo[a] = v
+        return v
     raise KeyError(a)
 
 

@@ -53,8 +53,9 @@ class OpTable:
     def symbol_values(self, values) -> np.ndarray:
         """int64 value of every symbolic expression under ``values`` (name -> int)."""
         out = np.empty(len(self.symbols), dtype=np.int64)
+        memo: dict = {}
         for i, s in enumerate(self.symbols):
-            out[i] = evaluate(s, values)
+            out[i] = evaluate(s, values, memo)
         return out
 
     @staticmethod

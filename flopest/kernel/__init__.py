@@ -83,7 +83,8 @@ def bind(table, values=None) -> np.ndarray:
     if missing:
         raise UnboundDimError(f"symbolic dims {missing} have no value; bind each one "
                               f"(e.g. {missing[0]}=1)")
-    exact = [dims.evaluate(s, values) for s in table.symbols]   # Python ints
+    memo: dict = {}   # the opaque atoms' values, shared by the symbols of this binding
+    exact = [dims.evaluate(s, values, memo) for s in table.symbols]   # Python ints
     for k, v in enumerate(exact):
         if not -(1 << 63) <= v < (1 << 63):
             i, j = (int(x) for x in np.argwhere(table.sym == k)[0])
