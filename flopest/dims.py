@@ -337,6 +337,19 @@ def evaluate(d, values: Mapping[str, int], memo: dict | None = None) -> int:
     return total
 
 
+_OPAQUE_NAME = re.compile(r"_op[0-9a-f]{12}")
+
+
+def readable(src: str, depth: int = 8) -> str:
+    """`src` with its opaque atoms' names replaced by their expressions, for messages."""
+    for _ in range(depth):
+        out = _OPAQUE_NAME.sub(lambda m: OPAQUE.get(m.group(0), m.group(0)), src)
+        if out == src:
+            break
+        src = out
+    return src
+
+
 _COMPILED: dict = {}   # opaque atom -> (code, names of its source, the opaque atoms among them)
 
 
@@ -369,10 +382,11 @@ def _atom_value(a: str, values: Mapping[str, int], memo: dict | None = None) -> 
             v = eval(code, {"__builtins__": {}}, env)  # noqa: S307 (AST-checked)
         except BroadcastError as exc:
             bound = ", ".join(f"{k}={v}" for k, v in values.items())
+            shown = readable(OPAQUE[a])
             if OPAQUE[a].startswith("same("):
-                raise BroadcastError(f"the dims bound ({bound}) do not fit {OPAQUE[a]!r}: {exc}; bind the size "
+                raise BroadcastError(f"the dims bound ({bound}) do not fit {shown!r}: {exc}; bind the size "
                                      f"the model's weights have") from None
-            raise BroadcastError(f"the dims bound ({bound}) do not broadcast in {OPAQUE[a]!r}: {exc} (NumPy rules: "
+            raise BroadcastError(f"the dims bound ({bound}) do not broadcast in {shown!r}: {exc} (NumPy rules: "
                                  f"equal sizes, or one of them 1); bind dims the model's shapes allow") from None
         if isinstance(v, float):
             if not v.is_integer():

@@ -138,3 +138,21 @@ def test_a_symbol_against_a_static_size_is_checked_when_bound():
     assert c.at(batch=3).matmul_flops == 50 * 2 * 3 * 512 * 64 * 64
     with pytest.raises(BroadcastError, match="seq=128"):
         flopest.count(m, dims={"batch": 2, "seq": 128})
+
+
+def test_a_slice_past_the_end_of_a_table_is_clamped():
+    """table[:seq] of a 64-row table, then @ W(256, 256): ONNX clamps the end to 64 rows, so at
+    seq = 100 the product is 2·64·256·256 = 8,388,608 FLOPs, not 2·100·256·256 (it was counted
+    past the end); at seq = 32, 2·32·256·256."""
+    import numpy as np
+    from onnx import numpy_helper
+    starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
+    axes = numpy_helper.from_array(np.array([0], np.int64), "axes")
+    table = numpy_helper.from_array(np.ones((64, 256), np.float32), "table")
+    w = numpy_helper.from_array(np.ones((256, 256), np.float32), "W")
+    nodes = [helper.make_node("Shape", ["x"], ["shape"], start=1, end=2),
+             helper.make_node("Slice", ["table", "starts", "shape", "axes"], ["rows"]),
+             helper.make_node("MatMul", ["rows", "W"], ["y"])]
+    m = model(nodes, [vi("x", ["batch", "seq"])], inits=[starts, axes, table, w])
+    assert flopest.count(m, dims={"batch": 1, "seq": 100}).matmul_flops == 2 * 64 * 256 * 256
+    assert flopest.count(m, dims={"batch": 1, "seq": 32}).matmul_flops == 2 * 32 * 256 * 256

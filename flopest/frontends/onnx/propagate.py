@@ -331,6 +331,8 @@ def _slice_len(d, start, end, step):
     s = norm(start, False)
     e = norm(end, True)
     if step == 1:
+        if isinstance(d, int) and not isinstance(e, int):   # ONNX clamps the end to the axis: a
+            e = opaque(f"min({to_source(e)}, {d})", e)      # table[:seq] of 64 rows is 64 at seq = 100
         return e - s
     if step == -1 and isinstance(s, (int, Sym)) and isinstance(e, (int, Sym)):
         return s - e
