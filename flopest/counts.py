@@ -56,6 +56,8 @@ def parse_dims(dims) -> dict:
                                  f"(e.g. --dim {k}=8)") from None
         if v < 0:
             raise InputError(f"dim {k!r} must be a non-negative integer, got {v!r} (e.g. --dim {k}=8)")
+        if str(k) in out and out[str(k)] != int(v):   # --dim batch=8 --dim batch=16: which one?
+            raise InputError(f"dim {k!r} is given twice ({out[str(k)]} and {int(v)}): give it once")
         out[str(k)] = int(v)
     return out
 

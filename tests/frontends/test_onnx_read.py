@@ -254,3 +254,10 @@ def test_matmul_inner_dims_must_agree():
     c = flopest.count(_matmul_model([2, 3], (4, 5)))
     assert c.unknown_ops == {"MatMul": 1} and c.matmul_flops == 0
     assert any("inner dims are 3 and 4" in n for n in c.notes)
+
+
+def test_a_dim_given_twice_with_two_values_is_refused():
+    from flopest.counts import parse_dims
+    assert parse_dims(["batch=8", "batch=8"]) == {"batch": 8}
+    with pytest.raises(flopest.FlopestError, match="given twice"):
+        parse_dims(["batch=8", "batch=16"])     # the last one won silently
