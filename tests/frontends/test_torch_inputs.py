@@ -91,3 +91,21 @@ def test_complex_operators_are_said_to_be_a_lower_bound():
     assert any("complex" in n and "lower bound" in n for n in c.notes)
     real = flopest.count(MM(), torch.randn(4, 8), torch.randn(8, 3))
     assert not any("complex" in n for n in real.notes)
+
+
+def test_parameters_without_a_gradient_get_no_optimizer_step():
+    """Linear(64, 64) called, Linear(64, 1000) never: torch.optim steps the 4,160 parameters that
+    got a gradient (2 FLOPs each with SGD: 8,320), not the 69,160 trainable ones."""
+    import flopest
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(64, 64)
+            self.unused = nn.Linear(64, 1000)
+
+        def forward(self, x):
+            return self.a(x)
+    c = flopest.count(M(), torch.zeros(8, 64), training=True, optimizer="sgd")
+    assert c.optimizer_flops == 2 * (64 * 64 + 64)
+    assert any("received no gradient" in n for n in c.notes)

@@ -111,6 +111,7 @@ class _Capture:
         self._lookup: dict = {}
         self._rows: dict = {}
         self.training = False
+        self.with_grad = None   # parameter elements that received a gradient (training)
         self.meta = True
         self.lock = threading.RLock()   # threads started in forward record too (one table)
         self._tls = threading.local()   # the recorder of each capturing thread
@@ -453,6 +454,10 @@ def _run(module, args, kwargs, training, loss_fn, default_dtype, mode: str) -> "
                         raise InputError("loss_fn must return a scalar tensor")
                     modules.watch_graph([loss])
                     loss.backward()
+                    # the parameters the optimizer steps: torch.optim skips one whose .grad is None
+                    if not is_keras(module):   # Keras keeps its own variables
+                        cap.with_grad = sum(t.numel() for t in state.values() if isinstance(t, torch.Tensor)
+                                            and t.requires_grad and t.grad is not None)
     except FlopestError:
         raise
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the user's model raised
@@ -531,9 +536,16 @@ def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpo
         table = b.build()
         cap.note("checkpointing: the forward is recomputed once in backward (counted in backward_flops)")
     if training and optimizer:
+        stepped = trainable
+        got = getattr(cap, "with_grad", None)
+        if got is not None and got < trainable:
+            stepped = got
+            cap.note(f"{trainable - got:,} trainable parameter(s) received no gradient in the counted pass (modules "
+                     f"not called): the optimizer step is counted for the {got:,} that did (torch.optim skips a "
+                     f"parameter whose .grad is None)")
         b = TableBuilder()
         b.extend(table)
-        cap.note(add_optimizer_rows(b, optimizer, trainable))
+        cap.note(add_optimizer_rows(b, optimizer, stepped))
         table = b.build()
     elif training:
         cap.note("no optimizer given: optimizer_flops = 0 (optimizer='sgd' | 'adam' | 'adamw' adds its step)")
