@@ -109,3 +109,13 @@ def test_parameters_without_a_gradient_get_no_optimizer_step():
     c = flopest.count(M(), torch.zeros(8, 64), training=True, optimizer="sgd")
     assert c.optimizer_flops == 2 * (64 * 64 + 64)
     assert any("received no gradient" in n for n in c.notes)
+
+
+def test_a_product_pytorch_would_refuse_is_refused():
+    """int64 inputs into fp32 Linear weights: the meta kernel returns an int64 result, real
+    PyTorch raises (mat1 and mat2 must have the same dtype): the count must not go on."""
+    import flopest
+    from flopest.errors import FlopestError
+    with pytest.raises(FlopestError, match="share a dtype"):
+        flopest.count(nn.Linear(64, 8), torch.zeros(4, 64, dtype=torch.long))
+    assert flopest.count(nn.Linear(64, 8), torch.zeros(4, 64)).matmul_flops == 2 * 4 * 64 * 8

@@ -98,6 +98,11 @@ def _as_meta(x):
                     if _real(t) else t, x)
 
 
+# matrix products whose operands PyTorch requires to share a dtype (the meta kernels do not check)
+_SAME_DTYPE = frozenset({"aten.mm", "aten.addmm", "aten.bmm", "aten.baddbmm", "aten.mv", "aten.addmv",
+                         "aten.dot", "aten.convolution"})
+
+
 class _Capture:
     def __init__(self, modules: Attribution):
         self.b = TableBuilder()
@@ -211,6 +216,11 @@ class _Capture:
         tensors(out, flat_out)
         es = flat_in[0].element_size() if flat_in else (flat_out[0].element_size() if flat_out else 4)
         eo = flat_out[0].element_size() if flat_out else es
+        if name in _SAME_DTYPE and len({t.dtype for t in flat_in}) > 1:
+            # meta kernels accept what the real ones refuse: an int64 input into fp32 weights
+            raise InputError(f"{name} multiplies tensors of dtypes {', '.join(sorted(str(t.dtype) for t in flat_in))}"
+                             f": PyTorch refuses that product on a real device (its operands must share a dtype); "
+                             f"give the inputs the weights' dtype (--input-dtype / flopest.spec(shape, dtype))")
         if patches._MASKS and name != "aten.scaled_dot_product_attention" and \
                 any(patches._mask_kind(t) is not None for t in flat_in):
             self.note("a transformers causal mask enters an attention written as matmul, mask, softmax, matmul "
