@@ -108,8 +108,10 @@ def count_report(d: dict, top: int | None = 20, fmt: str = "table") -> Report:
             rep.csv = (["name", "kind", "count", "flops", "bytes"],
                        [[r["name"], r["kind"], r["count"], r["flops"], r["bytes"]] for r in d["breakdown"]])
         else:
-            rows = [[k, d[k]] for k in SUMMARY_FIELDS] + [["coverage", d["coverage"]]]
+            rows = [[k, d[k]] for k in SUMMARY_FIELDS] + [[k, d[k]] for k in PHASE_FIELDS if d.get(k) is not None]
+            rows += [["coverage", d["coverage"]]]
             rows += [[f"unknown_ops:{k}", v] for k, v in (d.get("unknown_ops") or {}).items()]
+            rows += [[f"note: {' '.join(str(n).split())}", ""] for n in d.get("notes") or ()]
             rep.csv = (["measure", "value"], rows)
     rep.blocks += memory_blocks(d.get("memory"))
     rep.blocks.append(Text(_coverage_lines(d) + _notes(d) + [f"conventions: {d['conventions']}",

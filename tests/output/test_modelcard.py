@@ -116,3 +116,18 @@ def test_the_notes_travel_with_the_card_and_the_csv():
     notes = [line for line in csv_text.splitlines() if line.startswith("note: ") or line.startswith('"note: ')]
     assert len(notes) == len(d["notes"])
     assert any(line.startswith("flops,42000000000000000000") for line in csv_text.splitlines())   # 6·7e9·1e9
+
+
+def test_count_csv_has_the_training_phases_and_the_notes(tmp_path, capsys):
+    """`flopest count --training --format csv`: forward + backward + optimizer = flops, and the
+    notes, as the table shows them (the CSV had the totals alone)."""
+    import csv
+    import io
+    import onnx
+    from tests.conftest import mlp_model
+    path = tmp_path / "m.onnx"
+    onnx.save(mlp_model(), str(path))
+    assert main(["count", str(path), "--dim", "batch=4", "--format", "csv"]) == 0
+    rows = {r[0]: r[1] for r in csv.reader(io.StringIO(capsys.readouterr().out))}
+    assert rows["flops"] == str(16384 + 256)       # 2·4·64·32 + 4·32 + 4·32
+    assert "forward_flops" in rows
