@@ -243,8 +243,15 @@ def load_factory(target: str, meta: bool = True) -> TorchModel:
         made, note = _run_user_code(f"factory {target!r}", torch_frontend().build_on_meta, obj,
                                     f"factory {target!r}")
         notes += [note] if note else []
-    else:
-        made = _run_user_code(f"factory {target!r}", obj)
+    else:   # real tensors (--materialize): seeded, so that random example inputs, and a count that
+        # follows their values, are the same at every run (the user's RNG state is left as it was)
+        torch_frontend()   # the torch extra, or a clear error
+        import torch
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            made = _run_user_code(f"factory {target!r}", obj)
+        notes.append(f"factory {target!r} called with torch's RNG seeded at 0 (its random inputs and weights are "
+                     f"the same at every run)")
     if is_torch_module(made):
         return TorchModel(made, (), {}, target, notes=notes)
     if isinstance(made, tuple) and len(made) == 2 and is_torch_module(made[0]):
