@@ -119,3 +119,22 @@ def test_a_product_pytorch_would_refuse_is_refused():
     with pytest.raises(FlopestError, match="share a dtype"):
         flopest.count(nn.Linear(64, 8), torch.zeros(4, 64, dtype=torch.long))
     assert flopest.count(nn.Linear(64, 8), torch.zeros(4, 64)).matmul_flops == 2 * 4 * 64 * 8
+
+
+def test_materialize_counts_the_same_branch_at_every_run(tmp_path, monkeypatch):
+    """A factory making random inputs, a model branching on their sum: with --materialize the
+    count follows the values, so the factory is called with torch's RNG seeded."""
+    import flopest
+    (tmp_path / "ddmodels.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class DD(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); self.a = nn.Linear(64, 64); self.b = nn.Linear(64, 32)\n"
+        "    def forward(self, x):\n"
+        "        return self.a(x) if x.sum() > 0 else self.b(x)\n"
+        "def make():\n"
+        "    return DD(), torch.randn(8, 64)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    counts = {flopest.count("ddmodels:make", materialize=True).flops for _ in range(4)}
+    assert len(counts) == 1
