@@ -193,9 +193,14 @@ class Counts:
 
     @property
     def conventions(self) -> str:
-        att = ("causal attention counts only unmasked query-key pairs" if self.causal else
-               "full count of every query-key pair, causal masking ignored (causal=True to count "
-               "the unmasked triangle)")
+        fused = bool((self.table.kind == kinds.ATTENTION).any())
+        if self.causal and not fused:   # causal applies to fused attention rows: none here
+            att = ("causal asked, but no fused attention operator: attention written as matrix products is "
+                   "counted over every query-key pair")
+        else:
+            att = ("causal attention counts only unmasked query-key pairs" if self.causal else
+                   "full count of every query-key pair, causal masking ignored (causal=True to count "
+                   "the unmasked triangle)")
         return CONVENTIONS.format(attention=att)
 
     @property

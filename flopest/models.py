@@ -245,11 +245,7 @@ def load_factory(target: str, meta: bool = True) -> TorchModel:
         notes += [note] if note else []
     else:   # real tensors (--materialize): seeded, so that random example inputs, and a count that
         # follows their values, are the same at every run (the user's RNG state is left as it was)
-        torch_frontend()   # the torch extra, or a clear error
-        import torch
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            made = _run_user_code(f"factory {target!r}", obj)
+        made = _run_user_code(f"factory {target!r}", torch_frontend().seeded, obj)
         notes.append(f"factory {target!r} called with torch's RNG seeded at 0 (its random inputs and weights are "
                      f"the same at every run)")
     if is_torch_module(made):

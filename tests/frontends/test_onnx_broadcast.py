@@ -156,3 +156,13 @@ def test_a_slice_past_the_end_of_a_table_is_clamped():
     m = model(nodes, [vi("x", ["batch", "seq"])], inits=[starts, axes, table, w])
     assert flopest.count(m, dims={"batch": 1, "seq": 100}).matmul_flops == 2 * 64 * 256 * 256
     assert flopest.count(m, dims={"batch": 1, "seq": 32}).matmul_flops == 2 * 32 * 256 * 256
+
+
+def test_causal_without_a_fused_attention_says_it_changes_nothing():
+    """--causal applies to fused attention operators; attention written as MatMul, Softmax,
+    MatMul is counted in full, and the conventions must not claim causal counting."""
+    dims = dict(mq=1, b=8, h=12, q=128, k=128)
+    plain = flopest.count(masked_attention(), dims=dims)
+    causal = flopest.count(masked_attention(), dims=dims, causal=True)
+    assert causal.matmul_flops == plain.matmul_flops
+    assert "no fused attention operator" in causal.conventions

@@ -210,6 +210,7 @@ def test_a_pass_that_does_nothing_is_an_error_not_a_nan(tmp_path):
     assert main(["serve", str(path), "--requests-per-day", "1000", "--format", "json"]) == 2
 
 
+@pytest.mark.torch
 def test_no_sample_is_faster_than_reading_the_bytes_once():
     """GPT-2 at batch 1: the decode reads 81.0 GB over a request (weights and cache, one pass a
     step); at H100's 3.35 TB/s that is a floor the model's p5 went under (12,650 tokens/s at p95

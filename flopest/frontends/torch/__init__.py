@@ -9,8 +9,8 @@ The optimizer's rows are in ``flopest.ops.optimizer``.
 from ...errors import DataDependentError, ModelRunError
 from ...ops.optimizer import OPTIMIZERS
 from .capture import MATERIALIZE_LIMIT_BYTES, Captured, capture
-from .inputs import DTYPES, TensorSpec, build_on_meta, examples_per_pass, parse_dtype, sequence_first, spec
+from .inputs import DTYPES, TensorSpec, build_on_meta, examples_per_pass, parse_dtype, seeded, sequence_first, spec
 from . import keras   # Keras 3 models on the torch backend (Keras itself is imported when one is met)
 
-__all__ = ["Captured", "capture", "spec", "build_on_meta", "TensorSpec", "parse_dtype", "DTYPES", "examples_per_pass", "sequence_first",
+__all__ = ["Captured", "capture", "spec", "build_on_meta", "TensorSpec", "parse_dtype", "DTYPES", "examples_per_pass", "seeded", "sequence_first",
            "OPTIMIZERS", "MATERIALIZE_LIMIT_BYTES", "ModelRunError", "DataDependentError", "keras"]

@@ -152,6 +152,14 @@ def examples_per_pass(args=(), kwargs=None) -> tuple:
                              f"the leading dim all {n} example input tensors share")
 
 
+def seeded(fn, seed: int = 0):
+    """fn() with torch's RNG seeded (the caller's RNG state restored after): a factory's random
+    example inputs are the same at every run."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return fn()
+
+
 def sequence_first(module) -> str | None:
     """'name (Type)' of the first submodule of `module` that takes its inputs sequence-first —
     a `batch_first` attribute that is False, PyTorch's convention (nn.RNN, nn.LSTM, nn.GRU,
