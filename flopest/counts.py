@@ -62,6 +62,14 @@ def parse_dims(dims) -> dict:
     return out
 
 
+def given_examples_reason(n: int, read, how: str) -> str:
+    """How an examples-per-pass given by the user is known: "given", and, when the inputs read
+    another number, that it overrides it (said, never silent)."""
+    if read is None or read == n:
+        return "given"
+    return f"given, NOT the {read:,} that {how or 'the inputs'} reads: the FLOPs per example are the pass's / {n:,}"
+
+
 def _split(text: str):
     if "=" not in str(text):
         raise InputError(f"dim {text!r} must look like NAME=VALUE, e.g. --dim batch=8")

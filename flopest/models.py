@@ -26,7 +26,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from .counts import Counts, parse_dims
+from .counts import Counts, given_examples_reason, parse_dims
 from .dims import examples_at
 from .generation import ForwardCost, GenerationCost, PassTables, assemble, check_context, fit_positions
 from .errors import (DataDependentError, InputError, ModelRunError, ServingError, UnknownOperatorError,
@@ -412,7 +412,7 @@ def _onnx_examples(low, dims: dict, given):
     first input's leading axis, whatever the axis is called."""
     if given is not None:
         read, how, _ = _onnx_examples(low, dims, None)
-        return int(given), _given(int(given), read, how), None
+        return int(given), given_examples_reason(int(given), read, how), None
     lead = getattr(low, "examples_per_pass", None)
     reason = getattr(low, "examples_reason", "") or "the model's first input has no leading axis"
     if isinstance(lead, bool) or lead is None:
@@ -426,14 +426,6 @@ def _onnx_examples(low, dims: dict, given):
         return None, f"the first input's leading axis {lead!r} is not bound", lead
     return None, reason, None
 
-
-
-def _given(n: int, read, how: str) -> str:
-    """How a given examples-per-pass is known: "given", and, when the inputs read another number,
-    that it overrides it (said, never silent)."""
-    if read is None or read == n:
-        return "given"
-    return f"given, NOT the {read:,} that {how or 'the inputs'} reads: the FLOPs per example are the pass's / {n:,}"
 
 
 def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, training=False,
@@ -458,7 +450,7 @@ def count_module(module, args=(), kwargs=None, *, strict=False, causal=False, tr
         per, reason = None, (f"{seq_first} takes its inputs sequence-first (batch_first=False), so the leading "
                              f"dim {per} of the example inputs may be a sequence length, not the examples")
     if examples_per_pass is not None:
-        per, reason = int(examples_per_pass), _given(int(examples_per_pass), per, reason)
+        per, reason = int(examples_per_pass), given_examples_reason(int(examples_per_pass), per, reason)
     c = Counts(cap.table, cap.params, dict(cap.unknown), cap.nodes, cap.costed, {}, [],
                list(notes) + list(cap.notes), source or type(module).__name__, causal, concrete=True,
                examples_per_pass=per, examples_reason=reason, tokens_per_example=tokens_per_example,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import did_you_mean
 from ..ops.optimizer import OPTIMIZERS, check_optimizer
 from ..units import parse_count  # noqa: F401  (re-exported: flopest.impact.parse_count)
+from ..counts import given_examples_reason
 from ..validate import error, fraction, whole
 
 SEARCHES = ("grid", "random", "bayesian")
@@ -73,11 +74,8 @@ def examples_of(counts, examples_per_pass=None, what: str = "counts") -> tuple:
     recorded = getattr(counts, "examples_per_pass", None)
     if examples_per_pass is not None:
         n = whole("examples_per_pass", examples_per_pass)
-        if recorded is not None and recorded != n:   # said, not silent: the count reads another number
-            why = getattr(counts, "examples_reason", "") or "the count"
-            return n, (f"given (examples_per_pass=), NOT the {recorded:,} that {why} reads: the FLOPs per example "
-                       f"are the pass's / {n:,}")
-        return n, "given (examples_per_pass=)"
+        why = given_examples_reason(n, recorded, getattr(counts, "examples_reason", "") or "the count")
+        return n, why.replace("given", "given (examples_per_pass=)", 1)
     per = recorded
     if per is None:
         why = getattr(counts, "examples_reason", "") or "the count does not record it"

@@ -547,7 +547,7 @@ def _finish(cap: _Capture, params_total, trainable, training, optimizer, checkpo
         cap.note("checkpointing: the forward is recomputed once in backward (counted in backward_flops)")
     if training and optimizer:
         stepped = trainable
-        got = getattr(cap, "with_grad", None)
+        got = cap.with_grad
         if got is not None and got < trainable:
             stepped = got
             cap.note(f"{trainable - got:,} trainable parameter(s) received no gradient in the counted pass (modules "
