@@ -1,16 +1,25 @@
 """Public face of the cost kernel: binds symbolic parameters, validates the arrays (naming the
-bad row, since a jitted kernel can only raise constant messages), calls the Numba kernel and
-returns exact per-row costs and totals (Python ints: no overflow at any scale)."""
+bad row, since a jitted kernel can only raise constant messages), costs every row and returns
+exact per-row costs and totals (Python ints: no overflow at any scale).
+
+Two tiers run the one source of the formulas (kernel/formulas.py). A process costs its first
+rows in the interpreter (`cost` on Python ints: exact, and nothing to import); once it has
+costed PYTHON_TIER_ROWS rows, or meets a larger table, it loads the Numba kernels (kernel/_jit.py:
+0.3–0.5 s of import and cache load, then 50–150 M rows/s) and keeps them. A one-off count of a
+graph of a few thousand rows, the common case at the command line, never pays that load; a sweep
+of re-bindings pays it once. FLOPEST_KERNEL=python or =jit fixes the tier (tests).
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import kinds
-from .. import dims
+from .. import dims, kinds
+from . import formulas
 from ..errors import KernelInputError, UnboundDimError
 
 _lock = threading.Lock()
@@ -41,6 +50,23 @@ def _kernels():
     return load("_jit")
 
 
+# rows the interpreted tier costs in one process before the compiled kernels are loaded: about
+# as long (~5 us a row) as loading them takes
+PYTHON_TIER_ROWS = 60_000
+_python_rows = 0
+
+
+def _compiled(rows: int = 0) -> bool:
+    """Whether `rows` more rows are costed by the compiled tier (loading it if so)."""
+    mode = os.environ.get("FLOPEST_KERNEL", "").strip().lower()
+    if mode == "python":
+        return False
+    if mode == "jit" or "_jit" in _loaded or _python_rows + rows > PYTHON_TIER_ROWS:
+        _kernels()
+        return True
+    return False
+
+
 @dataclass
 class RowCosts:
     """Per-row costs: int64 arrays, with the rows too large for int64 kept exactly in `big`."""
@@ -54,8 +80,11 @@ class RowCosts:
     def total(self, name: str, mask=None) -> int:
         arr = getattr(self, name)
         m = self.active if mask is None else (self.active & mask)
-        hi, lo = _kernels().split_sum(arr, m)
-        t = int(hi) * (1 << 31) + int(lo)
+        if _compiled():
+            hi, lo = _kernels().split_sum(arr, m)
+            t = int(hi) * (1 << 31) + int(lo)
+        else:
+            t = sum(arr[m].tolist())   # Python ints: exact
         j = ("flops", "matmul_flops", "bytes").index(name)
         for i, v in self.big.items():
             if m[i]:
@@ -65,8 +94,14 @@ class RowCosts:
     def by(self, key: np.ndarray, nkeys: int, name: str) -> list:
         """Exact per-key totals (Python ints) of one measure."""
         arr = getattr(self, name)
-        hi, lo = _kernels().group_sums(key.astype(np.int64), nkeys, arr, self.active)
-        out = [int(h) * (1 << 31) + int(l) for h, l in zip(hi.tolist(), lo.tolist())]
+        if _compiled():
+            hi, lo = _kernels().group_sums(key.astype(np.int64), nkeys, arr, self.active)
+            out = [int(h) * (1 << 31) + int(l) for h, l in zip(hi.tolist(), lo.tolist())]
+        else:
+            out = [0] * nkeys
+            for k, v, a in zip(key.tolist(), arr.tolist(), self.active.tolist()):
+                if a:
+                    out[k] += v
         j = ("flops", "matmul_flops", "bytes").index(name)
         for i, v in self.big.items():
             if self.active[i]:
@@ -141,21 +176,35 @@ def _row(table, i) -> str:
 
 def evaluate(table, values=None) -> RowCosts:
     """Per-row costs of `table` with its symbolic dims bound to `values` (name -> int)."""
+    global _python_rows
     params = bind(table, values)
     validate(table, params)
-    j = _kernels()
     n = len(table)
-    flops = np.empty(n, dtype=np.int64)
-    mm = np.empty(n, dtype=np.int64)
-    nb = np.empty(n, dtype=np.int64)
-    ov = np.empty(n, dtype=np.bool_)
-    j.row_costs(table.kind, np.ascontiguousarray(params), table.elsize, table.outsize, flops, mm, nb, ov)
     big = {}
-    cost = getattr(j._cost, "py_func", j._cost)   # a plain function under NUMBA_DISABLE_JIT=1
-    for i in np.flatnonzero(ov).tolist():
-        p = [int(x) for x in params[i]]
-        big[i] = tuple(int(x) for x in cost(int(table.kind[i]), p, int(table.elsize[i]),
-                                             int(table.outsize[i])))
+    if _compiled(n):
+        flops = np.empty(n, dtype=np.int64)
+        mm = np.empty(n, dtype=np.int64)
+        nb = np.empty(n, dtype=np.int64)
+        ov = np.empty(n, dtype=np.bool_)
+        _kernels().row_costs(table.kind, np.ascontiguousarray(params), table.elsize, table.outsize, flops, mm, nb,
+                             ov)
+        for i in np.flatnonzero(ov).tolist():   # saturated: recomputed exactly on Python ints
+            big[i] = tuple(int(x) for x in formulas.cost(int(table.kind[i]), [int(x) for x in params[i]],
+                                                         int(table.elsize[i]), int(table.outsize[i])))
+    else:
+        _python_rows += n
+        fl, mml, nbl = [0] * n, [0] * n, [0] * n
+        cost, sat = formulas.cost, formulas.SAT
+        for i, (k, p, es, eo) in enumerate(zip(table.kind.tolist(), params.tolist(), table.elsize.tolist(),
+                                               table.outsize.tolist())):
+            f, m, b = cost(k, p, es, eo)
+            if f >= sat or m >= sat or b >= sat:   # beyond int64: kept exactly, 0 in the arrays
+                big[i] = (f, m, b)
+            else:
+                fl[i], mml[i], nbl[i] = f, m, b
+        flops = np.array(fl, dtype=np.int64)
+        mm = np.array(mml, dtype=np.int64)
+        nb = np.array(nbl, dtype=np.int64)
     rc = RowCosts(flops, mm, nb, np.ones(n, dtype=np.bool_), big, params)
     if table.groups:
         rc.active = _alternatives(table, rc)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import onnx
+from . import pb
 
 from .load import lacks_data
 from .propagate import ShapeInfo, collect, propagate
 
-def _fix_inputs(model: onnx.ModelProto, fixed: dict) -> onnx.ModelProto:
-    m = onnx.ModelProto()
+def _fix_inputs(model: pb.ModelProto, fixed: dict) -> pb.ModelProto:
+    m = pb.ModelProto()
     m.CopyFrom(model)
     for vi in m.graph.input:
         for d in vi.type.tensor_type.shape.dim:
@@ -24,12 +24,12 @@ def _fix_inputs(model: onnx.ModelProto, fixed: dict) -> onnx.ModelProto:
     return m
 
 
-def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
+def _ort_ready(model: pb.ModelProto) -> pb.ModelProto:
     """onnxruntime's tool reads every initializer's data, and opens the file external data
     names (relative to the working folder): turn the weight-free initializers, and every tensor
     whose data is external (initializers and Constant nodes, subgraphs included), into typed
     inputs of the main graph instead (a subgraph sees the main graph's values)."""
-    m = onnx.ModelProto()
+    m = pb.ModelProto()
     m.CopyFrom(model)
     main = m.graph
     names = {vi.name for vi in main.input}
@@ -37,7 +37,7 @@ def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
     def lift(name, t):
         if name not in names:
             names.add(name)
-            main.input.append(onnx.helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
+            main.input.append(pb.full().helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
 
     def visit(g):
         keep = []
@@ -50,20 +50,20 @@ def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
         g.initializer.extend(keep)
         nodes = []
         for node in g.node:
-            ext = [a.t for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR
+            ext = [a.t for a in node.attribute if a.name == "value" and a.type == pb.AttributeProto.TENSOR
                    and lacks_data(a.t)]
             if node.op_type == "Constant" and node.output and ext:
                 lift(node.output[0], ext[0])
                 continue
-            if any(a.type == onnx.AttributeProto.TENSOR and lacks_data(a.t) for a in node.attribute):
+            if any(a.type == pb.AttributeProto.TENSOR and lacks_data(a.t) for a in node.attribute):
                 # onnxruntime's tool would read it (and fail, or take a made-up value as a shape):
                 # this engine does not run on the model; flopest's own propagation leaves it unknown
                 raise ValueError(f"{node.op_type} node {node.name or '(unnamed)'!r} has a tensor attribute "
                                  f"without its data (external, never read)")
             for a in node.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     visit(a.g)
-                elif a.type == onnx.AttributeProto.GRAPHS:
+                elif a.type == pb.AttributeProto.GRAPHS:
                     for sub in a.graphs:
                         visit(sub)
             nodes.append(node)
@@ -74,7 +74,7 @@ def _ort_ready(model: onnx.ModelProto) -> onnx.ModelProto:
     return m
 
 
-def infer(model: onnx.ModelProto, engine: str = "flopest", fixed: dict | None = None,
+def infer(model: pb.ModelProto, engine: str = "flopest", fixed: dict | None = None,
           names: list | None = None) -> ShapeInfo:
     """Shapes of every value. engine: 'flopest' (onnx's C++ inference, then flopest's symbolic
     shape-and-value propagation over it), 'onnx' alone, or 'ort' (onnxruntime's symbolic
@@ -82,7 +82,7 @@ def infer(model: onnx.ModelProto, engine: str = "flopest", fixed: dict | None = 
     m = _fix_inputs(model, fixed) if fixed else model
     if engine in ("onnx", "flopest"):
         try:
-            m2 = onnx.shape_inference.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
+            m2 = pb.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
             err = None
         except Exception as exc:  # inconsistent graphs: keep what the model itself declares
             m2, err = m, (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -106,7 +106,7 @@ class SymbolsMerged(RuntimeError):
     """onnxruntime's inference took two dims to be equal that NumPy broadcasting lets differ."""
 
 
-def _ort_infer(cls, model: onnx.ModelProto) -> onnx.ModelProto:
+def _ort_infer(cls, model: pb.ModelProto) -> pb.ModelProto:
     """onnxruntime's symbolic inference, without its side effect: its public `infer_shapes`
     saves `sym_shape_infer_temp.onnx` (and external data files) into the current folder when
     inference is incomplete. flopest runs the same steps and keeps the partial result.

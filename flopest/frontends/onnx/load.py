@@ -12,32 +12,28 @@ import re
 import stat
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from ...dims import evaluate, free_names, parse_dim_param, sanitize, to_source
 from ...errors import InputError, ModelReadError
+from . import pb
 from .proto import WireError, read_graph_only, strip_model
 
-FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
-                onnx.TensorProto.DOUBLE} | {getattr(onnx.TensorProto, n) for n in
+FLOAT_TYPES = {pb.TensorProto.FLOAT, pb.TensorProto.FLOAT16, pb.TensorProto.BFLOAT16,
+                pb.TensorProto.DOUBLE} | {getattr(pb.TensorProto, n) for n in
                                              ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
-                                              "FLOAT8E5M2FNUZ", "FLOAT4E2M1") if hasattr(onnx.TensorProto, n)}
+                                              "FLOAT8E5M2FNUZ", "FLOAT4E2M1") if hasattr(pb.TensorProto, n)}
 _CONST_LIMIT = 1 << 16   # constant inputs up to this many elements are made available to lowerings
 
 
 @functools.lru_cache(maxsize=None)   # called twice per node: 100,000-node graphs exist
 def elem_size(dt: int) -> int:
-    try:
-        return max(1, int(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dt)).itemsize))
-    except Exception:
-        return 4
+    return max(1, pb.element_bytes(dt))
 
 
 
-def load(model) -> tuple[onnx.ModelProto, dict]:
+def load(model) -> tuple[pb.ModelProto, dict]:
     """Weight-free ModelProto from a path or a ModelProto; ModelReadError names the problem."""
-    if isinstance(model, onnx.ModelProto):
+    if isinstance(model, pb.ModelProto):
         if not model.HasField("graph") or (len(model.graph.node) == 0 and len(model.graph.output) == 0):
             raise ModelReadError("the ModelProto holds no ONNX graph (no node and no output): nothing to count")
         m = strip_model(model)
@@ -49,7 +45,7 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
         path = os.fspath(model)
     except TypeError:
         raise InputError(f"cannot count a {type(model).__name__}: give a path to an .onnx file, an "
-                         f"onnx.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
+                         f"pb.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
                          f"inputs") from None
     try:
         st = os.stat(path)
@@ -79,7 +75,7 @@ def load(model) -> tuple[onnx.ModelProto, dict]:
     return m, stats
 
 
-def _tensors_of(m: onnx.ModelProto):
+def _tensors_of(m: pb.ModelProto):
     """Every TensorProto of the model: initializers, sparse initializers, node attributes (t,
     tensors, sparse_tensor), in subgraphs and local functions too."""
     def graph(g):
@@ -111,7 +107,7 @@ def _tensors_of(m: onnx.ModelProto):
         yield from nodes(f.node)
 
 
-def drop_external_refs(m: onnx.ModelProto) -> int:
+def drop_external_refs(m: pb.ModelProto) -> int:
     """Remove every reference to external data (a file name next to the model, or anywhere) from
     the weight-free model, in place, so that nothing downstream — flopest's value propagation,
     onnx's or onnxruntime's inference — can open a file the user did not name. The tensor keeps
@@ -121,7 +117,7 @@ def drop_external_refs(m: onnx.ModelProto) -> int:
     for t in _tensors_of(m):
         if is_external(t):
             del t.external_data[:]
-            t.data_location = onnx.TensorProto.DEFAULT
+            t.data_location = pb.TensorProto.DEFAULT
             t.ClearField("raw_data")
             n += 1
     return n
@@ -139,7 +135,7 @@ def tensor_values(t, limit: int) -> list | None:
     if not 0 <= n <= limit:
         return None
     try:
-        arr = numpy_helper.to_array(t).reshape(-1)
+        arr = pb.to_array(t).reshape(-1)
     except Exception:   # no data stored for these dims
         return None
     if arr.size != n:
@@ -147,7 +143,7 @@ def tensor_values(t, limit: int) -> list | None:
     return [int(x) if arr.dtype.kind in "iub" else float(x) for x in arr.tolist()]
 
 
-def _check_text(m: onnx.ModelProto, source: str) -> None:
+def _check_text(m: pb.ModelProto, source: str) -> None:
     """ModelReadError when a name is not valid UTF-8. ONNX's strings are proto2 ``string``
     fields: protobuf hands invalid UTF-8 (a corrupt file) back as ``bytes``, which every
     str operation downstream would trip on."""
@@ -245,7 +241,7 @@ def read_dim(d, cache: dict):
 
 
 
-def input_dims(model: onnx.ModelProto) -> list:
+def input_dims(model: pb.ModelProto) -> list:
     """Names of the symbolic dims of the graph inputs (unnamed dims get a name first)."""
     inits = {t.name for t in model.graph.initializer}
     names = []
@@ -265,7 +261,7 @@ def input_dims(model: onnx.ModelProto) -> list:
     return names
 
 
-def leading_dim(model: onnx.ModelProto, dims: dict | None = None) -> tuple:
+def leading_dim(model: pb.ModelProto, dims: dict | None = None) -> tuple:
     """(examples per pass, reason): the dim on the leading axis of the first graph input that
     is not an initializer, whatever its name, when every other input (of rank >= 1) has the
     same leading dim (the PyTorch front end's rule). An int when static; the dim's expression in the
@@ -312,10 +308,10 @@ def _names(p: str) -> set:
 def node_attrs(node) -> dict:
     out = {}
     for a in node.attribute:
-        if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+        if a.type in (pb.AttributeProto.GRAPH, pb.AttributeProto.GRAPHS):
             continue
         try:
-            v = onnx.helper.get_attribute_value(a)
+            v = pb.attribute_value(a)
         except Exception:
             continue
         if isinstance(v, bytes):
@@ -329,7 +325,7 @@ def node_attrs(node) -> dict:
 def is_external(t) -> bool:
     """Data stored in another file: never read (flopest reads no weight bytes, and a model's
     file names are not followed)."""
-    return t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data) > 0
+    return t.data_location == pb.TensorProto.EXTERNAL or len(t.external_data) > 0
 
 
 def lacks_data(t) -> bool:
@@ -352,7 +348,7 @@ def read_constants(graph, consts: dict) -> None:
         if 0 <= n <= _CONST_LIMIT and not is_external(t) and (
                 t.raw_data or t.float_data or t.int64_data or t.int32_data or t.double_data or n == 0):
             try:
-                consts[t.name] = numpy_helper.to_array(t)
+                consts[t.name] = pb.to_array(t)
             except Exception:
                 pass
     for node in graph.node:
@@ -360,20 +356,20 @@ def read_constants(graph, consts: dict) -> None:
             for a in node.attribute:
                 try:
                     if a.name == "value" and a.t.ByteSize() < 8 * _CONST_LIMIT and not is_external(a.t):
-                        consts[node.output[0]] = numpy_helper.to_array(a.t)
+                        consts[node.output[0]] = pb.to_array(a.t)
                     elif a.name in ("value_int", "value_float"):
-                        consts[node.output[0]] = np.array(onnx.helper.get_attribute_value(a))
+                        consts[node.output[0]] = np.array(pb.attribute_value(a))
                     elif a.name in ("value_ints", "value_floats"):
-                        consts[node.output[0]] = np.array(onnx.helper.get_attribute_value(a))
+                        consts[node.output[0]] = np.array(pb.attribute_value(a))
                 except Exception:
                     pass
         for a in node.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
+            if a.type == pb.AttributeProto.GRAPH:
                 read_constants(a.g, consts)
 
 
 
-def count_params(model: onnx.ModelProto) -> int:
+def count_params(model: pb.ModelProto) -> int:
     """Elements of the floating-point initializers (the weights; int shape constants excluded)."""
     total = 0
     seen = set()
@@ -388,7 +384,7 @@ def count_params(model: onnx.ModelProto) -> int:
 
 
 
-def clear_declared_dims(model: onnx.ModelProto, names: list) -> None:
+def clear_declared_dims(model: pb.ModelProto, names: list) -> None:
     """Forget the dim names an exporter wrote on intermediate values and outputs when they are
     not input dims (``Add116_dim_0``): inference recomputes them from the inputs."""
     keep = set(names)
@@ -409,7 +405,7 @@ MAX_AMPLIFICATION = 500
 MAX_AMPLIFIED_FROM = 50_000
 
 
-def check_expansion(m: onnx.ModelProto, source) -> None:
+def check_expansion(m: pb.ModelProto, source) -> None:
     """ModelReadError when model-local functions expand into a graph too large to walk, or
     much larger than the file (see MAX_EXPANDED_NODES, MAX_AMPLIFICATION)."""
     n = _expanded_nodes(m)
@@ -423,21 +419,21 @@ def check_expansion(m: onnx.ModelProto, source) -> None:
                              f"{MAX_EXPANDED_NODES:,} nodes, and at most {MAX_AMPLIFICATION}× the file's")
 
 
-def _stored_nodes(m: onnx.ModelProto) -> int:
+def _stored_nodes(m: pb.ModelProto) -> int:
     def size(nodes):
         total = 0
         for n in nodes:
             total += 1
             for a in n.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     total += size(a.g.node)
-                elif a.type == onnx.AttributeProto.GRAPHS:
+                elif a.type == pb.AttributeProto.GRAPHS:
                     total += sum(size(g.node) for g in a.graphs)
         return total
     return size(m.graph.node) + sum(size(f.node) for f in m.functions)
 
 
-def _expanded_nodes(m: onnx.ModelProto) -> int | None:
+def _expanded_nodes(m: pb.ModelProto) -> int | None:
     """Nodes of the graph once every call of a model-local function is replaced by its body
     (subgraphs included); None when the calls nest too deep to follow. Functions that call
     each other twice per level grow 2**depth: a 3 kB file can stand for 2**39 nodes. A
@@ -467,9 +463,9 @@ def _expanded_nodes(m: onnx.ModelProto) -> int | None:
             key = (n.domain, n.op_type)
             total += fsize(key, active) if key in funcs else 1
             for a in n.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     total += graph_size(a.g.node, active)
-                elif a.type == onnx.AttributeProto.GRAPHS:
+                elif a.type == pb.AttributeProto.GRAPHS:
                     for g in a.graphs:
                         total += graph_size(g.node, active)
         return total

@@ -12,7 +12,7 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 
-import onnx
+from . import pb
 
 from ... import kinds
 from ...errors import InputError
@@ -168,7 +168,7 @@ class _Walker:
                       f"queries are counted with offset 0 (an upper bound)")
 
     def control(self, node, key, name, add, group, branch, repeat) -> None:
-        subs = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
+        subs = {a.name: a.g for a in node.attribute if a.type == pb.AttributeProto.GRAPH}
         need = ("then_branch", "else_branch") if node.op_type == "If" else ("body",)
         missing = [n for n in need if n not in subs]
         if missing:
@@ -272,7 +272,7 @@ def _check_int64(rows, repeat) -> None:
             raise OverflowError(f"its repeat count is {r:.3e}, beyond int64 (2**63)")
 
 
-def lower(model: onnx.ModelProto, info: ShapeInfo) -> Lowered:
+def lower(model: pb.ModelProto, info: ShapeInfo) -> Lowered:
     consts: dict = {}
     read_constants(model.graph, consts)
     functions = {(f.domain, f.name): f for f in model.functions}
@@ -304,10 +304,10 @@ def _schema_function(node, opsets: dict, types) -> tuple:
     domain = node.domain or ""
     version = opsets[domain]
     try:
-        schema = onnx.defs.get_schema(node.op_type, version, "" if domain == "ai.onnx" else domain)
+        schema = pb.full().defs.get_schema(node.op_type, version, "" if domain == "ai.onnx" else domain)
     except Exception:   # onnx.defs.SchemaError: not an operator onnx defines at this opset
         return None, None, None, ""
-    fp = onnx.FunctionProto()
+    fp = pb.FunctionProto()
     static = [v for v in getattr(schema, "function_opset_versions", []) if v <= version]
     dependent = [v for v in getattr(schema, "context_dependent_function_opset_versions", []) if v <= version]
     try:
@@ -322,7 +322,7 @@ def _schema_function(node, opsets: dict, types) -> tuple:
             used = max(dependent)
             fp.ParseFromString(schema.get_context_dependent_function_with_opset_version(
                 used, _with_default_attrs(node, schema).SerializeToString(),
-                [(known[i] if i else onnx.TypeProto()).SerializeToString() for i in node.input]))
+                [(known[i] if i else pb.TypeProto()).SerializeToString() for i in node.input]))
         else:
             return None, None, None, ""
     except Exception as exc:   # onnx could not build the body for these attributes / types
@@ -339,12 +339,12 @@ def _schema_function(node, opsets: dict, types) -> tuple:
 
 def _with_default_attrs(node, schema):
     """The node with the schema's default values of the attributes it does not set."""
-    out = onnx.NodeProto()
+    out = pb.NodeProto()
     out.CopyFrom(node)
     have = {a.name for a in node.attribute}
     for name, a in schema.attributes.items():
         d = a.default_value
-        if name not in have and d.type != onnx.AttributeProto.UNDEFINED:
+        if name not in have and d.type != pb.AttributeProto.UNDEFINED:
             out.attribute.append(d)
     return out
 
@@ -378,7 +378,7 @@ def _inline(node, fp, prefix: str, schema_node) -> list:
         g.node.extend(nodes)
 
     def copy(n, ren):
-        new = onnx.NodeProto()
+        new = pb.NodeProto()
         new.CopyFrom(n)
         new.ClearField("input")
         new.ClearField("output")
@@ -389,16 +389,16 @@ def _inline(node, fp, prefix: str, schema_node) -> list:
         for a in n.attribute:
             if a.ref_attr_name:
                 if a.ref_attr_name in attrs:
-                    b = onnx.AttributeProto()
+                    b = pb.AttributeProto()
                     b.CopyFrom(attrs[a.ref_attr_name])
                     b.name = a.name
                     new.attribute.append(b)
                 continue
-            b = onnx.AttributeProto()
+            b = pb.AttributeProto()
             b.CopyFrom(a)
-            if b.type == onnx.AttributeProto.GRAPH:
+            if b.type == pb.AttributeProto.GRAPH:
                 graph(b.g, ren)
-            elif b.type == onnx.AttributeProto.GRAPHS:
+            elif b.type == pb.AttributeProto.GRAPHS:
                 for g in b.graphs:
                     graph(g, ren)
             new.attribute.append(b)
@@ -407,11 +407,11 @@ def _inline(node, fp, prefix: str, schema_node) -> list:
     return [copy(n, rename) for n in fp.node]
 
 
-def _value_types(m: onnx.ModelProto) -> dict:
+def _value_types(m: pb.ModelProto) -> dict:
     """name -> TypeProto of every value whose type the model declares or onnx infers (the
     context-dependent function bodies are built for their inputs' types)."""
     try:
-        g = onnx.shape_inference.infer_shapes(m).graph
+        g = pb.infer_shapes(m).graph
     except Exception:   # inference failed: the declared types only
         g = m.graph
     types = {}
@@ -421,19 +421,19 @@ def _value_types(m: onnx.ModelProto) -> dict:
             if vi.type.WhichOneof("value") is not None:
                 types[vi.name] = vi.type
         for t in graph.initializer:
-            types.setdefault(t.name, onnx.helper.make_tensor_type_proto(t.data_type, list(t.dims)))
+            types.setdefault(t.name, pb.full().helper.make_tensor_type_proto(t.data_type, list(t.dims)))
         for n in graph.node:
             for a in n.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     collect(a.g)
-                elif a.type == onnx.AttributeProto.GRAPHS:
+                elif a.type == pb.AttributeProto.GRAPHS:
                     for sg in a.graphs:
                         collect(sg)
     collect(g)
     return types
 
 
-def expand_functions(m: onnx.ModelProto) -> list:
+def expand_functions(m: pb.ModelProto) -> list:
     """Replace, in place, every node whose operator flopest has no lowering for but onnx's
     schema gives a function body (at the model's opset; context-dependent bodies built for the
     node's attributes and input types) by that body, in the graph and its subgraphs, until none
@@ -464,9 +464,9 @@ def expand_functions(m: onnx.ModelProto) -> list:
         for n in graph.node:
             total += 1
             for a in n.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     total += size(a.g)
-                elif a.type == onnx.AttributeProto.GRAPHS:
+                elif a.type == pb.AttributeProto.GRAPHS:
                     total += sum(size(g) for g in a.graphs)
         return total
 
@@ -490,9 +490,9 @@ def expand_functions(m: onnx.ModelProto) -> list:
         out = []
         for node in graph.node:
             for a in node.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     changed |= rewrite(a.g)
-                elif a.type == onnx.AttributeProto.GRAPHS:
+                elif a.type == pb.AttributeProto.GRAPHS:
                     for g in a.graphs:
                         changed |= rewrite(g)
             if not wants(node):
@@ -537,14 +537,14 @@ def _all_nodes(graph):
     for n in graph.node:
         yield n
         for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
+            if a.type == pb.AttributeProto.GRAPH:
                 yield from _all_nodes(a.g)
-            elif a.type == onnx.AttributeProto.GRAPHS:
+            elif a.type == pb.AttributeProto.GRAPHS:
                 for g in a.graphs:
                     yield from _all_nodes(g)
 
 
-def local_functions_called(m: onnx.ModelProto) -> list:
+def local_functions_called(m: pb.ModelProto) -> list:
     """The model-local functions the graph calls, directly or through another function
     (``domain:name``, sorted)."""
     funcs = {(f.domain, f.name): f for f in m.functions}
@@ -563,8 +563,8 @@ def local_functions_called(m: onnx.ModelProto) -> list:
 def _all_nodes_of(node):
     yield node
     for a in node.attribute:
-        if a.type == onnx.AttributeProto.GRAPH:
+        if a.type == pb.AttributeProto.GRAPH:
             yield from _all_nodes(a.g)
-        elif a.type == onnx.AttributeProto.GRAPHS:
+        elif a.type == pb.AttributeProto.GRAPHS:
             for g in a.graphs:
                 yield from _all_nodes(g)

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
+from . import pb
 
 from ...dims import Sym, broadcast_shapes, exact_div, free_names, opaque, prod, to_source
 from ...ops import Ctx
@@ -767,15 +767,15 @@ def collect(graph, info: ShapeInfo, cache: dict) -> None:
         info.dtypes[t.name] = t.data_type
     for node in graph.node:
         for a in node.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
+            if a.type == pb.AttributeProto.GRAPH:
                 collect(a.g, info, cache)
-            elif a.type == onnx.AttributeProto.GRAPHS:
+            elif a.type == pb.AttributeProto.GRAPHS:
                 for g in a.graphs:
                     collect(g, info, cache)
 
 
 
-def propagate(m: onnx.ModelProto, onnx_info: ShapeInfo, names: list) -> ShapeInfo:
+def propagate(m: pb.ModelProto, onnx_info: ShapeInfo, names: list) -> ShapeInfo:
     allowed = set(names)
 
     def ok(shape):
@@ -809,7 +809,7 @@ def propagate(m: onnx.ModelProto, onnx_info: ShapeInfo, names: list) -> ShapeInf
         seed(graph)
         for node in graph.node:
             for a in node.attribute:
-                if a.type == onnx.AttributeProto.GRAPH:
+                if a.type == pb.AttributeProto.GRAPH:
                     run(a.g)
             prop.node(node)
             if node.op_type == "If" and node.output:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 
-import onnx
+from . import pb
 
 KEEP_INITIALIZER_BYTES = 4096     # initializers up to this size keep their data
 _DATA_FIELDS = {4, 5, 6, 7, 9, 10, 11}  # TensorProto: *_data and raw_data
@@ -106,7 +106,7 @@ def _strip_graph(buf, s: int, e: int, stats: dict) -> bytes:
     return b"".join(parts)
 
 
-def read_graph_only(path: str) -> tuple[onnx.ModelProto, dict]:
+def read_graph_only(path: str) -> tuple[pb.ModelProto, dict]:
     """ModelProto of `path` with large initializer data left out; (model, stats)."""
     stats = {"stripped": 0, "skipped_bytes": 0, "file_bytes": os.path.getsize(path)}
     with open(path, "rb") as f:
@@ -124,7 +124,7 @@ def read_graph_only(path: str) -> tuple[onnx.ModelProto, dict]:
                 data = b"".join(parts)
             finally:
                 buf.release()
-    model = onnx.ModelProto()
+    model = pb.ModelProto()
     try:
         model.ParseFromString(data)
     except Exception as exc:  # protobuf's DecodeError and friends
@@ -132,9 +132,9 @@ def read_graph_only(path: str) -> tuple[onnx.ModelProto, dict]:
     return model, stats
 
 
-def strip_model(model: onnx.ModelProto) -> onnx.ModelProto:
+def strip_model(model: pb.ModelProto) -> pb.ModelProto:
     """Weight-free copy of an in-memory ModelProto (large initializers lose their data)."""
-    out = onnx.ModelProto()
+    out = pb.ModelProto()
     out.ir_version = model.ir_version
     out.opset_import.extend(model.opset_import)
     out.functions.extend(model.functions)
