@@ -5,7 +5,7 @@ exact per-row costs and totals (Python ints: no overflow at any scale).
 Two tiers run the one source of the formulas (kernel/formulas.py). A process costs its first
 rows in the interpreter (`cost` on Python ints: exact, and nothing to import); once it has
 costed PYTHON_TIER_ROWS rows, or meets a larger table, it loads the Numba kernels (kernel/_jit.py:
-0.3–0.5 s of import and cache load, then 50–150 M rows/s) and keeps them. A one-off count of a
+0.3–0.5 s of import and cache load, then 15–150 M rows/s) and keeps them. A one-off count of a
 graph of a few thousand rows, the common case at the command line, never pays that load; a sweep
 of re-bindings pays it once. FLOPEST_KERNEL=python or =jit fixes the tier (tests).
 """
@@ -51,8 +51,10 @@ def _kernels():
 
 
 # rows the interpreted tier costs in one process before the compiled kernels are loaded: about
-# as long (~5 us a row) as loading them takes
-PYTHON_TIER_ROWS = 60_000
+# as long as loading them takes (~1 us a row against 0.3-0.5 s; measured on GPT-2's export,
+# 2,455 rows: 2.3 ms interpreted, 0.15 ms compiled once loaded), so that a process never spends
+# more than about twice the better of the two (the ski-rental rule)
+PYTHON_TIER_ROWS = 300_000
 _python_rows = 0
 
 
