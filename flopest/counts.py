@@ -25,7 +25,7 @@ CONVENTIONS = (
     "RNN gates), the figure other counters report; macs = matmul_flops / 2. "
     "bytes = every operator's inputs read + outputs written at their element size, no fusion "
     "(an upper bound). Attention: {attention}. If: the costlier branch; Loop: body × constant "
-    "trip count. params = elements of floating-point initializers."
+    "trip count. params = elements of floating-point initializers, a tied weight stored twice counted once."
 )
 
 BY_CHOICES = ("op", "kind", "node", "module")

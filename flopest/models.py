@@ -387,7 +387,7 @@ def count_onnx(model, dims=None, *, strict: bool = False, causal: bool = False,
 
     bound = parse_dims(dims)
     low, m, stats, names, mode = fe.analyse(model, bound)
-    params = fe.count_params(m)
+    params = fe.count_params(m, stats.get("tied") or ())
     src = str(stats.get("source", ""))
 
     def make(low_, dims_, rebind=None):

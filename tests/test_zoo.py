@@ -8,7 +8,8 @@
 - ONNX (TorchScript export) at the tiny size: every node costed and matmul_flops equal to the
   PyTorch capture of the same tiny model.  `flops` and `params` are not compared across the two
   paths: the exporter folds eval BatchNorm into the convs, writes GroupNorm as
-  InstanceNormalization + affine, computes some masks as constants, and stores a tied weight twice.
+  InstanceNormalization + affine, computes some masks as constants, and stores a tied weight twice (counted once where it is
+  large enough to check: flopest.frontends.onnx.load.tied_copies; the tiny sizes are not).
 
 The full-size models are built on the meta device (no weight allocated or initialised: random
 init of the ~600 M parameters of the zoo takes longer than all the counting); counts read shapes

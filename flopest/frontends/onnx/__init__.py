@@ -15,7 +15,7 @@ from __future__ import annotations
 from ...errors import ModelReadError
 from .infer import infer
 from .load import (check_expansion, clear_declared_dims, count_params, elem_size, input_dims,
-                   leading_dim, load)
+                   leading_dim, load, tied_note)
 from .lower import Lowered, expand_functions, local_functions_called, lower
 from .propagate import ShapeInfo, collect
 
@@ -100,6 +100,9 @@ def analyse(model, dims: dict | None = None):
         low.notes.append(f"{stats['external_refs']} tensor(s) refer to external data files, which flopest "
                          f"never opens: their values are unknown (shapes and FLOPs do not need them)")
     low.notes.extend(n for n in expanded if n not in low.notes)
+    tied = tied_note(stats.get("tied") or [])
+    if tied:
+        low.notes.append(tied)
     low.examples_per_pass, low.examples_reason = leading_dim(m, dims)
     clash = _sequence_first_clash(low, low.examples_per_pass, dims or {})
     if clash:

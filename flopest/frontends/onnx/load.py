@@ -16,7 +16,7 @@ import numpy as np
 from ...dims import evaluate, free_names, parse_dim_param, sanitize, to_source
 from ...errors import InputError, ModelReadError
 from . import pb
-from .proto import WireError, read_graph_only, strip_model
+from .proto import WireError, read_elements, read_graph_only, strip_model
 
 FLOAT_TYPES = {pb.TensorProto.FLOAT, pb.TensorProto.FLOAT16, pb.TensorProto.BFLOAT16,
                 pb.TensorProto.DOUBLE} | {getattr(pb.TensorProto, n) for n in
@@ -40,12 +40,13 @@ def load(model) -> tuple[pb.ModelProto, dict]:
         _check_text(m, "<ModelProto>")
         stats = {"source": "<ModelProto>", "file_bytes": model.ByteSize()}
         stats["external_refs"] = drop_external_refs(m)
+        stats["tied"] = tied_copies(m, _memory_sampler(model))
         return m, stats
     try:
         path = os.fspath(model)
     except TypeError:
         raise InputError(f"cannot count a {type(model).__name__}: give a path to an .onnx file, an "
-                         f"pb.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
+                         f"onnx.ModelProto, 'zoo:NAME', or a torch.nn.Module followed by its example "
                          f"inputs") from None
     try:
         st = os.stat(path)
@@ -72,6 +73,7 @@ def load(model) -> tuple[pb.ModelProto, dict]:
     _check_text(m, path)
     stats["source"] = path
     stats["external_refs"] = drop_external_refs(m)
+    stats["tied"] = tied_copies(m, _file_sampler(path, stats.get("raw_data", {})))
     return m, stats
 
 
@@ -369,10 +371,11 @@ def read_constants(graph, consts: dict) -> None:
 
 
 
-def count_params(model: pb.ModelProto) -> int:
-    """Elements of the floating-point initializers (the weights; int shape constants excluded)."""
+def count_params(model: pb.ModelProto, tied=()) -> int:
+    """Elements of the floating-point initializers (the weights; int shape constants excluded),
+    each copy in `tied` (tied_copies: a weight the exporter stored twice) counted once."""
     total = 0
-    seen = set()
+    seen = {copy for copy, *_ in tied}
     for t in model.graph.initializer:
         if t.data_type in FLOAT_TYPES and t.name not in seen:
             seen.add(t.name)
@@ -382,6 +385,83 @@ def count_params(model: pb.ModelProto) -> int:
             total += n
     return total
 
+
+
+# ----------------------------------------------------------------------------- tied weights
+# A weight that a model uses twice (GPT-2's token embedding as its LM head: "tied") is one
+# parameter, but torch's TorchScript exporter stores it twice, once transposed for the MatMul.
+# Two 2-D floating-point initializers of the same element type and of equal or transposed shape,
+# each of at least TIE_MIN_ELEMENTS, whose TIE_SAMPLES sampled elements (the same positions of the
+# (rows, cols) view) hold the same bytes, not all equal, are taken to be one weight stored twice:
+# two independently initialised or trained matrices agree on 64 random elements with a
+# probability far below 1e-100. Only those elements are read (a few 2-byte or 4-byte reads).
+TIE_MIN_ELEMENTS = 1 << 16
+TIE_SAMPLES = 64
+_TIE_TYPES = {pb.TensorProto.FLOAT, pb.TensorProto.FLOAT16, pb.TensorProto.BFLOAT16, pb.TensorProto.DOUBLE}
+
+
+def tied_copies(model: pb.ModelProto, sampler) -> list:
+    """[(copy name, weight name, elements, transposed)]: the initializers that hold the values of
+    an earlier one (see TIE_SAMPLES); `sampler(tensor, flat indices)` gives the bytes of those
+    elements, or None when they cannot be read (external data, no data)."""
+    groups: dict = {}
+    for t in model.graph.initializer:
+        if t.data_type in _TIE_TYPES and len(t.dims) == 2 and int(t.dims[0]) * int(t.dims[1]) >= TIE_MIN_ELEMENTS:
+            r, c = int(t.dims[0]), int(t.dims[1])
+            groups.setdefault((t.data_type, max(r, c), min(r, c)), []).append(t)
+    out = []
+    for (_, rows, cols), ts in groups.items():
+        if len(ts) < 2:
+            continue
+        rng = np.random.default_rng(rows * 1_000_003 + cols)
+        pos = list(zip(rng.integers(0, rows, TIE_SAMPLES).tolist(), rng.integers(0, cols, TIE_SAMPLES).tolist()))
+        first: dict = {}
+        for t in ts:
+            r, c = int(t.dims[0]), int(t.dims[1])
+            transposed = (r, c) != (rows, cols)
+            idx = [j * c + i if transposed else i * c + j for i, j in pos]
+            try:
+                got = sampler(t, idx)
+            except (OSError, ValueError, WireError):
+                got = None
+            if not got or len(set(got)) < 2:
+                continue
+            key = tuple(got)
+            if key in first:
+                w, w_transposed = first[key]
+                out.append((t.name, w.name, r * c, transposed != w_transposed))
+            else:
+                first[key] = (t, transposed)
+    return out
+
+
+def _file_sampler(path: str, spans: dict):
+    def sample(t, idx):
+        span = spans.get(t.name)
+        return None if span is None else read_elements(path, span, elem_size(t.data_type), idx)
+    return sample
+
+
+def _memory_sampler(model: pb.ModelProto):
+    by_name = {t.name: t for t in model.graph.initializer}
+
+    def sample(t, idx):
+        src = by_name.get(t.name)
+        if src is None or lacks_data(src):
+            return None
+        flat = pb.to_array(src).reshape(-1)
+        return [flat[i].tobytes() for i in idx]
+    return sample
+
+
+def tied_note(tied: list) -> str | None:
+    """The count's note on the weights stored twice (None without any)."""
+    if not tied:
+        return None
+    shown = "; ".join(f"{c!r} = {w!r}{' transposed' if tr else ''} ({n:,} elements)" for c, w, n, tr in tied[:4])
+    more = f" and {len(tied) - 4} more" if len(tied) > 4 else ""
+    return (f"params: {len(tied)} initializer(s) hold the values of another one (a tied weight the exporter stored "
+            f"twice: {TIE_SAMPLES} sampled elements equal), counted once: {shown}{more}")
 
 
 def clear_declared_dims(model: pb.ModelProto, names: list) -> None:

@@ -85,20 +85,29 @@ def _ld(field: int, payload: bytes) -> bytes:
     return _encode_varint((field << 3) | 2) + _encode_varint(len(payload)) + payload
 
 
-def _strip_tensor(buf, s: int, e: int) -> bytes:
-    """TensorProto bytes without its data fields."""
+def _strip_tensor(buf, s: int, e: int) -> tuple:
+    """(TensorProto bytes without its data fields, its name, the file range of its raw_data or
+    None)."""
     parts = []
+    name, raw = "", None
     for fn, wt, vs, ve, fs in _fields(buf, s, e):
         if fn not in _DATA_FIELDS:
             parts.append(bytes(buf[fs:ve]))
-    return b"".join(parts)
+            if fn == 8 and wt == 2:
+                name = bytes(buf[vs:ve]).decode("utf-8", "replace")
+        elif fn == 9 and wt == 2:
+            raw = (vs, ve)
+    return b"".join(parts), name, raw
 
 
 def _strip_graph(buf, s: int, e: int, stats: dict) -> bytes:
     parts = []
     for fn, wt, vs, ve, fs in _fields(buf, s, e):
         if fn == 5 and wt == 2 and ve - vs > KEEP_INITIALIZER_BYTES:
-            parts.append(_ld(5, _strip_tensor(buf, vs, ve)))
+            body, name, raw = _strip_tensor(buf, vs, ve)
+            parts.append(_ld(5, body))
+            if raw is not None and name:
+                stats["raw_data"][name] = raw   # where its values lie in the file (read_elements)
             stats["stripped"] += 1
             stats["skipped_bytes"] += ve - vs
         else:
@@ -108,7 +117,7 @@ def _strip_graph(buf, s: int, e: int, stats: dict) -> bytes:
 
 def read_graph_only(path: str) -> tuple[pb.ModelProto, dict]:
     """ModelProto of `path` with large initializer data left out; (model, stats)."""
-    stats = {"stripped": 0, "skipped_bytes": 0, "file_bytes": os.path.getsize(path)}
+    stats = {"stripped": 0, "skipped_bytes": 0, "file_bytes": os.path.getsize(path), "raw_data": {}}
     with open(path, "rb") as f:
         if stats["file_bytes"] == 0:
             raise WireError("empty file")
@@ -130,6 +139,22 @@ def read_graph_only(path: str) -> tuple[pb.ModelProto, dict]:
     except Exception as exc:  # protobuf's DecodeError and friends
         raise WireError(str(exc) or type(exc).__name__) from None
     return model, stats
+
+
+def read_elements(path: str, span: tuple, itemsize: int, indices) -> list:
+    """The bytes of the elements `indices` of a tensor whose raw_data lies at `span` (file
+    offsets) of `path`: a few small reads, never the tensor."""
+    out = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for i in indices:
+            off = span[0] + int(i) * itemsize
+            if off + itemsize > span[1]:
+                raise WireError("element past the end of the tensor's raw_data")
+            out.append(os.pread(fd, itemsize, off))
+    finally:
+        os.close(fd)
+    return out
 
 
 def strip_model(model: pb.ModelProto) -> pb.ModelProto:
