@@ -14,7 +14,7 @@ import numpy as np
 
 from . import kernel, kinds
 from .version import __version__
-from .dims import examples_at
+from .dims import dim_name, examples_at
 from .errors import FlopestError, InputError, UnboundDimError, did_you_mean
 from .validate import error
 
@@ -56,9 +56,10 @@ def parse_dims(dims) -> dict:
                                  f"(e.g. --dim {k}=8)") from None
         if v < 0:
             raise InputError(f"dim {k!r} must be a non-negative integer, got {v!r} (e.g. --dim {k}=8)")
-        if str(k) in out and out[str(k)] != int(v):   # --dim batch=8 --dim batch=16: which one?
-            raise InputError(f"dim {k!r} is given twice ({out[str(k)]} and {int(v)}): give it once")
-        out[str(k)] = int(v)
+        k = dim_name(k)   # "batch-size" is the model's dim batch_size (flopest.dims.parse_dim_param)
+        if k in out and out[k] != int(v):   # --dim batch=8 --dim batch=16: which one?
+            raise InputError(f"dim {k!r} is given twice ({out[k]} and {int(v)}): give it once")
+        out[k] = int(v)
     return out
 
 

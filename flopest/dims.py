@@ -17,6 +17,10 @@ from typing import Mapping, Union
 from .errors import BroadcastError, FlopestError, InputError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# a name with hyphens between words ("batch-size", "sequence-length"): one dim, not a difference.
+# Expressions written by onnxruntime's and torch's symbolic shapes (sympy's printing) put spaces
+# around a binary minus ("s0 - 1"), and a hyphen before a digit stays arithmetic ("s0-1").
+_KEBAB = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 class Sym:
@@ -422,6 +426,8 @@ def parse_dim_param(text: str) -> Dim:
     text = text.strip()
     if _IDENT.match(text):
         return Sym.name(text)
+    if _KEBAB.match(text):
+        return Sym.name(dim_name(text))
     try:
         tree = ast.parse(text, mode="eval")
         if all(isinstance(n, _ALLOWED) for n in ast.walk(tree)):
@@ -429,6 +435,13 @@ def parse_dim_param(text: str) -> Dim:
     except (SyntaxError, ValueError, TypeError):
         pass
     return Sym.name(sanitize(text))
+
+
+def dim_name(text: str) -> str:
+    """The name flopest gives a dim written `text` by a model or a user: itself when it is an
+    identifier, "batch_size" for the hyphenated "batch-size" (one dim, see _KEBAB)."""
+    text = str(text).strip()
+    return sanitize(text) if _KEBAB.match(text) else text
 
 
 def sanitize(text: str) -> str:
