@@ -675,16 +675,36 @@ def run_check(a) -> int:
     return 0 if res.ok else 1
 
 
+def _distinct(flag: str, ids: list, what: str) -> list:
+    """The ids of a comparison, each known (an error naming the flag otherwise) and once: FR, fr
+    and France are one region."""
+    from .. import data as profiles
+    out, seen = [], set()
+    for i in ids:
+        known(flag, i, what)
+        canon = getattr(profiles, what)(i).id
+        if canon not in seen:
+            seen.add(canon)
+            out.append(i)
+    return out
+
+
 def run_compare(a) -> int:
     from ..impact import compare
     from ..plots import plot_compare
     from ..report import compare_title, render_compare
-    devices = list_arg("--device", a.device)
-    regions = list_arg("--region", a.region)
-    for d in devices:       # unknown ids fail before the model is counted
-        known("--device", d, "device")
-    for r in regions:
-        known("--region", r, "region")
+    devices = _distinct("--device", list_arg("--device", a.device), "device")   # unknown ids fail before the
+    regions = _distinct("--region", list_arg("--region", a.region), "region")   # model is counted
+    if len(devices) > 1:
+        # a figure measured on (or priced for) one device would be applied to every device compared
+        given = [flag for flag, v in (("--step-time", a.step_time), ("--throughput", a.throughput), ("--mfu", a.mfu),
+                                      ("--power-w", a.power_w), ("--price-per-hour", a.price_per_hour),
+                                      ("--accelerator-hours", a.accelerator_hours)) if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} a figure of one device, and "
+                             f"compare would apply it to each of the {len(devices)} devices ({', '.join(devices)}): "
+                             f"compare regions on that device (--device {devices[0]}), or estimate each device with "
+                             f"its own figure (flopest estimate --device ID ...)")
     a.compare = True
     plan = Plan(a)
     combos = [(d, r) for d in devices for r in regions]

@@ -748,8 +748,21 @@ def _build(name: str) -> _Table:
     records = _records(spec, _parse(_read_embedded(spec.file), f"flopest/data/{spec.file}", spec, False),
                        False)
     merged = {getattr(r, spec.attr): r for r in records}
+    _embedded_ids[name] = frozenset(str(k).lower() for k in merged)
     merged.update(_user.get(name, {}))
     return _Table(list(merged.values()), spec.attr)
+
+
+_embedded_ids: dict = {}   # table name -> the ids of its embedded rows
+
+
+def replaces_embedded(name: str, row) -> bool:
+    """Whether `row` of table `name` ("devices", "regions") is a user's row that took the id of an
+    embedded one (flopest's other tables keyed by that id still apply to it)."""
+    if not getattr(row, "origin", "") or str(row.origin).startswith("flopest/data/"):
+        return False
+    _table(name)
+    return str(getattr(row, _SPECS[name].attr)).lower() in _embedded_ids.get(name, frozenset())
 
 
 def _table(name: str) -> _Table:
@@ -962,5 +975,5 @@ __all__ = ["DATA_VERSION", "DataError", "UnknownIdError", "Device", "Region", "D
            "MfuPrior", "MfuEvidence", "PowerPrior", "WaterFactor", "Equivalence", "device", "devices",
            "region", "regions", "datacenter", "datacenters", "host", "hosts", "mfu_prior", "mfu_priors",
            "mfu_evidence", "power_prior", "power_priors", "water_electricity", "water_factors",
-           "equivalences", "TimeParam", "time_model", "Price", "prices", "RunPrior", "run_priors", "load_user_devices", "load_user_regions", "reload", "validate_all",
+           "equivalences", "TimeParam", "time_model", "Price", "prices", "RunPrior", "run_priors", "load_user_devices", "load_user_regions", "reload", "replaces_embedded", "validate_all",
            "parse_gemm_curve", "format_gemm_curve"]

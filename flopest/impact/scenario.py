@@ -138,8 +138,9 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
         int_u = Uncertain.fixed(_between("intensity", intensity, 0.0, 2000.0, unit="g CO2eq/kWh"), "g CO2eq/kWh",
                                 "given by the user")
     else:
+        table = reg.origin if reg.origin and not str(reg.origin).startswith("flopest/data/") else "grid_intensity.csv"
         int_u = Uncertain.fixed(reg.intensity_g_per_kwh, "g CO2eq/kWh",
-                                f"grid_intensity.csv [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
+                                f"{table} [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
     h = host_for(dev, host)
     if lifetime_years is not None:
         lt = Uncertain.fixed(_between("lifetime_years", lifetime_years, 0.0, 50.0, lo_open=True, unit="years"),
@@ -165,4 +166,26 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
                  pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,
                  datacenter=dc.id, notes=notes)
     s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
+    notes.extend(user_row_notes(dev, reg))
     return s
+
+
+def user_row_notes(dev, reg) -> list:
+    """What a user's device or region row (--devices / --regions FILE.csv) leaves to flopest's own
+    tables, and figures in it that look like a unit slip."""
+    out = []
+    if data.replaces_embedded("devices", dev):
+        out.append(f"device {dev.id!r} is the row of {dev.origin}, in place of flopest's own: the figures flopest's "
+                   f"other tables key to that id still apply to it (list price: prices.csv, interconnect and compute "
+                   f"units: time_model.csv, host: hosts.csv); give the row an id of its own to leave them out, or "
+                   f"--price-per-hour for the price")
+    user_dev = dev.origin and not str(dev.origin).startswith("flopest/data/")
+    if user_dev and dev.kind in ("gpu", "tpu") and dev.mem_bandwidth_gbps < 50:
+        out.append(f"device {dev.id!r} ({dev.origin}): mem_bandwidth_gbps {dev.mem_bandwidth_gbps:g} GB/s is below any "
+                   f"data-centre accelerator's; if it is in TB/s, write {dev.mem_bandwidth_gbps * 1000:g}")
+    user_reg = reg.origin and not str(reg.origin).startswith("flopest/data/")
+    if user_reg and 0 < reg.intensity_g_per_kwh < 1:
+        out.append(f"region {reg.id!r} ({reg.origin}): intensity {reg.intensity_g_per_kwh:g} g CO2eq/kWh is below any "
+                   f"grid's (the lowest in grid_intensity.csv is about 20); if it is in kg/kWh, write "
+                   f"{reg.intensity_g_per_kwh * 1000:g}")
+    return out

@@ -926,5 +926,12 @@ def compare(estimates: list) -> dict:
                                 for q in ("p50",)}
         r["label"] = f"{r['device']} @ {r['region']}"
     rows.sort(key=lambda r: r["co2eq_kg"]["p50"])
+    # every row's notes reach the comparison: those of every row once, the others with their row
+    per_row = [list(dict.fromkeys(r.get("notes") or [])) for r in rows]
+    shared = [n for n in per_row[0] if all(n in other for other in per_row[1:])]
+    notes = list(shared)
+    for r, own in zip(rows, per_row):
+        notes += [f"{r['label']}: {n}" for n in own if n not in shared]
     return {"first_choice": first["label"], "rows": rows, "data_version": first["data_version"],
-            "version": first["version"], "flops": first["flops"]}
+            "version": first["version"], "flops": first["flops"], "notes": notes,
+            "unknown_ops": first.get("unknown_ops") or {}, "coverage": first.get("coverage")}

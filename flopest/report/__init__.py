@@ -498,6 +498,7 @@ def compare_report(d: dict, fmt: str = "table") -> Report:
            [[r["device"], r["region"], r["time_s"]["p50"], r["energy_kwh"]["p50"], r["co2eq_kg"]["p5"],
              r["co2eq_kg"]["p50"], r["co2eq_kg"]["p95"], c(r, "p5"), c(r, "p50"), c(r, "p95"),
              r["saving_vs_first"]["p50"]] for r in d["rows"]])
+    csv[1].extend([f"note: {' '.join(str(n).split())}"] + [""] * (len(csv[0]) - 1) for n in d.get("notes") or ())
     foot = (f"Sorted by CO₂eq at p50; saving against {d['first_choice']} (the first choice). Plan: {plan_head(d)}. "
             f"Cost: accelerator-hours × on-demand list price per accelerator-hour (prices.csv, --price-per-hour)"
             + ("; — where the device has no list price. " if any(not r.get("cost_usd") for r in d["rows"]) else ". ")
