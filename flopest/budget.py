@@ -106,10 +106,11 @@ class CheckResult:
     unknown_ops: dict = field(default_factory=dict)
     coverage: float | None = None
     allow_unknown: bool = False
+    partial: list = field(default_factory=list)   # figures of a budget counted in part only (why)
 
     @property
     def complete(self) -> bool:
-        return not self.unknown_ops and (self.coverage is None or self.coverage >= 1.0)
+        return not self.unknown_ops and (self.coverage is None or self.coverage >= 1.0) and not self.partial
 
     @property
     def state(self) -> str:
@@ -132,9 +133,13 @@ class CheckResult:
         """'2 operator node(s) not costed (FusedMatMul ×2), coverage 92.0 %' or ''."""
         if self.complete:
             return ""
-        listing = ", ".join(f"{k} ×{v}" for k, v in sorted(self.unknown_ops.items())) or "unnamed"
-        cov = f", coverage {self.coverage:.1%}" if self.coverage is not None else ""
-        return f"{sum(self.unknown_ops.values())} operator node(s) not costed ({listing}){cov}"
+        parts = []
+        if self.unknown_ops or (self.coverage is not None and self.coverage < 1.0):
+            listing = ", ".join(f"{k} ×{v}" for k, v in sorted(self.unknown_ops.items())) or "unnamed"
+            cov = f", coverage {self.coverage:.1%}" if self.coverage is not None else ""
+            parts.append(f"{sum(self.unknown_ops.values())} operator node(s) not costed ({listing}){cov}")
+        parts += self.partial
+        return "; ".join(parts)
 
     def verdict(self) -> str:
         """One line: 'within budget: ...', 'OVER BUDGET: ...' or 'NOT CHECKED: ...', saying what
@@ -157,7 +162,7 @@ class CheckResult:
         return {"ok": self.ok, "state": self.state, "exit_code": self.exit_code, "at": self.at,
                 "verdict": self.verdict(), "budgets": [r.to_dict() for r in self.rows],
                 "unknown_ops": dict(sorted(self.unknown_ops.items())), "coverage": self.coverage,
-                "allow_unknown": self.allow_unknown, "notes": list(self.notes)}
+                "partial": list(self.partial), "allow_unknown": self.allow_unknown, "notes": list(self.notes)}
 
 
 def parse_value(text, family: str, what: str, *, bare: str | None = "family") -> float:
@@ -241,9 +246,15 @@ def evaluate(result, budgets, at: str = "p95", *, allow_unknown: bool = False) -
         rng = m[b.metric]
         rows.append(Row(b, at, float(rng[at]), rng))
     unknown, cov = coverage_of(result)
-    res = CheckResult(rows, at, result, unknown_ops=unknown, coverage=cov, allow_unknown=allow_unknown)
+    partial = []
+    missing_water = getattr(getattr(result, "scenario", None), "water_partial", None)
+    if missing_water and any(b.metric == "water_l" for b in bs):
+        partial.append(f"water counts on-site use only ({missing_water}): the water of electricity generation is "
+                       f"not in the figure")
+    res = CheckResult(rows, at, result, unknown_ops=unknown, coverage=cov, allow_unknown=allow_unknown,
+                      partial=partial)
     if res.uncosted():
-        res.notes.append(f"{res.uncosted()}: their cost is unknown, not 0"
+        res.notes.append(f"{res.uncosted()}: what is left out is unknown, not 0"
                          + ("; accepted (allow_unknown)" if allow_unknown else ""))
     if res.state == "incomplete":
         raise CoverageError(res)

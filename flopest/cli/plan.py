@@ -94,8 +94,9 @@ def add_parsers(sub) -> None:
                    help="the quantile compared with the budgets (default p95: within budget with 95 %% "
                         "confidence under the priors)")
     k.add_argument("--allow-unknown", action="store_true",
-                   help="accept a model some of whose operators are not costed (the verdict then covers the "
-                        "costed part and says so); without it such a check exits 2")
+                   help="accept a model some of whose operators are not costed, or a figure counted in part "
+                        "(water where the region has no water-of-electricity figure): the verdict then covers "
+                        "the costed part and says so; without it such a check exits 2")
     k.add_argument("--config", metavar="FILE", help="pyproject.toml or flopest.toml to read (default: the "
                    "nearest one in the current folder or its parents, up to the repository root)")
     k.add_argument("--no-config", action="store_true", help="ignore pyproject.toml and flopest.toml")

@@ -216,6 +216,21 @@ def _floats(text: str) -> list:
     return [float(x) for x in text.strip().strip("[]").replace(",", " ").split() if x]
 
 
+def _readings(text: str) -> tuple:
+    """(finite readings, entries) of a carbontracker power list: "[nan 300.]" and "[None]" (a
+    device it could not read) give no reading for that entry, never a NaN or an error."""
+    vals = []
+    entries = [x for x in text.strip().strip("[]").replace(",", " ").split() if x]
+    for x in entries:
+        try:
+            v = float(x)
+        except ValueError:   # None
+            continue
+        if math.isfinite(v):
+            vals.append(v)
+    return vals, len(entries)
+
+
 def read_carbontracker(files: dict) -> MeasuredRun:
     """One run from carbontracker's logs: {path: (kind, text)}, kind "carbontracker" (the standard
     log: epochs, power per component and device, the PUE coefficient) or "carbontracker-output"
@@ -245,6 +260,7 @@ def read_carbontracker(files: dict) -> MeasuredRun:
                 names = [d.strip() for d in devs.split(",") if d.strip()]
                 gpus, model = len(names), (f"{len(names)} x {names[0]}" if names else "")
     acc_j = it_j = duration = None
+    missing: set = set()
     if std:
         # per epoch: its duration, then the average power of each component (a list per device)
         epochs = re.split(r"(?m)^.* - Epoch \d+:\s*$", std[0][1])[1:]
@@ -255,17 +271,29 @@ def read_carbontracker(files: dict) -> MeasuredRun:
                 continue
             secs = _seconds(*d.groups())
             duration += secs
-            for comp, watts in re.findall(r"Average power usage \(W\) for (\w+): (\[[^\]]*\]|[0-9.]+|None)", ep):
-                w = sum(_floats(watts)) if watts != "None" else 0.0
+            for comp, watts in re.findall(r"Average power usage \(W\) for (\w+): (\[[^\]]*\]|[0-9.eE+-]+|nan|None)",
+                                          ep):
+                vals, entries = _readings(watts)
+                if not vals:
+                    missing.add(comp)
+                    continue
+                # a device without a reading is taken at the mean of the others (said in the notes)
+                w = sum(vals) / len(vals) * entries
+                if len(vals) < entries:
+                    missing.add(comp)
                 it_j += w * secs
                 if comp.lower() == "gpu":
                     acc_j += w * secs
-                    gpus = gpus or len(_floats(watts)) or None
+                    gpus = gpus or entries or None
         if not duration:
             raise InputError(f"{std[0][0]!r}: no epoch with a duration: carbontracker measured no epoch "
                              f"(call tracker.epoch_start() and epoch_end())")
         if not gpus:
             acc_j = None
+        if missing:
+            notes.append(f"carbontracker logged no power (nan or None) for some {', '.join(sorted(missing))} "
+                         f"device(s) in some epochs: such a device is taken at the mean of the others in that epoch, "
+                         f"and an epoch without any reading adds nothing")
     energy_j = co2 = None
     if out:
         a = re.search(r"Actual consumption[^\n]*:\s*\n\s*Time:\s*" + _HMS + r"\s*\n\s*Energy:\s*([0-9.eE+-]+) kWh"
@@ -290,7 +318,10 @@ def read_carbontracker(files: dict) -> MeasuredRun:
     intensity = float(ci.group(1)) if ci else (co2 * 1000.0 / (energy_j / J_PER_KWH) if co2 and energy_j else None)
     if co2 is None and intensity is not None:
         co2 = energy_j / J_PER_KWH * intensity / 1000.0
-    loc = re.search(r"at detected location: (.*?): \[", text)
+    # "... at detected location: Copenhagen, DK: [..]", "... at detected location Copenhagen, DK: [..]" (its
+    # tracker's own wording) and "Average carbon intensity ... at detected location: Copenhagen, DK."
+    loc = (re.search(r"at detected location:? (.*?): \[", text)
+           or re.search(r"(?m)at detected location:? (.*?)\.?\s*$", text))
     return MeasuredRun("carbontracker", source, duration, energy_j, pue, basis, acc_j, co2, intensity, gpus,
                        model, loc.group(1).strip() if loc else "", version.group(1) if version else "", notes)
 

@@ -48,6 +48,7 @@ class Scenario:
     datacenter: str = ""
     notes: list = field(default_factory=list)
     device_source: str = "flopest/data/devices.csv"
+    water_partial: str | None = None    # why the water figure leaves out the water of electricity (None: it does not)
 
     def assumptions(self) -> list:
         rows = [
@@ -155,17 +156,20 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
                       f"are likely underestimates, METHOD.md §4)")
     wue = dc.wue_l_per_kwh
     wue_u = Uncertain.fixed(wue or 0.0, "L/kWh", f"datacenters.csv [{dc.id}]" + ("" if wue else ": not published, 0"))
+    water_partial = None
     try:
         wf = data.water_electricity(reg.maps_to or reg.id)
         we_u = Uncertain.fixed(wf.water_l_per_kwh, "L/kWh", f"water_electricity.csv [{wf.region}] ({wf.source})")
     except KeyError:
         we_u = Uncertain.fixed(0.0, "L/kWh", "no water factor for this region: 0")
         notes.append(f"no water-of-electricity figure for {reg.id}: water counts on-site use only")
+        water_partial = f"no water-of-electricity figure for {reg.id}"
     pw = _between("power_w", power_w, 0.0, 100_000.0, lo_open=True, hi_open=True, unit="W", allow_none=True)
     s = Scenario(dev.id, n, float(peak) * 1e12, precision, float(dev.tdp_w), mfu_u, power_frac, host_w,
                  pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,
                  datacenter=dc.id, notes=notes)
     s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
+    s.water_partial = water_partial   # a water budget cannot be checked on this figure alone (flopest.budget)
     notes.extend(user_row_notes(dev, reg))
     return s
 

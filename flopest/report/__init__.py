@@ -449,10 +449,17 @@ def check_blocks(c: dict) -> list:
             Table("budgets", ("budget", "limit", "estimate", "at", "of budget", "verdict"), rows, "llllll")]
 
 
-def _check_csv(c: dict) -> tuple:
-    return (["budget", "metric", "unit", "limit", "at", "value", "ratio", "ok"],
-            [[b["budget"], b["metric"], b["unit"], b["limit"], b["at"], b["value"], b.get("ratio"), b["ok"]]
-             for b in c["budgets"]])
+def _check_csv(c: dict, notes=()) -> tuple:
+    """One row per budget, then the verdict and every note (what was not costed, the estimate's
+    own notes) as rows of their own, as the other CSV reports write them."""
+    head = ["budget", "metric", "unit", "limit", "at", "value", "ratio", "ok"]
+    rows = [[b["budget"], b["metric"], b["unit"], b["limit"], b["at"], b["value"], b.get("ratio"), b["ok"]]
+            for b in c["budgets"]]
+    pad = [""] * (len(head) - 1)
+    rows.append([f"verdict: {' '.join(str(c['verdict']).split())}"] + pad)
+    for n in dict.fromkeys(list(c.get("notes") or ()) + list(notes)):
+        rows.append([f"note: {' '.join(str(n).split())}"] + pad)
+    return head, rows
 
 
 def check_table(c: dict, fmt: str) -> str:
@@ -473,7 +480,7 @@ def render_check(d: dict, fmt: str, training_type: str = "pre-training") -> str:
     rep = estimate_report(d, fmt)
     rep.title = "flopest check"
     rep.blocks = check_blocks(d["check"]) + rep.blocks
-    rep.csv = _check_csv(d["check"])
+    rep.csv = _check_csv(d["check"], d.get("notes") or ())
     if fmt == "html":
         from .html import page
         return page("flopest check", estimate_html(d, rep, "flopest check"))
@@ -632,7 +639,7 @@ def serving_report(d: dict, fmt: str = "table") -> Report:
     rep = Report("flopest serve", data=d, csv=(["measure", "p5", "p50", "p95"], rows))
     if "check" in d:
         rep.blocks += check_blocks(d["check"])
-        rep.csv = _check_csv(d["check"])
+        rep.csv = _check_csv(d["check"], d.get("notes") or ())
     rep.blocks.append(Text([serving_head(d)]))
     cr = list(serving_count_rows(d))
     if cr:

@@ -63,6 +63,12 @@ def calibration_report(d: dict) -> Report:
     csv_cols = ("figure", "unit", "predicted_p5", "predicted_p50", "predicted_p95", "measured", "ratio", "within")
     csv_rows = [(r["figure"], r["unit"], r["predicted"]["p5"], r["predicted"]["p50"], r["predicted"]["p95"],
                  r["measured"], r["ratio"], r["within"]) for r in d["comparison"]]
+    pad = ("",) * (len(csv_cols) - 1)
+    # the calibrated figures, the flags and the notes: rows of their own, as in the other CSV reports
+    csv_rows += [(f"calibrated: {name}: {value}" + (f" ({how})" if how else ""),) + pad
+                 for name, value, how in calibrated_rows(d)]
+    csv_rows += [(f"use them: {line}",) + pad for line in ([d["flags"]] if d["flags"] else [])]
+    csv_rows += [(f"note: {' '.join(str(n).split())}",) + pad for n in d["notes"]]
     return Report("flopest calibrate", blocks, d, (csv_cols, csv_rows))
 
 

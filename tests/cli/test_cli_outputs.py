@@ -72,8 +72,9 @@ def test_compare_has_a_cost_column(capsys):
     h100 = next(r for r in rows if r["device"] == "h100-sxm" and r["region"] == "aws:us-east-1")
     assert float(h100["cost_usd_p50"]) > 0
     assert next(r for r in rows if r["device"] == "rtx-3090")["cost_usd_p50"] == ""
-    # with --price-per-hour every row has a cost: accelerator-hours × USD 1
-    d = json.loads(run(capsys, *argv, "--format", "json", "--price-per-hour", "1"))
+    # with --price-per-hour (one device's price: regions compared) every row has a cost: accelerator-hours × USD 1
+    one = ["compare", *plan, "--device", "rtx-3090", "--region", "aws:us-east-1,FR"]
+    d = json.loads(run(capsys, *one, "--format", "json", "--price-per-hour", "1"))
     assert all(r["cost_usd"]["p50"] == pytest.approx(r["accelerator_hours"]["p50"], rel=1e-9) for r in d["rows"])
 
 

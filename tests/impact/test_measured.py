@@ -204,6 +204,40 @@ def test_carbontracker_with_one_log(ct):
     assert any("average power × duration" in n for n in only_std.notes)
 
 
+def test_carbontracker_readings_it_could_not_take(tmp_path):
+    """"[nan 300.]" (one device unread) and "[None]" (carbontracker 1.x, no reading): the unread
+    device is taken at the mean of the others, an epoch without any reading adds nothing, both
+    said; never a NaN figure or a crash. Epoch 1: gpu [nan 290] -> 2 × 290 W; epoch 2: [310 290]
+    -> 600 W; accelerator energy (580 + 600) W × 1,800 s = 2.124 MJ."""
+    std = tmp_path / "a_carbontracker.log"
+    std.write_text(STD.replace("for gpu: [310.0 290.0]", "for gpu: [nan 290.0]", 1))
+    run = read_measured(str(std))
+    assert run.accelerator_energy_j == pytest.approx((580 + 600) * 1800)
+    assert any("nan or None" in n for n in run.notes)
+    none = tmp_path / "b_carbontracker.log"
+    none.write_text(STD.replace("for gpu: [310.0 290.0]", "for gpu: [None]"))
+    run = read_measured(str(none))
+    assert run.accelerator_energy_j is None or run.accelerator_energy_j == 0   # no GPU reading at all
+    assert run.energy_j == pytest.approx(100 * 3600 * 1.58)                     # the CPU's 100 W only
+    assert all(v == v for v in (run.energy_j, run.duration_s))                  # no NaN
+
+
+@pytest.mark.parametrize("line,where", [
+    ("fetched every 900 s at detected location Copenhagen, Capital Region, DK: [120.5]", "Copenhagen, Capital Region, DK"),
+    ("fetched every 900 s at detected location: Copenhagen, Capital Region, DK: [120.5]", "Copenhagen, Capital Region, DK"),
+])
+def test_carbontracker_location_in_both_wordings(tmp_path, line, where):
+    std = tmp_path / "c_carbontracker.log"
+    std.write_text(STD.replace("fetched every 900 s at detected location: Copenhagen, Capital Region, DK: [120.5]",
+                               line))
+    assert read_measured(str(std)).location == where
+    only = tmp_path / "d_carbontracker.log"
+    only.write_text("\n".join(x for x in STD.splitlines() if "fetched every" not in x)
+                    + "\n2026-12-07 11:00:00 - Average carbon intensity during training was 120.50 gCO2/kWh at "
+                      "detected location: Copenhagen, Capital Region, DK.\n")
+    assert read_measured(str(only)).location == "Copenhagen, Capital Region, DK"
+
+
 def test_carbontracker_logs_that_disagree_say_so(ct, tmp_path):
     std, _ = ct
     out = tmp_path / "other_carbontracker_output.log"
