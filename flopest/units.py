@@ -70,6 +70,9 @@ _REFUSED = {
     "duration": {"m": "write 'min' for minutes (or 'M' for millions of the bare unit)"},
 }
 _COUNT_AFTER_BARE = ("k", "K", "M", "G", "B", "T", "P")   # hours=1.2M: a million hours
+# the families where a count suffix after a bare number is read so (hours=1.2M, cost=2M); elsewhere
+# it reads as a unit prefix as well (energy_kwh='5M': 5 MWh or 5 million kWh?) and is refused
+_COUNTED_FAMILIES = ("duration", "money")
 
 _NUMBER = re.compile(r"^\s*([+-]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9]+)?)\s*(\S*?)\s*$")
 _MAX_ECHO = 60
@@ -176,6 +179,14 @@ def parse_quantity(text, family: str, name: str = "value", *, to: str | None = N
         factor = _factor(bare or to, family, text, name)
     else:
         num, unit = _split(text, name, f"50{to}")
+        hint = _REFUSED.get(family, {}).get(unit)
+        if hint:   # before any count reading: 'T' is not a trillion kilograms
+            raise InputError(f"{name} {clip(text)}: unit {unit!r} is ambiguous; {hint}")
+        if bare and unit in _COUNT_AFTER_BARE and family not in _COUNTED_FAMILIES:
+            exp = {"k": 3, "K": 3, "M": 6, "G": 9, "B": 9, "T": 12, "P": 15}[unit]
+            raise InputError(f"{name} {clip(text)}: {unit!r} after a number reads as a count or as a unit prefix; "
+                             f"write the unit in full: {num:g}{unit.upper() if unit != 'k' else 'k'}{ref} or "
+                             f"{num:g}e{exp}{bare}")
         if not unit or (bare and unit in _COUNT_AFTER_BARE):
             if bare is None:
                 raise InputError(f"{name} {clip(text)} has no unit; write one of {', '.join(table)} "

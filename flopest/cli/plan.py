@@ -696,6 +696,8 @@ def run_compare(a) -> int:
     from ..report import compare_title, render_compare
     devices = _distinct("--device", list_arg("--device", a.device), "device")   # unknown ids fail before the
     regions = _distinct("--region", list_arg("--region", a.region), "region")   # model is counted
+    a.compare = True
+    plan = Plan(a)
     if len(devices) > 1:
         # a figure measured on (or priced for) one device would be applied to every device compared
         given = [flag for flag, v in (("--step-time", a.step_time), ("--throughput", a.throughput), ("--mfu", a.mfu),
@@ -706,8 +708,6 @@ def run_compare(a) -> int:
                              f"compare would apply it to each of the {len(devices)} devices ({', '.join(devices)}): "
                              f"compare regions on that device (--device {devices[0]}), or estimate each device with "
                              f"its own figure (flopest estimate --device ID ...)")
-    a.compare = True
-    plan = Plan(a)
     combos = [(d, r) for d in devices for r in regions]
     ests = []
     with progress(a, "estimating", total=len(combos)) as step:

@@ -859,6 +859,14 @@ def measured_time(wl, s: Scenario, step_time_s, throughput, unit: str) -> tuple:
         total += extra
         src += (f"; + {extra:.4g} s of evaluation: its forward FLOPs at the FLOP rate the measured training "
                 f"implies")
+    implied = float(wl.flops) / (s.n_devices * s.peak_flops * total) if total > 0 else math.inf
+    if implied > 1.0:
+        flag = "step time" if step_time_s is not None else "throughput"
+        per = "per optimizer step" if step_time_s is not None else "per device"
+        raise error(f"the measured {flag} given implies {implied:.3g}× the dense {s.precision} peak of {s.n_devices:,} "
+                    f"{s.device}: faster than the hardware can run this plan's {float(wl.flops):.4g} FLOPs. It is "
+                    f"{per}: a cluster's total is divided by the devices first", "step_time_s" if step_time_s
+                    is not None else "throughput")
     t = Uncertain.fixed(total, "s", src)
     return _time_mfu(wl, s, t, src + "; replaces the step-time model"), \
         Uncertain.fixed(1.0, "", "1: a measured throughput includes memory-bound time")

@@ -18,7 +18,7 @@ VALUES = {
     "accelerator_hours": ["--accelerator-hours", "1000"], "mfu": ["--mfu", "0.4"],
 }
 COMMON = ["--samples", "200", "--format", "json"]
-COMMANDS = {"estimate": [], "check": ["--budget", "co2eq=1Mt", "--no-config"], "compare": ["--device", "h100-sxm,a100-sxm4-80gb"]}
+COMMANDS = {"estimate": [], "check": ["--budget", "co2eq=1Mt", "--no-config"], "compare": ["--device", "h100-sxm", "--region", "FR,DE"]}   # one device: a figure of one device is refused across devices (test_compare_trust)
 
 
 def base(path, mlp_path):

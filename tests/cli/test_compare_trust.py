@@ -95,3 +95,28 @@ def test_unit_slips_in_user_rows_are_said(cli, tmp_path):
     assert "if it is in kg/kWh, write 45" in " ".join(d["notes"])
     src = next(a["source"] for a in d["assumptions"] if "intensity" in a["name"])
     assert src.startswith(str(reg)) and "grid_intensity.csv" not in src
+
+
+def test_a_measured_throughput_faster_than_the_hardware_is_refused(cli):
+    """600k tokens/s per H100 on a 7B model: 6 · 7e9 · 6e5 = 2.52e16 FLOP/s per device, 25× the 989.4
+    TFLOP/s dense bf16 peak (a cluster's total typed as per device): refused, not capped at MFU 1."""
+    r = cli(["estimate", "--params", "7B", "--tokens", "200B", "--devices", "64", "--throughput",
+             "600ktokens/s"])
+    assert r.returncode == 2 and "peak" in r.stderr and "per device" in r.stderr
+    assert cli(["estimate", "--params", "7B", "--tokens", "200B", "--devices", "64", "--throughput", "3000tokens/s",
+                "--samples", "2000", "-q"]).returncode == 0
+
+
+def test_a_count_suffix_is_not_read_as_a_unit_prefix_in_the_api():
+    """co2eq_kg='0.5T' is not 0.5 trillion kg (the CLI refuses 'T'; so does the API), and
+    energy_kwh='5M' (5 MWh or 5 million kWh?) is refused; hours and money keep their counts."""
+    import pytest
+
+    import flopest
+    from flopest.units import parse_quantity
+    est = flopest.estimate(params=1e9, tokens=1e9, device="h100-sxm", samples=2000)
+    for kw in ({"co2eq_kg": "0.5T"}, {"energy_kwh": "5M"}):
+        with pytest.raises(flopest.InputError):
+            flopest.check(est, **kw)
+    assert parse_quantity("1.2M", "duration", "hours", to="h", bare="h") == 1.2e6
+    assert parse_quantity("2k", "money", "cost", to="USD", bare="USD") == 2000
