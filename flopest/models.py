@@ -47,8 +47,14 @@ def is_torch_module(obj) -> bool:
 
 
 def is_onnx_proto(obj) -> bool:
-    onnx = sys.modules.get("onnx")
-    return onnx is not None and isinstance(obj, onnx.ModelProto)
+    """A ModelProto, whether `onnx` is imported or only its generated message module is (flopest's
+    ONNX front end loads that one alone: frontends/onnx/pb.py)."""
+    for name in ("onnx", "onnx.onnx_ml_pb2"):
+        mod = sys.modules.get(name)
+        cls = getattr(mod, "ModelProto", None) if mod is not None else None
+        if cls is not None and isinstance(obj, cls):
+            return True
+    return False
 
 
 def is_zoo(spec) -> bool:

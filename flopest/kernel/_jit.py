@@ -131,3 +131,47 @@ def group_sums(key, nkeys, values, mask):
             hi[key[i]] += v >> 31
             lo[key[i]] += v & low_mask
     return hi, lo
+
+
+# ---------------------------------------------------------------- the compiled tier against its source
+def _canary():
+    """(kind, params, elsize, outsize) rows that take every branch of formulas.cost: each kind,
+    causal and windowed attention with negative and positive offsets, a fused elementwise row,
+    a transposed convolution; arrays of the dtypes OpTable holds (int8 kinds and sizes)."""
+    from .. import kinds
+    rows = []
+    for k in range(kinds.NKINDS):
+        p = [3, 6, 4, 2, 13, 5, 17, 0, 2][: kinds.NPARAM]
+        if k == kinds.ELEMENTWISE:
+            rows += [(k, p[:3] + [0] + p[4:]), (k, p[:3] + [1] + p[4:])]
+        elif k == kinds.CONV:
+            rows += [(k, p), (k, p[:7] + [1] + p[8:])]
+        elif k == kinds.ATTENTION:
+            for causal, off in ((0, 0), (1, 0), (1, -2), (1, 5), (4, 0), (4, -3)):
+                rows.append((k, [3, 7, 9, 4, 5, causal, 2, off, 2]))
+        else:
+            rows.append((k, p))
+    kind = np.array([r[0] for r in rows], dtype=np.int8)
+    params = np.array([r[1] for r in rows], dtype=np.int64)
+    size = np.array([2 + (i % 3) for i in range(len(rows))], dtype=np.int8)
+    return kind, params, size, size[::-1].copy()
+
+
+def _matches_source() -> bool:
+    kind, params, es, eo = _canary()
+    n = len(kind)
+    out = [np.empty(n, dtype=np.int64) for _ in range(3)] + [np.empty(n, dtype=np.bool_)]
+    row_costs(kind, params, es, eo, *out)
+    want = [formulas.cost(int(kind[i]), [int(x) for x in params[i]], int(es[i]), int(eo[i])) for i in range(n)]
+    return all((int(out[0][i]), int(out[1][i]), int(out[2][i])) == tuple(want[i]) and not out[3][i] for i in range(n))
+
+
+# Numba's cache is keyed to this file's source, not to formulas.py or kinds.py, whose functions and
+# constants row_costs inlines: after either changes (an upgrade), a cached row_costs would cost
+# the old formulas while the interpreted tier costs the new ones. Checked once a process against
+# the source on rows that take every branch, and recompiled (the cache rewritten) when it differs.
+if not _matches_source():
+    row_costs.recompile()
+    if not _matches_source():
+        raise RuntimeError("flopest's compiled cost kernel disagrees with kernel/formulas.py after recompiling: "
+                           "report this (FLOPEST_KERNEL=python avoids the compiled tier)")

@@ -91,11 +91,53 @@ def test_standalone_classes_are_onnx_own_after_a_later_import(tmp_path):
     `import onnx` reuses it: the classes are the same objects and onnx's own helpers work on
     pb's messages."""
     code = ("import sys; from flopest.frontends.onnx import pb; first = 'onnx' in sys.modules; "
-            "m = pb.ModelProto(); m.ir_version = 9; import onnx; from onnx import helper; "
+            "m = pb.ModelProto(); m.ir_version = 9; pb.infer_shapes(m); import onnx; from onnx import helper; "
             "import json; print(json.dumps([first, onnx.ModelProto is pb.ModelProto, "
             "onnx.load_from_string(m.SerializeToString()).ir_version, "
-            "helper.make_tensor('t', 1, [1], [1.0]).__class__ is pb.TensorProto]))")
+            "helper.make_tensor('t', 1, [1], [1.0]).__class__ is pb.TensorProto, "
+            "onnx.onnx_cpp2py_export.checker.ValidationError.__name__, onnx.onnx_ml_pb2.ModelProto is onnx.ModelProto, "
+            "pb._FINDER in sys.meta_path]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                        env={**os.environ, "PYTHONPATH": ROOT})
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout.strip().splitlines()[-1]) == [False, True, 9, True]
+    # the package's attributes for the modules pb loaded are set (code reaches the checker's
+    # exception through them), and pb's import hook is gone once onnx is imported
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [False, True, 9, True, "ValidationError", True, False]
+
+
+def test_first_counts_in_several_threads_agree(tmp_path):
+    """8 threads run a fresh process's first ONNX count at once (the shape-inference extension is
+    loaded once, under a lock): every count is the same, and a later `import onnx` works.
+    Cast(x[B, 8] float32 -> float16): bytes = B·8·(4 + 2) = 240 at B = 5."""
+    g = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT16)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["B", 8])])
+    path = tmp_path / "cast.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    code = ("import sys, threading, json; sys.setswitchinterval(1e-6); import flopest\n"
+            "res, bar = [], threading.Barrier(8)\n"
+            "def go():\n    bar.wait(); res.append(flopest.count(sys.argv[1], dims={'B': 5}).bytes)\n"
+            "ts = [threading.Thread(target=go) for _ in range(8)]; [t.start() for t in ts]; [t.join() for t in ts]\n"
+            "import onnx; print(json.dumps([res, hasattr(onnx, 'onnx_cpp2py_export')]))")
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout.strip().splitlines()[-1]) == [[5 * 8 * (4 + 2)] * 8, True]
+
+
+def test_a_model_proto_is_counted_before_onnx_is_imported(tmp_path):
+    """A ModelProto made from pb's classes (onnx not imported) is a model, not a refused object."""
+    code = ("import sys; from flopest.frontends.onnx import pb; import flopest\n"
+            "m = pb.ModelProto(); m.ParseFromString(open(sys.argv[1], 'rb').read())\n"
+            "print(flopest.count(m, dims={'B': 3}).flops, 'onnx' in sys.modules)")
+    w = numpy_helper.from_array(np.ones((16, 8), np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 8])], initializer=[w])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(2 * 3 * 16 * 8), "False"]

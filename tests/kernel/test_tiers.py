@@ -76,3 +76,17 @@ def test_a_one_off_onnx_count_imports_neither_numba_nor_onnx(tmp_path):
     assert res[""][:2] == [2 * 3 * 16 * 8] * 2
     assert res[""][2:] == [False, False]
     assert res["jit"][:2] == res[""][:2] and res["jit"][2] is True
+
+
+def test_the_compiled_tier_is_checked_against_its_source(monkeypatch):
+    """Numba's cache is keyed to _jit.py alone: _jit checks row_costs against formulas.cost on
+    rows that take every branch (and recompiles on a difference). A changed formula is caught."""
+    from flopest.kernel import _jit, formulas
+    assert _jit._matches_source()
+    real = formulas.cost
+
+    def changed(kind, p, es, eo):
+        f, m, b = real(kind, p, es, eo)
+        return f, m, b * 3 if kind == kernel.kinds.MOVE else b
+    monkeypatch.setattr(formulas, "cost", changed)
+    assert not _jit._matches_source()

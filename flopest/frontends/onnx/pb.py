@@ -16,8 +16,13 @@ library code (shape inference, operator schemas, function inlining, tensors of t
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
 import sys
+import threading
+
+_LOCK = threading.RLock()   # one load of each module per process, whichever thread asks first
+_LOADED = ("onnx_ml_pb2", "onnx_cpp2py_export")
 
 
 def full():
@@ -31,29 +36,71 @@ def _load(name: str, filename_of):
     (`filename_of(folder)` lists the candidate files); the already imported one when onnx is
     imported; None when it cannot be loaded so."""
     full_name = f"onnx.{name}"
-    mod = sys.modules.get(full_name)
-    if mod is not None:
-        return mod
-    if "onnx" in sys.modules:
-        return importlib.import_module(full_name)
-    try:
-        spec = importlib.util.find_spec("onnx")
-        for folder in list(spec.submodule_search_locations or []) if spec else []:
-            for path in filename_of(folder):
-                sub = importlib.util.spec_from_file_location(full_name, path)
-                if sub is None or sub.loader is None:
-                    continue
-                mod = importlib.util.module_from_spec(sub)
-                sys.modules[full_name] = mod
-                try:
+    with _LOCK:   # two threads must not load one extension twice (nanobind refuses the second)
+        mod = sys.modules.get(full_name)
+        if mod is not None:
+            return mod
+        if "onnx" in sys.modules:
+            return importlib.import_module(full_name)
+        try:
+            spec = importlib.util.find_spec("onnx")
+            for folder in list(spec.submodule_search_locations or []) if spec else []:
+                for path in filename_of(folder):
+                    sub = importlib.util.spec_from_file_location(full_name, path)
+                    if sub is None or sub.loader is None:
+                        continue
+                    mod = importlib.util.module_from_spec(sub)
                     sub.loader.exec_module(mod)
-                except BaseException:
-                    sys.modules.pop(full_name, None)
-                    raise
-                return mod
-    except Exception:   # an onnx build laid out otherwise: import onnx
+                    sys.modules[full_name] = mod   # only once whole: no thread sees it half-built
+                    _bind_on_import()
+                    return mod
+        except Exception:   # an onnx build laid out otherwise: import onnx
+            return None
         return None
-    return None
+
+
+class _BindSubmodules(importlib.abc.MetaPathFinder):
+    """When the `onnx` package is imported after pb loaded some of its modules, set them as its
+    attributes once its `__init__` has run (`onnx.onnx_cpp2py_export.checker`, which code reaches
+    through the package, as the import system does for the submodules it loads itself)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "onnx":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            loader = spec.loader
+            run = getattr(loader, "exec_module", None)
+            if run is not None:
+                def exec_module(module, _run=run):
+                    _run(module)
+                    for sub in _LOADED:
+                        loaded = sys.modules.get(f"onnx.{sub}")
+                        if loaded is not None and not hasattr(module, sub):
+                            setattr(module, sub, loaded)
+                    _unbind()
+                loader.exec_module = exec_module
+            return spec
+        return None
+
+
+_FINDER = _BindSubmodules()
+
+
+def _bind_on_import() -> None:
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+
+
+def _unbind() -> None:
+    try:
+        sys.meta_path.remove(_FINDER)
+    except ValueError:
+        pass
 
 
 def _extension_files(folder: str) -> list:
