@@ -249,8 +249,7 @@ def evaluate(result, budgets, at: str = "p95", *, allow_unknown: bool = False) -
     partial = []
     missing_water = getattr(getattr(result, "scenario", None), "water_partial", None)
     if missing_water and any(b.metric == "water_l" for b in bs):
-        partial.append(f"water counts on-site use only ({missing_water}): the water of electricity generation is "
-                       f"not in the figure")
+        partial.append(f"water leaves out what has no figure ({missing_water})")
     res = CheckResult(rows, at, result, unknown_ops=unknown, coverage=cov, allow_unknown=allow_unknown,
                       partial=partial)
     if res.uncosted():

@@ -32,7 +32,7 @@ from types import MappingProxyType
 
 from ..errors import DataError, InputError, UnknownIdError, did_you_mean
 
-DATA_VERSION = "2026.12.3"   # also in flopest/data/VERSION and README.md (a test checks all three)
+DATA_VERSION = "2026.12.4"   # also in flopest/data/VERSION and README.md (a test checks all three)
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
 

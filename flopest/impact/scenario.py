@@ -99,6 +99,10 @@ def host_for(dev, host: str | None = None):
     return hosts[0] if hosts else data.host("generic-8gpu")
 
 
+# a cloud region's mapped grid and its provider's own figure further apart than this are said
+PROVIDER_GAP = 1.3
+
+
 def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datacenter: str | None = None,
                    precision: str | None = None, host: str | None = None, *, mfu=None, pue=None,
                    intensity=None, power_w=None, lifetime_years=None) -> Scenario:
@@ -142,6 +146,14 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
         table = reg.origin if reg.origin and not str(reg.origin).startswith("flopest/data/") else "grid_intensity.csv"
         int_u = Uncertain.fixed(reg.intensity_g_per_kwh, "g CO2eq/kWh",
                                 f"{table} [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
+        prov = getattr(reg, "provider_figure_g_per_kwh", None)
+        if prov is not None and reg.intensity_g_per_kwh > 0 and not (
+                1 / PROVIDER_GAP <= reg.intensity_g_per_kwh / max(prov, 1e-9) <= PROVIDER_GAP):
+            # a grid average (a country's, a state's) can be far from the local grid a data centre sits on
+            notes.append(f"{reg.id}: the grid flopest maps it to gives {reg.intensity_g_per_kwh:g} g CO2eq/kWh, and the "
+                         f"provider's own location-based figure for the region is {prov:g} g CO2eq/kWh "
+                         f"({reg.intensity_g_per_kwh / max(prov, 1e-9):.3g}×): the first is used; --intensity {prov:g} "
+                         f"takes the provider's")
     h = host_for(dev, host)
     if lifetime_years is not None:
         lt = Uncertain.fixed(_between("lifetime_years", lifetime_years, 0.0, 50.0, lo_open=True, unit="years"),
@@ -156,14 +168,19 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
                       f"are likely underestimates, METHOD.md §4)")
     wue = dc.wue_l_per_kwh
     wue_u = Uncertain.fixed(wue or 0.0, "L/kWh", f"datacenters.csv [{dc.id}]" + ("" if wue else ": not published, 0"))
+    missing_water = [] if wue else [f"no on-site water figure (WUE) published for data centre {dc.id}"]
     water_partial = None
     try:
         wf = data.water_electricity(reg.maps_to or reg.id)
         we_u = Uncertain.fixed(wf.water_l_per_kwh, "L/kWh", f"water_electricity.csv [{wf.region}] ({wf.source})")
     except KeyError:
         we_u = Uncertain.fixed(0.0, "L/kWh", "no water factor for this region: 0")
-        notes.append(f"no water-of-electricity figure for {reg.id}: water counts on-site use only")
-        water_partial = f"no water-of-electricity figure for {reg.id}"
+        missing_water.append(f"no water-of-electricity figure for {reg.id}")
+    if missing_water:   # left out, not 0: said, and a water budget is not checked on it (flopest.budget)
+        water_partial = "; ".join(missing_water)
+        kept = "on-site use only" if wue else ("the water of electricity generation only" if len(missing_water) == 1
+                                               else "neither on-site use nor the water of electricity: 0 L is unknown")
+        notes.append(f"{water_partial}: water counts {kept}")
     pw = _between("power_w", power_w, 0.0, 100_000.0, lo_open=True, hi_open=True, unit="W", allow_none=True)
     s = Scenario(dev.id, n, float(peak) * 1e12, precision, float(dev.tdp_w), mfu_u, power_frac, host_w,
                  pue_u, int_u, lt, LIFETIME_UTILISATION, emb_u, wue_u, we_u, power_w=pw, region=reg.id,

@@ -1,0 +1,44 @@
+"""What a scenario takes from the tables and says about it: TPU power on the maximum measured
+chip power, water terms without a figure left out (not 0), a cloud region whose mapped grid is
+far from its provider's own figure. Expected numbers from the published figures, by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from flopest import data
+from flopest.impact.scenario import build_scenario
+
+
+def test_tpu_power_is_a_fraction_of_the_maximum_measured_chip_power():
+    """Google publishes measured chip power min/mean/max, not a TDP: v3 123/220/262 W, v4 90/170/192 W.
+    The prior is v3's over its maximum (0.469/0.840/1.0): v3's mean is 0.84 × 262 = 220 W, v4's
+    0.84 × 192 = 161 W against the 170 W measured (before: 0.489 of a 450 W TDP applied to 192 W,
+    94 W)."""
+    for dev, mean in (("tpu-v3", 220.0), ("tpu-v4", 170.0)):
+        s = build_scenario(dev, 1, "US")
+        p50_w = s.tdp_w * s.power_frac.p50
+        assert p50_w == pytest.approx(mean, rel=0.06), dev
+        assert s.tdp_w * s.power_frac.p95 == pytest.approx(data.device(dev).tdp_w)
+    assert data.device("tpu-v3").tdp_w == 262
+
+
+def test_water_terms_without_a_figure_are_said_and_mark_the_figure_partial():
+    us = build_scenario("h100-sxm", 1, "US")
+    assert us.water_partial is None or "WUE" in us.water_partial
+    fr = build_scenario("h100-sxm", 1, "FR")
+    assert fr.water_partial and "water-of-electricity" in fr.water_partial
+    assert any("water counts on-site use only" in n for n in fr.notes)
+    gcp = build_scenario("h100-sxm", 1, "gcp:europe-west4")   # no WUE for gcp, no factor for NL
+    assert "WUE" in gcp.water_partial and "water-of-electricity" in gcp.water_partial
+    assert any("neither on-site use nor the water of electricity" in n for n in gcp.notes)
+
+
+def test_a_cloud_region_far_from_its_providers_figure_is_said():
+    """gcp:northamerica-northeast1 (Montreal) is mapped to Canada's average, 174.8 g/kWh; Google's own
+    figure for the region is 2.0 (Québec's hydro): 87× apart, said with the flag that takes it."""
+    s = build_scenario("h100-sxm", 1, "gcp:northamerica-northeast1")
+    note = next(n for n in s.notes if "provider's own" in n)
+    assert "174.8" in note and "--intensity 2 " in note + " " and "87.4×" in note
+    near = build_scenario("h100-sxm", 1, "FR")   # not a cloud region: nothing to compare
+    assert not any("provider's own" in n for n in near.notes)
