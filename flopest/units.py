@@ -158,7 +158,7 @@ def _factor(unit: str, family: str, text, name: str) -> float:
     canon = list(table)
     close = [u for u in canon if u.lower() == unit.lower()]
     sugg = f" — did you mean {close[0]!r}?" if len(close) == 1 else did_you_mean(unit, canon)
-    raise InputError(f"{name} {clip(text)}: unit {unit!r} is not a {family} unit; one of "
+    raise InputError(f"{name} {clip(text)}: unit {unit!r} is not {'an' if family[0] in 'aeiou' else 'a'} {family} unit; one of "
                      f"{', '.join(canon)}{sugg}")
 
 

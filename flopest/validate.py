@@ -45,10 +45,24 @@ def flag_message(exc: Exception, flags: dict) -> str:
     return msg
 
 
+# keywords that name a physical unit (server_embodied_kg, wh_per_request, checkpoint_write_gbps, ...):
+# a letter after the number reads two ways there ('4.9t', '300m', '2G': a count or a unit prefix?)
+_IN_A_UNIT = re.compile(r"(_(kg|g|t|wh|kwh|gbps|s|w|l|usd|years|hours)$)|(^(wh|kwh)_per_)")
+
+
 def _number(name: str, v) -> float:
     if isinstance(v, bool) or v is None:
         raise error(f"{name} must be a number, got {v!r}", name)
     if isinstance(v, str):
+        if _IN_A_UNIT.search(name):
+            try:
+                f = float(v.strip().replace("_", ""))
+            except ValueError:
+                raise error(f"{name} {v!r} must be a plain number in the unit its name gives: a letter after the number "
+                            f"reads as a count or as a unit prefix ('4.9t', '300m'); write the number itself", name) from None
+            if not math.isfinite(f):
+                raise error(f"{name} must be a finite number, got {v!r}", name)
+            return f
         return parse_count(v, name)
     try:
         f = float(v)

@@ -84,7 +84,7 @@ def num_arg(flag, v, integer=False):
 # physical inputs given as plain numbers in a fixed unit: a count suffix (k, M, G) would be read
 # as a multiplier ("--intensity 50g" was 50e9 g/kWh), so only the number, or the unit itself
 PLAIN_UNITS = {"--pue": (), "--intensity": ("g/kwh", "gco2/kwh", "gco2e/kwh", "gco2eq/kwh"), "--power-w": ("w",),
-               "--lifetime-years": ("y", "yr", "years"), "--mfu": (), "--mbu": ()}
+               "--lifetime-years": ("y", "yr", "years"), "--mfu": (), "--mbu": (), "--checkpoint-bandwidth": ("gb/s",)}
 
 
 def plain_arg(flag: str, v):
@@ -104,7 +104,8 @@ def plain_arg(flag: str, v):
     except ValueError:
         unit = {"--pue": "a ratio (e.g. 1.2)", "--intensity": "g CO2eq/kWh (e.g. --intensity 56)",
                 "--power-w": "W per accelerator (e.g. --power-w 700)", "--lifetime-years": "years (e.g. 4)",
-                "--mfu": "a fraction (e.g. 0.4)", "--mbu": "a fraction (e.g. 0.6)"}.get(flag, "a plain number")
+                "--mfu": "a fraction (e.g. 0.4)", "--mbu": "a fraction (e.g. 0.6)",
+                "--checkpoint-bandwidth": "GB/s per accelerator (e.g. 0.2)"}.get(flag, "a plain number")
         raise InputError(f"{flag} {short(str(v))!r} is not a plain number in {unit}") from None
     return x
 

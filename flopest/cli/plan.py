@@ -315,7 +315,7 @@ def measured_args(a) -> dict:
     from ..units import parse_duration
     out = {}
     if getattr(a, "step_time", None) is not None:
-        t = parse_duration(a.step_time, "--step-time")
+        t = parse_duration(a.step_time, "--step-time", bare=None)   # 850: ms or s? a unit is asked for
         if not t > 0:
             raise InputError(f"--step-time must be a positive duration, got {a.step_time!r} (e.g. --step-time 850ms)")
         out["step_time_s"] = t
@@ -372,7 +372,8 @@ def goodput_args(a) -> dict:
         raw = getattr(a, attr, None)
         if raw is None:
             continue
-        v = parse_duration(raw, flag, bare=None) if key == "restart_s" else num_arg(flag, raw)
+        v = (parse_duration(raw, flag, bare=None) if key == "restart_s" else
+             plain_arg(flag, raw) if key == "checkpoint_write_gbps" else num_arg(flag, raw))
         if not v > 0:
             raise InputError(f"{flag} must be {what}, got {raw!r} (e.g. {flag} {eg})")
         out[key] = v

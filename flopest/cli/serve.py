@@ -115,6 +115,13 @@ def parse_seconds(text, flag: str = "--max-latency") -> float:
     return v
 
 
+def _quantity(text, flag: str, family: str, unit: str):
+    """A mass or an energy in `unit` from a flag's text: a plain number is in `unit`, a unit may be
+    written (4.9t, 300mWh); a count suffix is refused (4.9M: megagrams or a million kg?)."""
+    from ..units import parse_quantity
+    return None if text is None else parse_quantity(text, family, flag, to=unit, bare=unit)
+
+
 def run(a) -> int:
     from ..budget import evaluate, parse_budget
     from ..report import render_serving
@@ -137,7 +144,8 @@ def run(a) -> int:
               utilisation=a.utilisation, region=a.region, datacenter=a.datacenter, precision=a.precision,
               pue=plain_arg("--pue", a.pue), intensity=plain_arg("--intensity", a.intensity), mfu=a.mfu, mbu=a.mbu,
               power_w=plain_arg("--power-w", a.power_w), lifetime_years=plain_arg("--lifetime-years", a.lifetime_years),
-              server_embodied_kg=a.server_embodied_kg, wh_per_request=a.wh_per_request, params=a.params,
+              server_embodied_kg=_quantity(a.server_embodied_kg, "--server-embodied-kg", "mass", "kg"),
+              wh_per_request=_quantity(a.wh_per_request, "--wh-per-request", "energy", "Wh"), params=a.params,
               layers=a.layers, d_model=a.d_model, kv_dim=a.kv_dim, context=a.context, training=a.training,
               seq_dim=a.seq_dim, past_dim=a.past_dim, samples=samples, seed=num_arg("--seed", a.seed, True))
     for flag in ("--prompt-tokens", "--output-tokens"):   # zero or negative: named before any model is read

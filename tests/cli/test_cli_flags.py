@@ -124,3 +124,34 @@ def test_bad_value_names_flag_and_value(cmd, flag, value, base, capsys, tmp_path
     assert name in lines[0], (argv, lines[0])
     assert NEEDLE.get((cmd, flag), value) in lines[0], (argv, lines[0])
     assert not any(p.name != "missing-regions.csv" for p in tmp_path.iterdir() if p.suffix != ".toml")
+
+
+def test_physical_flags_do_not_read_count_suffixes_as_unit_prefixes(cli):
+    """--server-embodied-kg 4.9t is 4,900 kg (not 4.9e12 kg), --wh-per-request 300mWh is 0.3 Wh and
+    300m is refused (milli- or a count?), --checkpoint-bandwidth 2G is refused (2e9 GB/s?), and a
+    bare --step-time asks for its unit (850: ms or s?)."""
+    base = ["serve", "--requests-per-day", "1M", "--days", "30", "--servers", "10", "--format", "json"]
+    t = cli(base + ["--wh-per-request", "3", "--server-embodied-kg", "4.9t"])
+    kg = cli(base + ["--wh-per-request", "3", "--server-embodied-kg", "4900"])
+    assert t.returncode == 0 and kg.returncode == 0, (t.stderr, kg.stderr)
+    import json
+    assert json.loads(t.stdout)["co2eq_kg_by_scope"] == json.loads(kg.stdout)["co2eq_kg_by_scope"]
+    milli = cli(base + ["--wh-per-request", "300mWh"])
+    plain = cli(base + ["--wh-per-request", "0.3"])
+    assert json.loads(milli.stdout)["energy_kwh"] == json.loads(plain.stdout)["energy_kwh"]
+    for argv in (base + ["--wh-per-request", "300m"],
+                 ["estimate", "--params", "7B", "--tokens", "200B", "--checkpoint-bandwidth", "2G"],
+                 ["estimate", "--params", "7B", "--tokens", "200B", "--step-time", "850"]):
+        r = cli(argv)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (argv, r.stderr)
+        assert argv[-2] in r.stderr, (argv, r.stderr)
+
+
+def test_api_keywords_in_a_unit_take_plain_numbers():
+    import pytest
+
+    import flopest
+    with pytest.raises(flopest.InputError):
+        flopest.serve(requests_per_day=1e6, days=30, servers=10, wh_per_request="300m")
+    est = flopest.serve(requests_per_day=1e6, days=30, servers=10, wh_per_request="0.3", samples=2000)
+    assert est is not None
