@@ -183,6 +183,10 @@ def defaults_for(parser, path: str) -> dict:
             raise InputError(f"config {path!r}: {key} = {value!r} is not one of {', '.join(act.choices)}"
                              f"{did_you_mean(out[dest], act.choices)}")
     if budgets:
+        from .budget import parse_budget
+        for b in budgets:   # a bad budget names the file and its line, not a flag the user never typed
+            name = str(b).partition("=")[0].strip()
+            parse_budget(b, flag=f"config {path!r}{_line_of(text, name)}: budget")
         out["budget"] = budgets
     # paths relative to the config's folder
     if isinstance(out.get("model"), str) and not os.path.isabs(out["model"]):

@@ -51,10 +51,16 @@ def _with_config(parser, args, argv):
             raise ConfigError("--" + str(exc)) from None
         raise
     check.set_defaults(**defaults)
+    given = args
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # a config value the parser rejects (already printed)
         raise InputError(f"config {path!r} gives a value the command line rejects (see above)") from exc
+    # a repeatable option given on the command line replaces the config's list (argparse would append
+    # to it: devices = 64 in the file and --devices 128 were two counts); budgets merge by name
+    for dest, value in defaults.items():
+        if isinstance(value, list) and dest != "budget" and getattr(given, dest, None):
+            setattr(args, dest, list(getattr(given, dest)))
     args.config_path = path
     return args
 

@@ -463,3 +463,24 @@ def test_phases_whose_tokens_differ_from_the_plans_are_said(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     notes = json.loads(r.stdout)["notes"]
     assert any("1,800,000,000 tokens against --tokens 1,000,000,000: b takes --tokens whole" in n for n in notes)
+
+
+def test_a_repeatable_option_on_the_command_line_replaces_the_configs(tmp_path, cli):
+    """devices = 64 in the file and --devices 128 on the command line: 128 (the flags override the
+    config), not an error about two counts; budgets still merge by name."""
+    (tmp_path / "pyproject.toml").write_text('[tool.flopest]\nparams = "1B"\ntokens = "1B"\ndevices = 64\n'
+                                             'samples = "2000"\n\n[tool.flopest.budget]\nco2eq = "1Mt"\n')
+    r = cli(["check", "--devices", "128", "--format", "json", "-q"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["plan"]["devices"] == 128
+    r = cli(["check", "--format", "json", "-q"], cwd=tmp_path)
+    assert json.loads(r.stdout)["plan"]["devices"] == 64
+
+
+def test_a_bad_budget_in_the_config_names_the_file_and_line(tmp_path, cli):
+    (tmp_path / "pyproject.toml").write_text('[tool.flopest]\nparams = "1B"\ntokens = "1B"\n\n'
+                                             '[tool.flopest.budget]\nco2eq = 2000\n')
+    r = cli(["check", "-q"], cwd=tmp_path)
+    assert r.returncode == 2
+    assert "pyproject.toml" in r.stderr and "(line 6)" in r.stderr and "no unit" in r.stderr
+    assert "--budget" not in r.stderr
