@@ -270,25 +270,27 @@ def format_quantity(x, unit: str) -> str:
         return format_count(x, "USD")
     if unit == "kg":
         return format_quantity(x * 1e3, "g")
+    # the unit is chosen on the value as printed (3 significant digits): 999.95 g is '1 kg', not '1e+03 g'
+    r3 = abs(float(f"{x:.3g}"))
     if unit == "g":
-        if abs(x) >= 1e6:
+        if r3 >= 1e6:
             return format_count(x / 1e6, "t")
-        if abs(x) >= 1e3:
+        if r3 >= 1e3:
             return f"{x / 1e3:.3g} kg"
-        if 0 < abs(x) < 1:
+        if 0 < r3 < 1:
             return f"{x * 1e3:.3g} mg"
         return f"{x:.3g} g"
     if unit == "kWh":
         return format_quantity(x * 1e3, "Wh")
     if unit in ("Wh", "L"):
-        if 0 < abs(x) < 1:
+        if 0 < r3 < 1:
             return f"{x * 1e3:.3g} m{unit}"
         return format_count(x, unit)
     if unit == "s":
-        if 0 < abs(x) < 1:
+        if 0 < r3 < 1:
             return f"{x * 1e3:.3g} ms"
         for f, u in _DURATIONS:
-            if abs(x) >= f:
+            if r3 >= f:
                 return f"{x / f:,.3g} {u}"
         return f"{x:.3g} s"
     if unit == "h":

@@ -92,10 +92,10 @@ def plain_arg(flag: str, v):
     suffix or another unit is an error naming the flag's unit."""
     if v is None:
         return None
-    num = str(v).strip().lower().replace(" ", "")
-    for u in sorted(PLAIN_UNITS.get(flag, ()), key=len, reverse=True):
+    num = str(v).strip().lower()
+    for u in sorted(PLAIN_UNITS.get(flag, ()), key=len, reverse=True):   # "56 g/kWh": the unit may be spaced
         if num.endswith(u):
-            num = num[:-len(u)]
+            num = num[:-len(u)].strip()
             break
     try:
         x = float(num.replace("_", ""))

@@ -156,3 +156,23 @@ def test_one_formatter_in_the_package():
             assert literal not in text or py.name == "units.py", (py, literal)
     json.dumps(units.FAMILIES)   # plain data
     assert math.isfinite(units.MAX_VALUE)
+
+
+@pytest.mark.parametrize("x,unit,shown", [
+    (999.9, "g", "1 kg"), (999.95, "kg", "1 t"), (0.9995, "Wh", "1 Wh"), (0.9999, "s", "1 s"),
+    (59.99, "s", "1 min"), (999.4, "g", "999 g"), (0.0004, "kg", "400 mg"), (0.2, "s", "200 ms"),
+])
+def test_the_unit_is_chosen_on_the_value_as_printed(x, unit, shown):
+    """3 significant digits first, then the unit: 999.95 kg rounds to 1,000 kg = 1 t, never
+    '1e+03 kg' (the value is right, the print unreadable)."""
+    from flopest.units import format_quantity
+    assert format_quantity(x, unit) == shown
+
+
+def test_a_plain_number_keeps_its_digits_together():
+    """--intensity '5 6' is not 56; '56 g/kWh' (a spaced unit) is 56."""
+    from flopest.cli.common import plain_arg
+    from flopest.errors import InputError
+    assert plain_arg("--intensity", "56 g/kWh") == plain_arg("--intensity", "56g/kWh") == 56.0
+    with pytest.raises(InputError):
+        plain_arg("--intensity", "5 6")
