@@ -815,11 +815,23 @@ def devices() -> tuple:
     return _table("devices").rows
 
 
+# ISO 3166-1 "exceptionally reserved" codes in common use for a country that has another code
+# (the United Kingdom as UK, Greece as EL in EU statistics): read as the country's code
+REGION_ALIASES = {"UK": "GB", "EL": "GR"}
+
+
 def region(id: str) -> Region:
     """Grid or cloud region: ISO 3166 code ('FR', 'fr', 'US-VA'), 'WORLD', or 'aws:us-east-1';
-    or its name in grid_intensity.csv, case-insensitive ('Germany' -> DE). An unknown id is
-    answered with the regions whose code begins with it or whose name holds its words."""
-    return _get("regions", id)
+    or its name in grid_intensity.csv, case-insensitive ('Germany' -> DE); UK and EL are GB and
+    GR (REGION_ALIASES). An unknown id is answered with the regions whose code begins with it or
+    whose name holds its words."""
+    try:
+        return _get("regions", id)
+    except UnknownIdError:
+        alias = REGION_ALIASES.get(str(id).strip().upper()) if isinstance(id, str) else None
+        if alias is None:
+            raise
+        return _get("regions", alias)
 
 
 def regions() -> tuple:

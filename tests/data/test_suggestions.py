@@ -78,3 +78,10 @@ def test_did_you_mean_is_one_general_mechanism():
     assert did_you_mean("x", many).endswith("or 'x-5' (and 2 more)?")
     # an empty name has no words: no family of everything
     assert suggestions("", ["a-1", "a-2"]) == []
+
+
+def test_exceptionally_reserved_country_codes_are_their_countries():
+    """UK is GB and EL is GR (ISO 3166-1 exceptional reservations in common use)."""
+    from flopest import data
+    assert data.region("UK").id == "GB" and data.region("uk").id == "GB"
+    assert data.region("EL").id == "GR"
