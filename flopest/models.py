@@ -564,11 +564,16 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool | 
         raise InputError("count(): onnx=True is for 'zoo:NAME' models")
     tpe = None
     if k == "torch":
-        if batch is not None:
-            raise InputError("count(): batch= re-batches a zoo model; give a module its inputs at that batch")
         if task is not None or seq_len is not None:
             raise InputError("count(): task= and seq_len= are for hf: models; a module takes its example inputs")
         module, args, kwargs, source, built = model, example_args, example_kwargs, "", []
+        declared = keras_backend.is_keras(model) and _keras_inputs_known(model)
+        if batch is not None and not (declared and not (example_args or example_kwargs)):
+            raise InputError("count(): batch= re-batches a zoo model or a Keras model's declared inputs; give a "
+                             "module its inputs at that batch")
+        if declared and not (example_args or example_kwargs):   # a Keras model's keras.Input shapes
+            args = torch_frontend().keras.example_inputs(model, batch)
+            built = [f"inputs: the Keras model's declared inputs at batch {batch or 1}"]
     else:
         tm = torch_model(model, example_args, example_kwargs, batch=batch, meta=not materialize, task=task,
                          seq_len=seq_len)

@@ -111,6 +111,17 @@ def test_a_keras_model_built_by_hand_is_captured_on_meta_tensors(keras):
     assert wide.matmul_flops == 2 * 100_000 * 100_000 * 4   # 8e10
 
 
+def test_a_keras_model_without_inputs_is_counted_at_its_declared_inputs(keras):
+    """count(model) of a model with keras.Input shapes takes them (batch 1, or batch=), as a .keras
+    file does; the CNN's forward matmul FLOPs at batch B are CONV1 + CONV2 + HEAD."""
+    from tests.frontends import keras_factories as kf
+    model = kf.cnn()
+    assert flopest.count(model, batch=B).matmul_flops == CONV1 + CONV2 + HEAD
+    assert flopest.count(model).matmul_flops * B == CONV1 + CONV2 + HEAD   # batch 1: a quarter
+    with pytest.raises(InputError, match="batch="):
+        flopest.count(model, flopest.spec((B, 32, 32, 3)), batch=2)   # inputs given and a batch: which?
+
+
 def test_a_keras_factory_is_built_on_the_meta_device(keras):
     tm = models.torch_model(f"{F}:huge_dense")   # 1e10 weights: 40 GB if they were real
     assert all(p.device.type == "meta" for p in tm.module.parameters())
