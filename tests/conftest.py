@@ -121,6 +121,15 @@ def mlp_model(d_in=64, d_out=32, batch="batch") -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def matmul_model(batch="B", k=16, n=8) -> onnx.ModelProto:
+    """x(batch, k) @ W(k, n) of ones: 2·batch·k·n FLOPs."""
+    w = numpy_helper.from_array(np.ones((k, n), np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, n])], initializer=[w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
 @pytest.fixture
 def mlp_path(tmp_path):
     p = tmp_path / "mlp.onnx"

@@ -131,12 +131,9 @@ def test_a_model_proto_is_counted_before_onnx_is_imported(tmp_path):
     code = ("import sys; from flopest.frontends.onnx import pb; import flopest\n"
             "m = pb.ModelProto(); m.ParseFromString(open(sys.argv[1], 'rb').read())\n"
             "print(flopest.count(m, dims={'B': 3}).flops, 'onnx' in sys.modules)")
-    w = numpy_helper.from_array(np.ones((16, 8), np.float32), "w")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 16])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 8])], initializer=[w])
+    from tests.conftest import matmul_model
     path = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    onnx.save(matmul_model(), path)
     r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=tmp_path,
                        timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
     assert r.returncode == 0, r.stderr

@@ -268,18 +268,13 @@ def test_a_hyphenated_dim_name_is_one_dim_not_a_difference(tmp_path):
     """dim_param "batch-size" is the dim batch_size: x[batch-size, 16] @ W[16, 8] at 4 examples is
     2·4·16·8 = 1,024 FLOPs (read as batch − size it was a second dim, and batch=4, size=1 gave 768);
     sympy-printed expressions keep their minus ("s0 - 1"), as does a hyphen before a digit."""
-    import numpy as np
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
     import flopest
     from flopest.dims import Sym, free_names, parse_dim_param
-    w = numpy_helper.from_array(np.ones((16, 8), np.float32), "w")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch-size", 16])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch-size", 8])], initializer=[w])
+    from tests.conftest import matmul_model
     path = tmp_path / "h.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    onnx.save(matmul_model("batch-size"), path)
     for dims in ({"batch-size": 4}, {"batch_size": 4}):
         c = flopest.count(str(path), dims=dims)
         assert c.flops == 2 * 4 * 16 * 8 and c.examples_per_pass == 4

@@ -57,13 +57,10 @@ def test_a_one_off_onnx_count_imports_neither_numba_nor_onnx(tmp_path):
     importing numba or the onnx package (only onnx's generated protobuf module and its shape-
     inference extension), and gets the same figure as the compiled tier."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
-    w = numpy_helper.from_array(np.ones((16, 8), np.float32), "w")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 16])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 8])], initializer=[w])
+
+    from tests.conftest import matmul_model
     path = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    onnx.save(matmul_model(), path)
     code = ("import json, sys, flopest; c = flopest.count(sys.argv[1], dims={'B': 3}); "
             "print(json.dumps([c.flops, c.matmul_flops, 'numba' in sys.modules, 'onnx' in sys.modules]))")
     res = {}
