@@ -61,14 +61,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "load (not with --devices or --servers, which give the fleet)")
     f.add_argument("--devices", metavar="N", help="a fixed fleet of N devices instead of the computed one")
     f.add_argument("--servers", metavar="N", help="a fixed fleet of N servers (of the device's host)")
-    f.add_argument("--server-embodied-kg", metavar="KG", help="embodied emissions per server, GPUs included")
+    f.add_argument("--server-embodied-kg", metavar="KG", help="embodied emissions per server, GPUs included: kg, or "
+                   "with a mass unit (4.9t)")
     f.add_argument("--mbu", metavar="F", help="fix the memory-bandwidth utilisation of decoding (0-1): the "
                    "roofline at it replaces the per-operator model")
     f.add_argument("--mfu", metavar="F", help="fix the compute utilisation (0-1): the roofline at it replaces the "
                    "per-operator model")
     f.add_argument("--power-w", help="all-in average draw per device, host share included (W)")
     n = s.add_argument_group("without a graph")
-    n.add_argument("--wh-per-request", metavar="WH", help="measured IT energy per request (before PUE)")
+    n.add_argument("--wh-per-request", metavar="WH", help="measured IT energy per request (before PUE): Wh, or with an "
+                   "energy unit (300mWh)")
     n.add_argument("--params", metavar="N", help="parameters of a language model, e.g. 7B (2·N FLOPs per token)")
     n.add_argument("--layers", metavar="N", help="with --params: layers (attention and KV cache)")
     n.add_argument("--d-model", metavar="N", help="with --params: hidden size")
