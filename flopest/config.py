@@ -183,10 +183,6 @@ def defaults_for(parser, path: str) -> dict:
             raise InputError(f"config {path!r}: {key} = {value!r} is not one of {', '.join(act.choices)}"
                              f"{did_you_mean(out[dest], act.choices)}")
     if budgets:
-        from .budget import parse_budget
-        for b in budgets:   # a bad budget names the file and its line, not a flag the user never typed
-            name = str(b).partition("=")[0].strip()
-            parse_budget(b, flag=f"config {path!r}{_line_of(text, name)}: budget")
         out["budget"] = budgets
     # paths relative to the config's folder
     if isinstance(out.get("model"), str) and not os.path.isabs(out["model"]):
@@ -199,6 +195,15 @@ def defaults_for(parser, path: str) -> dict:
         out["devices"] = [os.path.join(base, v) if v.lower().endswith(".csv") and not os.path.isabs(v) else v
                           for v in out["devices"]]
     return out
+
+
+def where(path: str, key: str) -> str:
+    """"config 'pyproject.toml' (line 6)": where `key` is set in the config at `path`, for messages."""
+    try:
+        text = _read_bytes(path).decode("utf-8")
+    except (ConfigError, UnicodeDecodeError):
+        text = ""
+    return f"config {path!r}{_line_of(text, key)}"
 
 
 def _text(path, key, v) -> str:

@@ -50,6 +50,9 @@ def _with_config(parser, args, argv):
         if args.config and str(exc).startswith("config "):
             raise ConfigError("--" + str(exc)) from None
         raise
+    from ..budget import parse_budget
+    for b in defaults.get("budget") or ():   # a bad budget names the file and its line, not a flag
+        parse_budget(b, flag=f"{config.where(path, str(b).partition('=')[0].strip())}: budget")
     check.set_defaults(**defaults)
     given = args
     try:
