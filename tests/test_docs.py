@@ -153,6 +153,18 @@ def test_cli_reference_is_current():
         pytest.fail(f"docs/cli.md is stale: {fix}\n{diff}", pytrace=False)
 
 
+@pytest.mark.torch
+def test_command_outputs_shown_in_the_docs_are_current():
+    """Every output block marked `<!-- docout -->` in README.md and docs/*.md is what its command
+    prints today (tools/docout.py runs them: about 30 s): a figure a reader copies is never a
+    stale one."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "docout.py"), "--check"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_cli_reference_ignores_the_terminal(monkeypatch):
     clidoc = load("tools/clidoc.py")
     monkeypatch.setenv("COLUMNS", "200")
