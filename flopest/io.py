@@ -63,8 +63,8 @@ def target(path, flag: str = "--output", inputs=(), others=()) -> tuple:
     for inp in inputs:
         if inp and isinstance(inp, (str, os.PathLike)) and os.path.exists(inp) and \
                 os.path.realpath(inp) == real:
-            raise OutputError(f"{flag} {_short(path)!r} is the input model: flopest never overwrites "
-                              f"its input; give another file name")
+            raise OutputError(f"{flag} {_short(path)!r} is an input of this command (the model or a data file "
+                              f"it reads): flopest never overwrites its input; give another file name")
     for other_flag, other in others:
         if other and other != "-" and os.path.realpath(os.fspath(other)) == real:
             raise OutputError(f"{flag} {_short(path)!r} is also {other_flag}'s file: give each its own file")

@@ -286,10 +286,15 @@ def emit(a, text: str) -> None:
 
 def check_output(a) -> None:
     """A bad --output fails before any work is done: an empty name, a missing folder, a folder, a
-    pipe, the input model, or the --plot file."""
+    pipe, an input (the model, a --devices or --regions file, the measured logs), or the --plot
+    file."""
     out = getattr(a, "output", None)
     if out is None:
         return
-    model = getattr(a, "model", None)
-    io.target(out, "--output", inputs=[model] if isinstance(model, str) else [],
-              others=[("--plot", getattr(a, "plot", None))])
+    inputs = []
+    for name in ("model", "devices", "regions", "measured", "spec"):
+        v = getattr(a, name, None)
+        for x in (v if isinstance(v, (list, tuple)) else [v]):
+            if isinstance(x, str) and (name != "devices" or x.lower().endswith(".csv")):
+                inputs.append(x)
+    io.target(out, "--output", inputs=inputs, others=[("--plot", getattr(a, "plot", None))])

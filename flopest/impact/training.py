@@ -792,9 +792,10 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     s.mfu = _time_mfu(wl, s, rng, src)
     s.roofline = Uncertain.fixed(1.0, "", "1: the step-time model times memory-bound operators itself")
     if bs and per and bs != per * n:
-        notes.append(f"the step time is read off the counted pass of {per} example(s) and scaled to the training "
-                     f"batch of {bs:,} on {n:,} device(s): count at the per-device micro-batch (--micro-batch) for "
-                     f"a closer time")
+        notes.append(f"the step time is that of {work:,.4g} counted pass(es) of {per} example(s) per device (the batch "
+                     f"of {bs:,} on {n:,} device(s)): exact for gradient accumulation over micro-batches of {per}; a "
+                     f"larger micro-batch runs more efficiently than that, so count at it (--micro-batch) if yours is "
+                     f"larger")
     if counts.backward_flops == 0:
         notes.append("forward-only graph: the backward is timed at the forward's rate (a training capture, "
                      "zoo:NAME or a factory, times it operator by operator)")
@@ -814,8 +815,16 @@ def graph_time(counts, wl, s: Scenario, notes: list, *, tensor_parallel=None, pi
     split["pipeline_bubble_s"] = rows_s * work * (stretch - 1)
     return {"time_s": step_s, "examples_per_pass": per, "device": s.device, "precision": s.precision,
             "split": split, "kernels": st.kernels, "plan_time_s": {"p5": rng.p5, "p50": rng.p50, "p95": rng.p95},
-            "top_by_time": st.top(table, 5, by="op"), "layout": lay.to_dict(), "communication_share": comm_share,
+            "top_by_time": _step_top(st.top(table, 5, by="op"), work, step_s), "layout": lay.to_dict(),
+            "communication_share": comm_share,
             "_memory": memory}
+
+
+def _step_top(rows: list, work: float, step_s: float) -> list:
+    """The costliest operators of one counted pass as parts of the optimizer step: their time × the
+    passes a device runs per step (`work`, as the split), their share of the step's time."""
+    return [{**r, "time_s": r["time_s"] * work, "share": r["time_s"] * work / step_s if step_s > 0 else 0.0}
+            for r in rows]
 
 
 def measured_time(wl, s: Scenario, step_time_s, throughput, unit: str) -> tuple:

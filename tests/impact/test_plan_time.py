@@ -96,3 +96,23 @@ def test_cli_step_time_and_throughput(cli, mlp_path):
     assert json.loads(r.stdout)["time_s"]["p50"] == pytest.approx(1e9 / 2000)   # 500,000 s
     r = cli(["estimate", "--accelerator-hours", "10", "--throughput", "2ktokens/s"])
     assert r.returncode == 2 and "--throughput" in r.stderr
+
+
+def test_costliest_operators_are_parts_of_the_optimizer_step(tmp_path):
+    """A step of 64 examples from a counted pass of 8 runs the pass 8 times: each operator's time in
+    the step is 8× its time in the pass, its share is of the step's time, and the five together
+    take at most the whole step."""
+    import onnx
+
+    import flopest
+    from tests.conftest import mlp_model
+    path = tmp_path / "mlp.onnx"
+    onnx.save(mlp_model(), str(path))
+    c = flopest.count(str(path), dims={"batch": 8})
+    one = flopest.estimate(c, device="h100-sxm", dataset_size=6400, batch_size=8, samples=2000).step
+    eight = flopest.estimate(c, device="h100-sxm", dataset_size=6400, batch_size=64, samples=2000).step
+    for a, b in zip(one["top_by_time"], eight["top_by_time"]):
+        assert a["name"] == b["name"]
+        assert b["time_s"] == pytest.approx(8 * a["time_s"])
+        assert b["share"] == pytest.approx(b["time_s"] / eight["time_s"])
+    assert sum(r["time_s"] for r in eight["top_by_time"]) <= eight["time_s"] * (1 + 1e-12)

@@ -66,8 +66,23 @@ def test_a_symlink_is_followed_and_stays_a_link(cli, mlp_path, tmp_path):
 def test_the_input_model_is_never_the_output(cli, mlp_path):
     before = open(mlp_path, "rb").read()
     r = cli(["count", mlp_path, "--dim", "batch=8", "--output", mlp_path])
-    assert r.returncode == 2 and "input model" in r.stderr, r.stderr
+    assert r.returncode == 2 and "an input of this command" in r.stderr, r.stderr
     assert open(mlp_path, "rb").read() == before
+
+
+def test_a_data_file_the_command_reads_is_never_the_output(cli, tmp_path):
+    """--devices FILE.csv (a probed row) given as --output too: refused, the file kept."""
+    from importlib import resources
+    text = (resources.files("flopest.data") / "devices.csv").read_text(encoding="utf-8").splitlines()
+    header = next(line for line in text if line and not line.startswith("#"))
+    row = next(line for line in text if line.startswith("h100-pcie,")).replace("h100-pcie,", "my-gpu,", 1)
+    dev = tmp_path / "dev.csv"
+    dev.write_text(header + "\n" + row + "\n", encoding="utf-8")
+    before = dev.read_bytes()
+    r = cli(["estimate", "--params", "1B", "--tokens", "1B", "--devices", dev, "--device", "my-gpu", "--samples", "2000",
+             "--output", dev])
+    assert r.returncode == 2 and "an input of this command" in r.stderr, r.stderr
+    assert dev.read_bytes() == before
 
 
 def test_output_given_twice_is_an_error(cli, mlp_path, tmp_path):
