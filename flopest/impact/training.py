@@ -444,6 +444,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
                          checkpointing=bool(getattr(counts_or_workload, "checkpointing", False)))
     if mem is not None:
         memory = mem.to_dict()
+        # what the memory verdict rests on reaches every format, not the JSON's memory object alone
+        notes.extend(f"memory: {n}" for n in memory.get("notes") or () if f"memory: {n}" not in notes)
         if mem.fits is False:
             notes.append(f"does not fit: {mem.total_bytes / 1e9:,.1f} GB per device on a {mem.capacity_bytes / 1e9:,.0f} "
                          f"GB {s.device}; fix: {mem.fix}")

@@ -307,9 +307,23 @@ def _estimate_csv(d: dict) -> tuple:
         rows.append(["coverage", d["coverage"], d["coverage"], d["coverage"]])
     rows += [[f"unknown_ops:{k}", v, v, v] for k, v in sorted((d.get("unknown_ops") or {}).items())]
     rows.append(["flops", d.get("flops"), d.get("flops"), d.get("flops")])
-    # what the estimate assumed travels with its figures: one row a note, its text in the first column
-    rows += [[f"note: {' '.join(str(n).split())}", "", "", ""] for n in d.get("notes") or ()]
+    rows += _csv_context(d, 4)
     return ["measure", "p5", "p50", "p95"], rows
+
+
+def _csv_context(d: dict, width: int) -> list:
+    """What the figures rest on, as rows of a CSV whose first column holds the text: one row an
+    assumption (its value, unit and full source), one row a note."""
+    pad = [""] * (width - 1)
+    out = []
+    for a in d.get("assumptions") or ():
+        v = a.get("value")
+        shown = (f"{v['p50']:g} (p5 {v['p5']:g}, p95 {v['p95']:g})" if isinstance(v, dict) else
+                 f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v))
+        text = f"assumption: {a['name']} = {shown}{(' ' + a['unit']) if a.get('unit') else ''} ({a.get('source', '')})"
+        out.append([" ".join(text.split())] + pad)
+    out += [[f"note: {' '.join(str(n).split())}"] + pad for n in d.get("notes") or ()]
+    return out
 
 
 def estimate_report(d: dict, fmt: str = "table") -> Report:
@@ -636,7 +650,7 @@ def serving_report(d: dict, fmt: str = "table") -> Report:
     for k in ("flops_per_request", "bytes_per_request", "graph_bytes_per_request"):
         for ph, v in (d.get(k) or {}).items():
             rows.append([f"{k}_{ph}", v, v, v])
-    rep = Report("flopest serve", data=d, csv=(["measure", "p5", "p50", "p95"], rows))
+    rep = Report("flopest serve", data=d, csv=(["measure", "p5", "p50", "p95"], rows + _csv_context(d, 4)))
     if "check" in d:
         rep.blocks += check_blocks(d["check"])
         rep.csv = _check_csv(d["check"], d.get("notes") or ())

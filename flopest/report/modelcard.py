@@ -114,7 +114,8 @@ def model_card(d: dict, training_type: str = "pre-training", boundary: str = "fa
         assumptions.append(f"- {md(a['name'])}: {md(val + unit)} — {md(_short(a['source']))}")
     said = [f"- {md(' '.join(str(n).split()))}" for n in d.get("notes") or ()]
     lines = front + ["", "## Environmental impact (estimated)", "", para, "", *rows, "",
-                     "Assumptions (p50, with p5 – p95 where uncertain):", "", *assumptions, "",
+                     "Assumptions (p50, with p5 – p95 where uncertain; sources shortened, in full in "
+                     "`flopest estimate --format json` or `markdown`):", "", *assumptions, "",
                      *(["Notes (what the estimate assumed or could not tell):", "", *said, ""] if said else []),
                      f"Method: {md(d['method'])}. flopest {md(d['version'])}, data {md(d['data_version'])}."]
     return "\n".join(lines) + "\n"

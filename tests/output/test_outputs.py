@@ -190,3 +190,21 @@ def test_csv_formula_prefix_in_a_name(cli, tmp_path):
     r = cli(["count", str(path), "--by", "node", "--format", "csv"])
     rows = list(csv.reader(stdio.StringIO(r.stdout)))
     assert any(row[0] == "'=cmd|'/c calc'!A1" for row in rows), rows
+
+
+def test_every_csv_carries_its_assumptions_and_notes(cli):
+    """estimate and serve CSVs: one `assumption:` row per assumption (its full source) and one
+    `note:` row per note, as many as the JSON holds."""
+    import csv
+    import io
+    for argv in (["estimate", "--params", "1B", "--tokens", "1B"],
+                 ["serve", "--params", "1B", "--requests-per-day", "1M", "--days", "30", "--prompt-tokens", "100",
+                  "--output-tokens", "20"]):
+        base = argv + ["--samples", "2000"]
+        d = json.loads(cli(base + ["--format", "json"]).stdout)
+        rows = list(csv.reader(io.StringIO(cli(base + ["--format", "csv"]).stdout)))
+        notes = [r[0] for r in rows if r and r[0].startswith("note: ")]
+        said = [r[0] for r in rows if r and r[0].startswith("assumption: ")]
+        assert len(notes) == len(d["notes"]) > 0, argv
+        assert len(said) == len(d["assumptions"]) > 0, argv
+        assert all(a["source"].split()[0] in line for a, line in zip(d["assumptions"], said))
