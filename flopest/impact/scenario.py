@@ -49,6 +49,7 @@ class Scenario:
     notes: list = field(default_factory=list)
     device_source: str = "flopest/data/devices.csv"
     water_partial: str | None = None    # why the water figure leaves out the water of electricity (None: it does not)
+    estimated: tuple = ()               # the device row's columns that are estimates (its estimated_fields)
 
     def assumptions(self) -> list:
         rows = [
@@ -60,7 +61,8 @@ class Scenario:
         if self.power_w is not None:
             rows.append(("power per accelerator, all-in", self.power_w, "W", "given by the user"))
         else:
-            rows.append(("TDP", self.tdp_w, "W", self.device_source))
+            rows.append(("TDP", self.tdp_w, "W", ("estimate (the device row lists tdp_w in estimated_fields): "
+                                                  if "tdp_w" in self.estimated else "") + self.device_source))
         out = [{"name": n, "value": v, "unit": u, "source": s} for n, v, u, s in rows]
         for name, u in (("MFU", self.mfu), ("average power / TDP", self.power_frac),
                         ("host power per accelerator", self.host_w), ("PUE", self.pue),
@@ -161,11 +163,20 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     else:
         lt = between(h.lifetime_min_years, h.lifetime_years, h.lifetime_years, "years",
                      f"hosts.csv [{h.id}] ({h.lifetime_source})")
-    emb = dev.embodied_kgco2e + (h.embodied_kgco2e / h.accelerators_per_server if dev.kind != "cpu" else 0.0)
+    if dev.kind != "cpu":
+        emb = dev.embodied_kgco2e + h.embodied_kgco2e / h.accelerators_per_server
+        emb_src = (f"{_table_of(dev)} embodied ({dev.embodied_source}) + hosts.csv [{h.id}] / {h.accelerators_per_server} "
+                   f"({h.embodied_source})")
+    else:   # the CPU is the host: no accelerator server's share is added
+        emb = dev.embodied_kgco2e
+        emb_src = (f"{_table_of(dev)} embodied ({dev.embodied_source}); a CPU device: no server share added (its RAM, "
+                   f"storage and network are not counted)")
+        notes.append(f"{dev.id} is a CPU: the host's own power and embodied share are not added to it (the boundary "
+                     f"'+ host' equals 'accelerators only'); its RAM, storage and network are not counted")
+    if "embodied_kgco2e" in (dev.estimated_fields or ()) and not str(dev.embodied_source).lower().startswith("estimate"):
+        emb_src = "estimate (the device row lists embodied_kgco2e in estimated_fields): " + emb_src
     emb_u = Uncertain(emb, emb, emb * EMBODIED_SPREAD, "kg CO2eq",
-                      f"devices.csv embodied ({dev.embodied_source}) + hosts.csv [{h.id}] / "
-                      f"{h.accelerators_per_server} ({h.embodied_source}); p95 = 1.5 × (published LCAs "
-                      f"are likely underestimates, METHOD.md §4)")
+                      f"{emb_src}; p95 = 1.5 × (published LCAs are likely underestimates, METHOD.md §4)")
     wue = dc.wue_l_per_kwh
     wue_u = Uncertain.fixed(wue or 0.0, "L/kWh", f"datacenters.csv [{dc.id}]" + ("" if wue else ": not published, 0"))
     missing_water = [] if wue else [f"no on-site water figure (WUE) published for data centre {dc.id}"]
@@ -187,8 +198,19 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
                  datacenter=dc.id, notes=notes)
     s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
     s.water_partial = water_partial   # a water budget cannot be checked on this figure alone (flopest.budget)
+    s.estimated = tuple(dev.estimated_fields or ())
+    if dev.origin and not str(dev.origin).startswith("flopest/data/") and s.estimated:
+        notes.append(f"device {dev.id!r} ({dev.origin}): {', '.join(s.estimated)} "
+                     f"{'is an estimate' if len(s.estimated) == 1 else 'are estimates'}, not measured (the row's "
+                     f"estimated_fields): the energy and CO2eq figures that rest on them are as good as those")
     notes.extend(user_row_notes(dev, reg))
     return s
+
+
+def _table_of(row) -> str:
+    """The file a data row came from, as sources name it: 'devices.csv' or the user's file."""
+    origin = str(getattr(row, "origin", "") or "")
+    return origin if origin and not origin.startswith("flopest/data/") else "devices.csv"
 
 
 def user_row_notes(dev, reg) -> list:

@@ -42,3 +42,33 @@ def test_a_cloud_region_far_from_its_providers_figure_is_said():
     assert "174.8" in note and "--intensity 2 " in note + " " and "87.4×" in note
     near = build_scenario("h100-sxm", 1, "FR")   # not a cloud region: nothing to compare
     assert not any("provider's own" in n for n in near.notes)
+
+
+def test_a_probed_cpu_row_says_what_is_estimated_and_what_a_cpu_leaves_out(tmp_path):
+    """A user's CPU row whose tdp_w and embodied are estimates (estimated_fields): the TDP and
+    embodied sources say "estimate" and name the user's file, and a note says the host is not
+    added to a CPU (its '+ host' boundary equals 'accelerators only')."""
+    from importlib import resources
+    text = (resources.files("flopest.data") / "devices.csv").read_text(encoding="utf-8").splitlines()
+    header = next(line for line in text if line and not line.startswith("#"))
+    row = next(line for line in text if line.startswith("xeon-platinum-8480,"))
+    import csv
+    import io
+    cols = header.split(",")
+    r = next(csv.reader([row]))
+    r[0] = "my-cpu"
+    r[cols.index("estimated_fields")] = "tdp_w;embodied_kgco2e"
+    out = io.StringIO()
+    csv.writer(out).writerow(r)
+    path = tmp_path / "cpu.csv"
+    path.write_text(header + "\n" + out.getvalue(), encoding="utf-8")
+    data.load_user_devices(path)
+    try:
+        s = build_scenario("my-cpu", 1, "FR")
+        src = {a["name"]: a["source"] for a in s.assumptions()}
+        assert src["TDP"].startswith("estimate") and str(path) in src["TDP"]
+        emb = next(v for k, v in src.items() if k.startswith("embodied"))
+        assert "estimate" in emb and str(path) in emb and "no server share" in emb
+        assert any("is a CPU" in n for n in s.notes) and any("estimated_fields" in n for n in s.notes)
+    finally:
+        data.reload()
