@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import io as _io
 import json
+import os
 import re
 import sys
 
@@ -53,6 +54,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(a) -> int:
     to_file = a.output not in (None, "-")
+    ext = os.path.splitext(str(a.output))[1].lower() if to_file else ""
+    if to_file and a.format is None and ext not in ("", ".csv"):
+        # the device row is a CSV (what --devices reads); .json is the JSON of the same row
+        if ext != ".json":
+            raise InputError(f"--output {a.output!r}: flopest probe writes a device row as CSV (.csv, what --devices "
+                             f"reads) or JSON (.json); give one of those names or --format")
+        a.format = "json"
     fmt = a.format or ("csv" if to_file else "table")
     check_output(a)
     if a.id is not None and not re.fullmatch(ID_PATTERN, a.id):
@@ -74,7 +82,9 @@ def run(a) -> int:
         row["id"] = a.id
     emit(a, render(row, fmt))
     if to_file and not a.quiet:
-        print(f"flopest: wrote {a.output}: use it with --devices {a.output} --device {row['id']}", file=sys.stderr)
+        use = (f"use it with --devices {a.output} --device {row['id']}" if fmt == "csv" else
+               "--devices reads the CSV of the row: write it with --output NAME.csv")
+        print(f"flopest: wrote {a.output}: {use}", file=sys.stderr)
     return 0
 
 

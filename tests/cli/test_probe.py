@@ -218,6 +218,12 @@ def test_formats(cli, canned, tmp_path, fresh_data):
     assert f"{row['peak_fp32_tflops']:g} TFLOP/s" in out and "--device probe-cpu" in out
     code, out, err = cli(["probe", "--output", "p.json", "--format", "json"], cwd=tmp_path)
     assert code == 0 and json.loads((tmp_path / "p.json").read_text())["basis"] == "measured"
+    # the extension picks the format: .json is JSON (and --devices is not offered it), .csv the row
+    code, out, err = cli(["probe", "--output", "q.json"], cwd=tmp_path)
+    assert code == 0 and json.loads((tmp_path / "q.json").read_text())["basis"] == "measured"
+    assert "use it with --devices" not in err and "NAME.csv" in err
+    code, out, err = cli(["probe", "--output", "r.csv"], cwd=tmp_path)
+    assert code == 0 and "use it with --devices r.csv" in err
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -226,6 +232,7 @@ def test_formats(cli, canned, tmp_path, fresh_data):
     (["--device", "tpu"], "--device 'tpu' is not one of auto, cpu, cuda, mps, cuda:N"),
     (["--output", "no/such/folder/dev.csv"], "does not exist"),
     (["--output", "."], "is a folder"),
+    (["--output", "dev.md"], "writes a device row as CSV"),
 ])
 def test_bad_input_is_one_line_exit_2_before_measuring(cli, canned, tmp_path, argv, says):
     _, seen = canned
