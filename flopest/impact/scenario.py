@@ -207,6 +207,37 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     return s
 
 
+# plausible ranges of a device row's figures, beyond which a unit slip or a broken measurement is
+# likelier than the hardware: memory bandwidth (GB/s) by kind, and the per-kernel launch cost (us)
+BANDWIDTH_GBPS = {"gpu": (50.0, 20_000.0), "tpu": (50.0, 20_000.0), "cpu": (1.0, 2_000.0)}
+LAUNCH_US = (0.05, 1_000.0)
+
+
+def _implausible(dev) -> list:
+    """Notes on a user's device row (a probe's, or written by hand) whose figures look like a unit
+    slip or a broken measurement: said, never corrected."""
+    out = []
+    where = f"device {dev.id!r} ({dev.origin})"
+    lo, hi = BANDWIDTH_GBPS.get(dev.kind, BANDWIDTH_GBPS["gpu"])
+    bw = dev.mem_bandwidth_gbps
+    if bw < lo:
+        out.append(f"{where}: mem_bandwidth_gbps {bw:g} GB/s is below any {dev.kind}'s ({lo:g}); if it is in TB/s, "
+                   f"write {bw * 1000:g}")
+    elif bw > hi:
+        out.append(f"{where}: mem_bandwidth_gbps {bw:g} GB/s is above any {dev.kind}'s ({hi:g}); if it is in MB/s, "
+                   f"write {bw / 1000:g}")
+    if dev.launch_us is not None and not LAUNCH_US[0] <= dev.launch_us <= LAUNCH_US[1]:
+        out.append(f"{where}: launch_us {dev.launch_us:g} us per kernel is outside {LAUNCH_US[0]:g}-{LAUNCH_US[1]:g} us "
+                   f"(a launch or dispatch costs microseconds): check the measurement")
+    for prec, pts in dev.gemm_curve or ():
+        best = max((t for _, t in pts), default=None)
+        peak = dev.peak_tflops(prec)
+        if best and peak and not 0.5 <= best / peak <= 1.05:
+            out.append(f"{where}: its {prec} GEMM curve reaches {best:g} TFLOP/s against a {prec} peak of {peak:g} "
+                       f"TFLOP/s: the two disagree (the curve times the GEMMs of a measured row)")
+    return out
+
+
 def _table_of(row) -> str:
     """The file a data row came from, as sources name it: 'devices.csv' or the user's file."""
     origin = str(getattr(row, "origin", "") or "")
@@ -223,9 +254,8 @@ def user_row_notes(dev, reg) -> list:
                    f"units: time_model.csv, host: hosts.csv); give the row an id of its own to leave them out, or "
                    f"--price-per-hour for the price")
     user_dev = dev.origin and not str(dev.origin).startswith("flopest/data/")
-    if user_dev and dev.kind in ("gpu", "tpu") and dev.mem_bandwidth_gbps < 50:
-        out.append(f"device {dev.id!r} ({dev.origin}): mem_bandwidth_gbps {dev.mem_bandwidth_gbps:g} GB/s is below any "
-                   f"data-centre accelerator's; if it is in TB/s, write {dev.mem_bandwidth_gbps * 1000:g}")
+    if user_dev:
+        out.extend(_implausible(dev))
     user_reg = reg.origin and not str(reg.origin).startswith("flopest/data/")
     if user_reg and 0 < reg.intensity_g_per_kwh < 1:
         out.append(f"region {reg.id!r} ({reg.origin}): intensity {reg.intensity_g_per_kwh:g} g CO2eq/kWh is below any "

@@ -72,3 +72,32 @@ def test_a_probed_cpu_row_says_what_is_estimated_and_what_a_cpu_leaves_out(tmp_p
         assert any("is a CPU" in n for n in s.notes) and any("estimated_fields" in n for n in s.notes)
     finally:
         data.reload()
+
+
+def test_implausible_figures_of_a_user_row_are_said(tmp_path):
+    """A CPU row at 10,190 GB/s (MB/s typed as GB/s), a 900,000 us launch, a GEMM curve 1000×
+    its own peak: each is said, none is corrected."""
+    from importlib import resources
+    text = (resources.files("flopest.data") / "devices.csv").read_text(encoding="utf-8").splitlines()
+    header = next(line for line in text if line and not line.startswith("#"))
+    import csv
+    import io
+    cols = header.split(",") + ["launch_us", "gemm_curve", "basis"]
+    r = next(csv.reader([next(line for line in text if line.startswith("xeon-platinum-8480,"))]))
+    r[0] = "odd-cpu"
+    r[cols.index("mem_bandwidth_gbps")] = "10190"
+    peak = float(r[cols.index("peak_fp32_tflops")])
+    r += ["900000", f"fp32:256={peak * 1000:g},1024={peak * 1000:g}", "measured"]
+    out = io.StringIO()
+    csv.writer(out).writerow(r)
+    path = tmp_path / "odd.csv"
+    path.write_text(",".join(cols) + "\n" + out.getvalue(), encoding="utf-8")
+    data.load_user_devices(path)
+    try:
+        notes = " ".join(build_scenario("odd-cpu", 1, "FR").notes)
+        assert "if it is in MB/s, write 10.19" in notes
+        assert "launch_us 900000" in notes
+        assert "GEMM curve reaches" in notes and "disagree" in notes
+        assert not any("odd-cpu" in n and "write" in n for n in build_scenario("xeon-platinum-8480", 1, "FR").notes)
+    finally:
+        data.reload()
