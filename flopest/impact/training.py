@@ -578,9 +578,13 @@ def _lm_estimate(kw: dict) -> Estimate:
     lay = (est.step or {}).get("layout") or {}
     if kw["batch_size"] is None and lay.get("chosen") is not False and lay and \
             lay["tensor_parallel"] * lay["pipeline_parallel"] > 1:
-        est.notes.append(f"the default batch counts one micro-batch per device, but the layout chosen runs one per "
-                         f"replica of {lay['tensor_parallel'] * lay['pipeline_parallel']} devices: give batch_size "
-                         f"(--batch-size) for the batch you train with")
+        mp = lay["tensor_parallel"] * lay["pipeline_parallel"]
+        dp = max(1, n_dev // mp)
+        # the batch was set before the layout was chosen: say what it is under the layout
+        bs_note = (f"batch: {micro} sequence(s) per device × {n_dev:,} devices = {bs:,} sequences ({bs * seq:,} "
+                   f"tokens) per optimizer step, which the layout chosen (tensor × pipeline = {mp}, data {dp:,}) runs "
+                   f"as {bs / dp:,.4g} sequence(s) per data-parallel replica; batch_size= / --batch-size gives the batch "
+                   f"you train with")
     n = float(kw["params"])
     if abs(counts.params - n) > 0.10 * n:
         raise error(f"the decoder of this shape holds {counts.params:,} parameters, not the {int(n):,} given "

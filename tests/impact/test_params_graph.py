@@ -132,3 +132,20 @@ def test_a_model_on_many_devices_defaults_to_data_parallel_batches(config_dir):
     assert eight.workload.factors["batch_size"] == 8
     assert eight.time_s["p50"] < one.time_s["p50"] / 4
     assert any("no batch size given" in n for n in eight.notes)
+
+
+@pytest.mark.torch
+def test_the_default_batch_note_follows_the_layout_chosen():
+    """256 devices, micro-batch 1, no batch given: 256 sequences a step; when flopest chooses a
+    layout with tensor × pipeline = k, the note says 256 / (256 / k) sequences per replica, and
+    no other note contradicts it with 256 replicas."""
+    import flopest
+    e = flopest.estimate(params=7e9, tokens=1e12, layers=32, d_model=4096, seq_len=4096, device="h100-sxm",
+                         n_devices=256, samples=2000)
+    lay = e.step["layout"]
+    k = lay["tensor_parallel"] * lay["pipeline_parallel"]
+    batch = [n for n in e.notes if n.startswith("batch:")]
+    assert len(batch) == 1
+    if k > 1:
+        assert f"runs as {k:g} sequence(s) per data-parallel replica" in batch[0]
+        assert "× 256 replicas" not in " ".join(e.notes)
