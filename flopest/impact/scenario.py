@@ -6,6 +6,8 @@ A value the user gives fixes its input; the others come from the embedded tables
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from .. import data
@@ -256,6 +258,12 @@ def user_row_notes(dev, reg) -> list:
     user_dev = dev.origin and not str(dev.origin).startswith("flopest/data/")
     if user_dev:
         out.extend(_implausible(dev))
+    if user_dev and getattr(dev, "basis", None) == "measured":
+        # one probe is one sample of a machine whose load moves its figures (2-3× on a busy shared one)
+        load = re.search(r"load average ([0-9.]+)", str(dev.source))
+        out.append(f"device {dev.id!r} ({dev.origin}) is one measurement (flopest probe"
+                   + (f", load average {load.group(1)} when it ran" if load else "") + "): its figures are taken as "
+                   "they are, without a range; other work on the machine lowers them, so probe a quiet machine")
     user_reg = reg.origin and not str(reg.origin).startswith("flopest/data/")
     if user_reg and 0 < reg.intensity_g_per_kwh < 1:
         out.append(f"region {reg.id!r} ({reg.origin}): intensity {reg.intensity_g_per_kwh:g} g CO2eq/kWh is below any "
