@@ -214,8 +214,8 @@ def test_a_points_notes_are_in_its_row(tmp_path):
     spec = spec_file(tmp_path, '[model]\nonnx = "mlp.onnx"\ngrid = { batch = [1] }\n[plan]\ndataset-size = "1k"\n'
                                'batch-size = 16\n')
     res = flopest.sweep(str(spec), workers=0)
-    assert "read off the counted pass of 1 example(s)" in res.rows[0]["notes"]
-    assert "training batch of 16" in res.rows[0]["notes"]
+    assert "the step time is that of 16 counted pass(es) of 1 example(s)" in res.rows[0]["notes"]
+    assert "the batch of 16" in res.rows[0]["notes"]
 
 
 def test_scheduler_gives_the_same_table(onnx_spec, dask_cluster, tmp_path, cli):
