@@ -75,7 +75,7 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.value <= self.budget.limit
+        return bool(self.value <= self.budget.limit)   # a plain bool: numpy's does not go to JSON
 
     @property
     def ratio(self) -> float | None:
@@ -195,8 +195,15 @@ def metrics_of(result) -> dict:
     if hasattr(result, "metrics"):
         return dict(result.metrics())
     d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    out = {k: d[k] for k in ("co2eq_kg", "energy_kwh", "accelerator_hours", "time_s", "water_l") if k in d}
-    for scope, v in d.get("co2eq_kg_by_scope", {}).items():
+    ranged = lambda v: isinstance(v, dict) and {"p5", "p50", "p95"} <= set(v)   # noqa: E731
+    if d.get("kind") == "serving":   # a serving result's own budgets; its time_s is the service's length
+        from .impact.serving import ServingEstimate
+        out = {k: d[k] for k in ServingEstimate.METRICS if ranged(d.get(k))}
+    else:
+        out = {k: d[k] for k in ("co2eq_kg", "energy_kwh", "accelerator_hours", "time_s", "water_l") if ranged(d.get(k))}
+        if ranged(d.get("cost_usd")):
+            out["cost_usd"] = d["cost_usd"]
+    for scope, v in (d.get("co2eq_kg_by_scope") or {}).items():
         out[f"co2eq_kg_{scope}"] = v
     return out
 
@@ -276,14 +283,20 @@ def check(result, *, at: str = "p95", budgets=(), allow_unknown: bool = False, *
     if isinstance(budgets, (str, bytes)):
         budgets = [budgets]
     if not isinstance(budgets, (list, tuple)):
-        raise TypeError(f"budgets must be a list of 'NAME=VALUE' strings (e.g. ['co2eq=50kg']), not "
-                        f"{type(budgets).__name__}")
+        raise InputError(f"budgets must be a list of 'NAME=VALUE' strings (e.g. ['co2eq=50kg']), not "
+                         f"{type(budgets).__name__}")
     bs = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]
     for key, v in limits.items():
         if v is None:
             continue
         name = KEYWORDS[key]
-        bs.append(Budget(name, parse_value(v, METRICS[name][1], key, bare="base"), str(v)))
+        bs.append(Budget(name, float(parse_value(v, METRICS[name][1], key, bare="base")), str(v)))
+    seen: dict = {}
+    for b in bs:   # one budget, two limits (a keyword and a budgets= string): which one?
+        if b.name in seen and seen[b.name] != b.limit:
+            raise InputError(f"check(): budget {b.name!r} given twice with two limits ({seen[b.name]:g} and "
+                             f"{b.limit:g} {b.unit}): give it once")
+        seen[b.name] = b.limit
     res = evaluate(result, bs, at, allow_unknown=allow_unknown)
     if not res.ok:
         raise BudgetExceeded(res)
@@ -307,7 +320,14 @@ def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), train
     limits = {k: kw.pop(k) for k in list(kw) if k in KEYWORDS}
     if not limits and not budgets:
         raise InputError("guard(): give at least one budget, e.g. co2eq_kg=50 or budgets=['energy=200kWh']")
+    if training_kw is not None and not isinstance(training_kw, dict):
+        raise InputError(f"guard(): training_kw must be a dict of flopest.count() keywords, got {training_kw!r}")
     tk = dict(training_kw or {})
+    if "optimizer" in kw and not (hasattr(model, "flops") and hasattr(model, "breakdown")):
+        if "optimizer" in tk and tk["optimizer"] != kw["optimizer"]:
+            raise InputError(f"guard(): optimizer={kw['optimizer']!r} and training_kw's optimizer="
+                             f"{tk['optimizer']!r}: give it once")
+        tk["optimizer"] = kw.pop("optimizer")   # the step is counted with the model, not added after
     tk.setdefault("optimizer", "adam")
     if hasattr(model, "flops") and hasattr(model, "breakdown"):   # already a Counts
         counts = model

@@ -101,6 +101,7 @@ class Counts:
     examples_per_pass: int | None = None   # examples one counted pass processes (None: unknown)
     examples_reason: str = ""           # how examples_per_pass was found, or why it is unknown
     examples_dim: str | None = None     # the symbolic dim that is examples_per_pass (re-bound by .at)
+    examples_given_at: tuple | None = None   # (dim, value) the model read when examples_per_pass was given
     tokens_per_example: int | None = None   # tokens in one example, when the model says (hf: text models)
     optimizer: str | None = None        # the optimizer whose step a training capture holds
     checkpointing: bool = False         # captured with activation checkpointing
@@ -154,6 +155,12 @@ class Counts:
         if self.concrete:
             raise InputError("this count was captured at concrete shapes: count again with other example "
                              "inputs (or count an ONNX export, whose dims can be re-bound)")
+        if self.examples_given_at is not None:
+            dim, was = self.examples_given_at
+            now = examples_at(dim, new)
+            if now != was:   # the given examples_per_pass was for the old binding: it does not scale by itself
+                raise InputError(f"examples_per_pass={self.examples_per_pass} was given for {dim}={was}; at {dim}={now} "
+                                 f"give it again: flopest.count(..., dims={{...}}, examples_per_pass=N)")
         if self._rebind is not None:
             return self._rebind(new)
         return Counts(self.table, self.params, self.unknown_ops, self.node_count, self.costed_nodes,
@@ -161,7 +168,8 @@ class Counts:
                       examples_per_pass=(self.examples_per_pass if self.examples_dim is None
                                          else examples_at(self.examples_dim, new)),
                       tokens_per_example=self.tokens_per_example,
-                      examples_reason=self.examples_reason, examples_dim=self.examples_dim).evaluate()
+                      examples_reason=self.examples_reason, examples_dim=self.examples_dim,
+                      examples_given_at=self.examples_given_at).evaluate()
 
     # ---------------------------------------------------------------- figures
     @property

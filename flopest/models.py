@@ -398,9 +398,14 @@ def count_onnx(model, dims=None, *, strict: bool = False, causal: bool = False,
 
     def make(low_, dims_, rebind=None):
         per, reason, dim = _onnx_examples(low_, dims_, examples_per_pass)
+        given_at = None
+        if examples_per_pass is not None:   # the dim the model reads, to refuse a re-bind that moves it
+            _, _, read_dim = _onnx_examples(low_, dims_, None)
+            if read_dim:
+                given_at = (read_dim, examples_at(read_dim, dims_))
         return Counts(low_.table, params, dict(low_.unknown_ops), low_.node_count, low_.costed,
                       dims_, names, list(low_.notes), src, causal, rebind,
-                      examples_per_pass=per, examples_reason=reason, examples_dim=dim)
+                      examples_per_pass=per, examples_reason=reason, examples_dim=dim, examples_given_at=given_at)
 
     rebind = None
     if mode == "concrete":
@@ -535,6 +540,16 @@ def count(model, *example_args, dims=None, strict: bool = False, causal: bool | 
     Returns a :class:`flopest.counts.Counts`; for ONNX, ``.at(**dims)`` re-binds without re-reading.
     """
     k = kind(model)
+    from .validate import flag
+    training, strict, checkpointing, materialize, onnx = (flag("training", training), flag("strict", strict),
+                                                          flag("checkpointing", checkpointing),
+                                                          flag("materialize", materialize), flag("onnx", onnx))
+    if not training:   # the options of a training capture do nothing to a forward count
+        given = [n for n, v in (("optimizer", optimizer), ("checkpointing", checkpointing or None),
+                                ("loss_fn", loss_fn)) if v is not None]
+        if given:
+            raise InputError(f"count(): {', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a "
+                             f"training capture: add training=True, or remove {'it' if len(given) == 1 else 'them'}")
     if examples_per_pass is not None and (isinstance(examples_per_pass, bool) or not isinstance(
             examples_per_pass, int) or examples_per_pass < 1):
         raise InputError(f"examples_per_pass must be a whole number >= 1, got {examples_per_pass!r}")

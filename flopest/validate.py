@@ -73,6 +73,16 @@ def _number(name: str, v) -> float:
     return f
 
 
+def flag(name: str, v) -> bool:
+    """A switch: True or False (numpy's bools too), an error naming it otherwise ("no" is not
+    False, and would switch it on)."""
+    if isinstance(v, bool):
+        return v
+    if type(v).__name__ == "bool_":
+        return bool(v)
+    raise error(f"{name} must be True or False, got {v!r}", name)
+
+
 def required(name: str, v):
     if v is None:
         raise error(f"{name} is required", name)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import data, kinds, views
 from ..errors import InputError
-from ..validate import error, positive, whole
+from ..validate import error, flag, positive, whole
 from ..kernel import load
 from ..version import __version__
 from .scenario import Scenario, build_scenario
@@ -49,9 +49,11 @@ def inputs(s: Scenario) -> dict:
             "water_elec": s.water_elec_l_per_kwh, "roofline": s.roofline}
 
 
-def draws(s: Scenario, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """(NQ, samples) draws of the training inputs, physical bounds applied (MFU <= 1, PUE >= 1, ...)."""
-    v = sample(inputs(s), samples, seed, BOUNDS)
+def draws(s: Scenario, samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED, aligned: bool = False) -> np.ndarray:
+    """(NQ, samples) draws of the training inputs, physical bounds applied (MFU <= 1, PUE >= 1, ...);
+    aligned: each input on its own column of normals (the phases of a plan: one draw of every
+    shared input, whichever inputs a phase fixes)."""
+    v = sample(inputs(s), samples, seed, BOUNDS, aligned=aligned)
     return np.array(list(v.values()))
 
 
@@ -62,7 +64,7 @@ def simulate(s: Scenario, flops: float = 0.0, accelerator_hours: float | None = 
     the figures by boundary (energy_j_* and co2eq_kg_*: flopest.impact.boundary) and, with a price
     per accelerator-hour (USD), cost_usd. `keep`: a list the per-sample rows are appended to (the
     phases of a plan sum them sample by sample)."""
-    v = draws(s, samples, seed)
+    v = draws(s, samples, seed, aligned=keep is not None)
     out = np.empty((len(OUTPUTS) + len(BOUNDARY_ROWS), samples))
     load("_mc").impacts(v, float(flops), float(s.n_devices), float(s.peak_flops), float(s.tdp_w),
                         float(s.power_w or 0.0), float(accelerator_hours or 0.0), out)
@@ -296,6 +298,13 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
     example. It is timed at the student's rate (said in the notes).
     A keyword that the chosen plan does not read is an error, never ignored.
     """
+    if throughput_unit not in ("examples", "tokens"):
+        raise error(f"throughput_unit {throughput_unit!r} is not 'examples' or 'tokens'", "throughput_unit")
+    checkpointing = flag("checkpointing", checkpointing)
+    goodput = flag("goodput", goodput)
+    if throughput is None and throughput_unit != "examples":
+        raise error("throughput_unit is the unit of throughput=: give throughput, or remove throughput_unit",
+                    "throughput_unit")
     plan = {"dataset_size": dataset_size, "epochs": epochs, "batch_size": batch_size,
             "examples_per_pass": examples_per_pass, "eval_counts": eval_counts, "eval_size": eval_size,
             "optimizer": optimizer}
@@ -310,6 +319,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
                                                           "checkpoint_write_gbps": checkpoint_write_gbps,
                                                           "goodput": None if goodput else False})
         hours = positive("accelerator_hours", accelerator_hours)
+        if mfu is not None:
+            raise error("accelerator_hours give the time; mfu would not enter it: remove mfu", "mfu")
     elif isinstance(counts_or_workload, Workload):
         _unread("a Workload", None, {**plan, **lm, **search})
         wl = counts_or_workload
@@ -317,7 +328,17 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         if not hasattr(counts_or_workload, "forward_flops"):
             raise TypeError(f"estimate() takes a count (flopest.count(...)) or a Workload as its first argument, "
                             f"not {type(counts_or_workload).__name__}")
-        _unread("a count", None, {k: v for k, v in lm.items() if k != "tokens"})
+        _unread("a count", None, {**{k: v for k, v in lm.items() if k != "tokens"}, "heads": heads,
+                                  "kv_heads": kv_heads, "ffn": ffn, "vocab": vocab, "micro_batch": micro_batch,
+                                  "experts": experts, "active_experts": active_experts, "graph": graph,
+                                  "checkpointing": checkpointing or None})
+        held = getattr(counts_or_workload, "optimizer", None)
+        if optimizer is not None and held and optimizer != held and getattr(counts_or_workload, "optimizer_flops", 0):
+            raise error(f"the count holds {held}'s step (counted with optimizer={held!r}); optimizer={optimizer!r} would "
+                        f"not replace it: count again with optimizer={optimizer!r}", "optimizer")
+        if eval_counts is not None and eval_size is None:
+            raise error("eval_counts times the evaluation passes of eval_size examples per epoch: give eval_size",
+                        "eval_size")
         token_note = None
         if tokens is not None:   # a language model's dataset in tokens: sequences of the counted length
             if dataset_size is not None:
@@ -359,6 +380,8 @@ def estimate(counts_or_workload=None, *, device: str, n_devices: int = 1, region
         lm_kw = {"heads": heads, "kv_heads": kv_heads, "ffn": ffn, "vocab": vocab, "experts": experts,
                  "active_experts": active_experts}
         if _lm_graph(graph, params, tokens, layers, d_model, seq_len):
+            _unread("a params plan (its tokens are its dataset)", None,
+                    {k: plan[k] for k in ("dataset_size", "epochs", "examples_per_pass", "eval_counts", "eval_size")})
             return _lm_estimate(locals())
         shaped = [k for k, v in {**lm_kw, "micro_batch": micro_batch, "batch_size": batch_size,
                                  "optimizer": optimizer, "checkpointing": checkpointing or None}.items() if v is not None]
@@ -574,6 +597,7 @@ def _lm_estimate(kw: dict) -> Estimate:
         pass_kw["optimizer"] = kw["optimizer"] or "adamw"   # the step of every expert, added by the plan
     if kw["throughput"] is not None and kw["throughput_unit"] == "tokens":
         pass_kw["throughput"] = kw["throughput"] / seq   # sequences per second per device
+    pass_kw["checkpointing"] = False   # the decoder was counted with it: the count holds the recompute
     est = estimate(counts, tokens=kw["tokens"], batch_size=bs, **pass_kw)
     lay = (est.step or {}).get("layout") or {}
     if kw["batch_size"] is None and lay.get("chosen") is not False and lay and \

@@ -61,17 +61,18 @@ BOUNDS = {"mfu": (-math.inf, 1.0), "mbu": (-math.inf, 1.0), "power_frac": (-math
           "lifetime_utilisation": (-math.inf, 1.0), "pue": (1.0, math.inf), "roofline": (1.0, math.inf)}
 
 
-def sample(inputs: dict, samples: int, seed: int, bounds=None) -> dict:
+def sample(inputs: dict, samples: int, seed: int, bounds=None, aligned: bool = False) -> dict:
     """{name: array of `samples` draws} for {name: Uncertain}, in one seeded draw (the order of
     `inputs` fixes which normals each input gets). `bounds`: {name: (lower, upper)} for the
-    inputs that have physical bounds (BOUNDS: MFU <= 1, PUE >= 1, ...)."""
+    inputs that have physical bounds (BOUNDS: MFU <= 1, PUE >= 1, ...); aligned: each input keeps
+    its own column of normals whether it is constant or not (flopest.kernel.montecarlo.sample)."""
     names = list(inputs)
     q = np.array([[inputs[n].p5 for n in names], [inputs[n].p50 for n in names],
                   [inputs[n].p95 for n in names]], float).reshape(3, len(names))
     bounds = bounds or {}
     lo = np.array([bounds.get(n, (-math.inf, math.inf))[0] for n in names], float)
     hi = np.array([bounds.get(n, (-math.inf, math.inf))[1] for n in names], float)
-    v = _draw(q, samples, seed, lo, hi)
+    v = _draw(q, samples, seed, lo, hi, aligned=aligned)
     return {n: v[j] for j, n in enumerate(names)}
 
 

@@ -52,10 +52,12 @@ def _kernel():
     return load("_mc")
 
 
-def sample(q: np.ndarray, samples: int, seed: int, lower=None, upper=None) -> np.ndarray:
+def sample(q: np.ndarray, samples: int, seed: int, lower=None, upper=None, aligned: bool = False) -> np.ndarray:
     """(k, samples) draws of k inputs given by q (3, k) = their p5, p50, p95, each from the
     two-piece log-normal through them (a constant where p5 = p50 = p95), clipped to
-    [lower, upper] (arrays of k; None: unbounded)."""
+    [lower, upper] (arrays of k; None: unbounded). aligned: input j always takes column j of the
+    seeded normals, constant or not, so that draws made apart (the phases of a plan) share each
+    input's normals; otherwise only the uncertain inputs take columns, in order."""
     samples = check_samples(samples)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative whole number, got {seed!r}")
@@ -67,8 +69,13 @@ def sample(q: np.ndarray, samples: int, seed: int, lower=None, upper=None) -> np
     hi = np.full(k, np.inf) if upper is None else np.ascontiguousarray(upper, dtype=np.float64)
     if lo.shape != (k,) or hi.shape != (k,):
         raise InputError(f"bounds must have shape ({k},), got {lo.shape} and {hi.shape}")
-    cols = np.flatnonzero(~((q[0] == q[1]) & (q[1] == q[2]))).astype(np.int64)
-    z = np.random.default_rng(seed).standard_normal((int(samples), len(cols)))
+    uncertain = np.flatnonzero(~((q[0] == q[1]) & (q[1] == q[2]))).astype(np.int64)
+    if aligned:
+        z = np.random.default_rng(seed).standard_normal((int(samples), k))[:, uncertain]
+        z = np.ascontiguousarray(z)
+    else:
+        z = np.random.default_rng(seed).standard_normal((int(samples), len(uncertain)))
+    cols = uncertain
     out = np.empty((k, int(samples)))
     _kernel().draw(q, z, cols, lo, hi, out)
     return out

@@ -284,3 +284,19 @@ def test_a_hyphenated_dim_name_is_one_dim_not_a_difference(tmp_path):
     assert free_names(parse_dim_param("s0-1")) == {"s0"}
     with pytest.raises(flopest.InputError, match="given twice"):
         flopest.count(str(path), dims=["batch-size=4", "batch_size=8"])
+
+
+def test_a_given_examples_per_pass_is_not_carried_to_another_batch(tmp_path):
+    """examples_per_pass=2 given at batch=8: .at(batch=8) keeps it; .at(batch=16) is refused (the
+    given value was for batch 8: kept at 16, FLOPs per example would double silently)."""
+    import onnx
+
+    import flopest
+    from tests.conftest import mlp_model
+    path = tmp_path / "mlp.onnx"
+    onnx.save(mlp_model(), str(path))
+    c = flopest.count(str(path), dims={"batch": 8}, examples_per_pass=2)
+    assert c.at(batch=8).examples_per_pass == 2
+    with pytest.raises(flopest.InputError, match="give it again"):
+        c.at(batch=16)
+    assert flopest.count(str(path), dims={"batch": 8}).at(batch=16).examples_per_pass == 16

@@ -72,3 +72,20 @@ def test_a_teachers_flops_are_per_trial_in_train_flops():
                          graph=False)
     assert e.workload.train_flops == pytest.approx(7.5e17 + 2e18, rel=1e-9)
     assert e.flops == pytest.approx(2 * (7.5e17 + 2e18), rel=1e-9)
+
+
+def test_phases_share_every_input_draw_whichever_inputs_a_phase_fixes():
+    """Two phases summed sample by sample: one with the MFU prior, one with mfu= given (a constant
+    input). Each sample's power × PUE (energy per accelerator-hour) must be the same draw in both
+    phases: the normals are per named input, not per uncertain input in order."""
+    import numpy as np
+
+    import flopest
+    keep = []
+    common = dict(params=1e9, tokens=1e9, device="h100-sxm", region="FR", samples=4000, graph=False, goodput=False)
+    flopest.estimate(_keep=keep, **common)
+    flopest.estimate(_keep=keep, mfu=0.4, **common)
+    a, b = keep
+    per_hour_a = a[2] / a[1]     # energy_kwh / accelerator_hours, sample by sample
+    per_hour_b = b[2] / b[1]
+    assert np.allclose(per_hour_a, per_hour_b, rtol=1e-12)
