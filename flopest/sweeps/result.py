@@ -44,6 +44,13 @@ def _value(v) -> str:
     return "—" if v is None else str(v)
 
 
+def _water_partial(row: dict) -> bool:
+    """Whether a row's water figure leaves out a term without a factor (its notes say so:
+    flopest.impact.scenario)."""
+    text = str(row.get("notes") or "")
+    return "no water-of-electricity figure" in text or "no on-site water figure" in text
+
+
 @dataclass
 class SweepResult:
     """The rows of a sweep (dicts by column, in the spec's order) and what was computed."""
@@ -85,13 +92,17 @@ class SweepResult:
             raise InputError(f"x {x!r} is not 'time_s' or 'cost_usd'")
         pts = [r for r in self.ok if number(r.get(f"{x}_p50")) is not None and number(r.get("co2eq_kg_p50")) is not None]
         pts.sort(key=lambda r: (number(r[f"{x}_p50"]), number(r["co2eq_kg_p50"])))
-        out, best = [], math.inf
+        out, best, best_x = [], math.inf, None
         for r in pts:
-            y = number(r["co2eq_kg_p50"])
-            if y < best:
+            x_, y = number(r[f"{x}_p50"]), number(r["co2eq_kg_p50"])
+            if y < best or (y == best and x_ == best_x):   # a tie on both axes is on the front too
                 out.append(r)
-                best = y
+                best, best_x = y, x_
         return out
+
+    def unpriced(self) -> list:
+        """The points the cost front leaves out: no list price for their device (no cost)."""
+        return [r for r in self.ok if number(r.get("cost_usd_p50")) is None]
 
     def best(self, budgets=()) -> list:
         """[(budget, best row or None)] for each budget ('time=3d', 'co2eq=5t' or a Budget);
@@ -103,7 +114,9 @@ class SweepResult:
                 raise InputError(f"budget {b.name!r} has no column in a sweep's results; one of "
                                  f"{', '.join(SWEEP_BUDGETS)}")
             metric = BUDGETS[b.name][0]
-            within = [r for r in self.ok if number(r.get(f"{metric}_p95")) is not None
+            # a water figure that leaves out a term without a factor is not checked (as flopest check)
+            judged = [r for r in self.ok if not (b.name == "water" and _water_partial(r))]
+            within = [r for r in judged if number(r.get(f"{metric}_p95")) is not None
                       and number(r[f"{metric}_p95"]) <= b.limit]
             by = "co2eq_kg" if b.name in ("time", "hours") else "time_s"
             within = [r for r in within if number(r.get(f"{by}_p50")) is not None]
@@ -161,9 +174,13 @@ class SweepResult:
             if not front:
                 rep.blocks.append(Text([f"no point has both a {name} and a CO2eq: no front"]))
                 continue
-            rep.blocks.append(Text([f"Pareto front of CO2eq against {name} (p50): {len(front):,} of {len(self.ok):,} "
-                                    f"points; no other point is both {'faster' if x == 'time_s' else 'cheaper'} "
-                                    f"and lower in CO2eq"]))
+            left = self.unpriced() if x == "cost_usd" else []
+            among = len(self.ok) - len(left)
+            out_of = (f"{len(front):,} of the {among:,} points with a cost ({len(left):,} without a list price left "
+                      f"out: {', '.join(sorted({str(r.get('device')) for r in left}))})" if left else
+                      f"{len(front):,} of {len(self.ok):,} points")
+            rep.blocks.append(Text([f"Pareto front of CO2eq against {name} (p50): {out_of}; no other point compared is "
+                                    f"both {'faster' if x == 'time_s' else 'cheaper'} and lower in CO2eq"]))
             other = [a for a in self.axes if a != x]
             figs = [x, "co2eq_kg", "energy_kwh"] + other
             cols = tuple(varied) + tuple(f"{SHOWN[f][0]} p50" for f in figs) + ("FLOPs",)
@@ -173,6 +190,12 @@ class SweepResult:
             rep.blocks.append(Table(f"Pareto front: CO2eq against {name}", cols, rows,
                                     align="l" * len(varied) + "r" * (len(cols) - len(varied))))
         best = self.best(budgets)
+        if any(b.name == "water" for b, _ in best):
+            partial = [r for r in self.ok if _water_partial(r)]
+            if partial:
+                rep.blocks.append(Text([f"water budget: {len(partial):,} point(s) whose water leaves out a term "
+                                        f"without a factor (their notes say which) are not checked, as flopest check "
+                                        f"does not check them"]))
         if best:
             rows = []
             for b, r in best:

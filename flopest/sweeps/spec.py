@@ -143,6 +143,16 @@ class _Reader:
     def fail(self, what: str, fix: str = "") -> SpecError:
         return SpecError(f"sweep spec {self.where!r}: {what}" + (f"; {fix}" if fix else ""))
 
+    def once(self, table, section: str) -> None:
+        """Refuse two spellings of one key in a table (power-w and power_w): the last would win
+        silently, and a results column would be written twice."""
+        seen: dict = {}
+        for k in table:
+            c = _canon(k)
+            if c in seen:
+                raise self.fail(f"{section} gives {seen[c]!r} and {k!r}, one key written two ways", "give it once")
+            seen[c] = k
+
     def keys(self, table, allowed, section: str) -> None:
         if not isinstance(table, dict):
             raise self.fail(f"{section} must be a table, got {type(table).__name__}")
@@ -267,6 +277,7 @@ class _Reader:
     def params(self, table, where: str, kind: str) -> dict:
         if not isinstance(table, dict):
             raise self.fail(f"{where} must be a table of values, got {table!r}")
+        self.once(table, where)
         return {str(k): self.param(str(k), v, where, kind) for k, v in table.items()}
 
     def param(self, key: str, v, where: str, kind: str):
@@ -288,6 +299,7 @@ class _Reader:
         allowed = tuple(SCENARIO) + tuple(GRAPH)
         if not isinstance(p, dict):
             raise self.fail(f"[plan] must be a table, got {p!r}")
+        self.once(p, "[plan]")
         fixed, opts = {}, {}
         for k, v in p.items():
             c = _canon(k)
@@ -359,6 +371,7 @@ class _Reader:
         if grid is not None:
             if not isinstance(grid, dict):
                 raise self.fail(f"{gname} must be a table of lists, got {grid!r}")
+            self.once(grid, gname)
             cols, lists = [], []
             for k, vals in grid.items():
                 if not isinstance(vals, list) or not vals:
@@ -382,6 +395,7 @@ class _Reader:
             first = None
             rows, seen = [], set()
             for i, p in enumerate(points, 1):
+                self.once(p, f"{pname} #{i}")
                 row = {(_canon(k) if canon else str(k)): check(str(k), v, f"{pname} #{i}") for k, v in p.items()}
                 if first is None:
                     first = list(row)

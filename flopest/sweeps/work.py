@@ -183,7 +183,8 @@ def estimate_point(task: Task, counts, kw: dict, count_s: float) -> tuple:
         row[f"cost_usd_{q}"] = cost[q] if cost else None
     row["estimate_s"] = time.perf_counter() - t0
     # the estimate's notes (what it assumed: a step time scaled from the counted batch, defaults)
-    text = " | ".join(" ".join(str(n).split()) for n in est.notes)
+    said = list(dict.fromkeys(list(est.notes) + list(getattr(est.scenario, "notes", []) or [])))   # as to_dict()
+    text = " | ".join(" ".join(str(n).split()) for n in said)
     row["notes"] = (text if len(text) <= MAX_NOTES else text[:MAX_NOTES] + "…") or None
     return tuple(row.get(c) for c in RESULT)
 

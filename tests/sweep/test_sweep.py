@@ -409,3 +409,44 @@ def test_api_and_import_stay_light():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_one_key_written_two_ways_is_refused(tmp_path):
+    """power-w and power_w in one table: the last would win silently (and a grid would write its
+    column twice, shifting every value): refused, naming both, before any work."""
+    import onnx
+    from tests.conftest import mlp_model
+    onnx.save(mlp_model(), str(tmp_path / "mlp.onnx"))
+    for body in ('[plan]\ndataset-size = "10k"\ndataset_size = "10M"\n',
+                 '[plan]\ndataset-size = "1k"\n[grid]\npower-w = [300, 500]\npower_w = [700]\n'):
+        spec = spec_file(tmp_path, '[model]\nonnx = "mlp.onnx"\ngrid = { batch = [1] }\n' + body)
+        with pytest.raises(flopest.InputError, match="one key written two ways"):
+            flopest.sweep(str(spec), workers=0)
+
+
+def test_rows_carry_the_scenario_notes_and_a_water_budget_skips_partial_water(tmp_path):
+    """A row in FR says its water has no water-of-electricity term (as flopest estimate does); a
+    water budget does not pick such a point (flopest check does not pass it), and says so."""
+    import onnx
+    from tests.conftest import mlp_model
+    onnx.save(mlp_model(), str(tmp_path / "mlp.onnx"))
+    spec = spec_file(tmp_path, 'samples = 1000\n[model]\nonnx = "mlp.onnx"\ngrid = { batch = [1] }\n[plan]\n'
+                               'dataset-size = "1k"\n[grid]\nregion = ["FR", "US"]\n')
+    res = flopest.sweep(str(spec), workers=0)
+    fr = next(r for r in res.rows if r["region"] == "FR")
+    us = next(r for r in res.rows if r["region"] == "US")
+    assert "no water-of-electricity figure for FR" in fr["notes"]
+    (budget, best), = res.best(["water=1000L"])
+    assert best is not None and best["region"] == "US"
+    text = " ".join(str(b.lines) for b in res.report(["water=1000L"]).blocks if hasattr(b, "lines"))
+    assert "not checked" in text and us["water_l_p95"] <= 1000
+
+
+def test_the_front_keeps_points_that_tie_on_both_axes():
+    """Two points with the same time and CO2eq are both on the front (neither dominates the other);
+    a slower, higher one is not."""
+    from flopest.sweeps.result import SweepResult
+    rows = [{"id": i, "a": i, "status": "ok", "time_s_p50": t, "co2eq_kg_p50": c}
+            for i, (t, c) in enumerate([(1.0, 5.0), (1.0, 5.0), (2.0, 6.0), (3.0, 4.0)], 1)]
+    front = SweepResult(("id", "a", "status", "time_s_p50", "co2eq_kg_p50"), rows).front()
+    assert [r["id"] for r in front] == [1, 2, 4]
