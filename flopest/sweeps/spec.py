@@ -202,6 +202,8 @@ class _Reader:
         if "dataset_size" not in kws[0] and "tokens" not in kws[0]:
             raise self.fail("no dataset-size (training examples) or tokens in [plan] or the scenario axes",
                             "add e.g. dataset-size = \"1M\" to [plan]")
+        if any("tokens" in kw and "dataset_size" in kw for kw in kws):
+            raise self.fail("both tokens and dataset-size", "give the dataset once: dataset-size (examples) or tokens")
         if any("tokens" in kw for kw in kws) and kind != "hf":
             raise self.fail("tokens needs an hf: model (its sequence length turns tokens into examples)",
                             "give dataset-size (examples: sequences, images) instead")
@@ -342,7 +344,7 @@ class _Reader:
                                     f"{did_you_mean(v, data.PRECISIONS)}")
             else:
                 try:
-                    getattr(data, kind)(v)
+                    v = getattr(data, kind)(v).id   # one id however it is written (FR, fr, France)
                 except FlopestError as exc:
                     raise self.fail(f"{where}: {exc}") from None
             return v
@@ -364,7 +366,10 @@ class _Reader:
         if c == "early-stopping" and not 0 < x <= 1:
             raise self.fail(f"{where}: early-stopping = {v!r} must be a fraction in (0, 1] (the average share of a "
                             f"trial run)")
-        return int(x) if isinstance(v, int) else x
+        if c in ("price-per-hour", "power-w", "pue", "intensity", "lifetime-years", "mfu") and not x > 0 and \
+                not (c == "intensity" and x == 0):
+            raise self.fail(f"{where}: {c} = {v!r} must be positive")
+        return int(x) if x == int(x) and abs(x) < 2**53 else x   # "10k" and 10000 are one value
 
     # ------------------------------------------------------------------------- axes
     def axes(self, grid, points, gname: str, pname: str, check, canon: bool = False) -> "_Axes":
@@ -435,8 +440,13 @@ class _Reader:
     def identify(self, spec: Spec) -> None:
         """Stable point ids: a hash of everything that decides a point's figures, so that
         --resume recognises the points already written and refuses a changed spec's file."""
+        from ..data import DATA_VERSION
+        from ..version import __version__
+        # what the figures rest on beyond the spec: the model file's content (an ONNX file, an hf:
+        # config.json edited between two runs), flopest and its data; a change makes new points
         base = {"kind": spec.kind, "ref": spec.ref, "args": spec.args, "graph": spec.graph_opts,
-                "samples": spec.samples, "seed": spec.seed}
+                "samples": spec.samples, "seed": spec.seed, "content": _fingerprint(spec.kind, spec.target),
+                "flopest": __version__, "data": DATA_VERSION}
         spec.graph_ids = [_hash({**base, "params": g}) for g in spec.graphs]
         skeys = [_hash(kw) for kw in spec.estimate_kw]
         spec.points = [Point(_hash([gid, sk])[:16], gi, si)
@@ -447,6 +457,24 @@ class _Reader:
 class _Axes:
     columns: list
     rows: list
+
+
+def _fingerprint(kind: str, target: str) -> str | None:
+    """A digest of the model file a point is counted from: the ONNX file, or an hf: folder's or
+    file's config.json (None for a factory or the zoo: their code is not hashed)."""
+    path = None
+    if kind == "onnx":
+        path = target
+    elif kind == "hf":
+        cand = target if target.endswith(".json") else os.path.join(target, "config.json")
+        path = cand if os.path.isfile(cand) else None
+    if not path or not os.path.isfile(path):
+        return None
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _hash(obj) -> str:

@@ -450,3 +450,34 @@ def test_the_front_keeps_points_that_tie_on_both_axes():
             for i, (t, c) in enumerate([(1.0, 5.0), (1.0, 5.0), (2.0, 6.0), (3.0, 4.0)], 1)]
     front = SweepResult(("id", "a", "status", "time_s_p50", "co2eq_kg_p50"), rows).front()
     assert [r["id"] for r in front] == [1, 2, 4]
+
+
+@pytest.mark.parametrize("body, says", [
+    ('[grid]\nregion = ["FR", "fr"]\n', "lists"),                       # one region written two ways
+    ('[grid]\ndataset-size = ["10k", 10000]\n', "lists"),                # one count written two ways
+    ('[plan]\ntokens = "1M"\n', "both tokens and dataset-size"),
+    ('[grid]\nprice-per-hour = [-2.0, 2.5]\n', "must be positive"),
+])
+def test_spec_mistakes_are_refused_before_any_work(tmp_path, body, says):
+    import onnx
+    from tests.conftest import mlp_model
+    onnx.save(mlp_model(), str(tmp_path / "mlp.onnx"))
+    plan = '' if body.startswith('[plan]') else '[plan]\ndataset-size = "1k"\n'
+    extra = body.replace('[plan]\n', '[plan]\ndataset-size = "1k"\n') if body.startswith('[plan]') else body
+    spec = spec_file(tmp_path, '[model]\nonnx = "mlp.onnx"\ngrid = { batch = [1] }\n' + plan + extra)
+    with pytest.raises(flopest.InputError, match=says):
+        flopest.sweep(str(spec), workers=0)
+
+
+def test_a_changed_model_file_makes_new_points(tmp_path):
+    """The point ids hash the ONNX file's content: after the model changes, --resume does not take
+    the old rows for the new model (it refuses the file), nor mixes the two."""
+    import onnx
+    from tests.conftest import mlp_model
+    onnx.save(mlp_model(), str(tmp_path / "mlp.onnx"))
+    spec = spec_file(tmp_path, '[model]\nonnx = "mlp.onnx"\ngrid = { batch = [1, 2] }\n[plan]\ndataset-size = "1k"\n')
+    out = tmp_path / "r.csv"
+    flopest.sweep(str(spec), workers=0, output=str(out))
+    onnx.save(mlp_model(d_in=128), str(tmp_path / "mlp.onnx"))   # the same spec, another model
+    with pytest.raises(flopest.InputError):
+        flopest.sweep(str(spec), workers=0, output=str(out), resume=True)
