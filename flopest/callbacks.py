@@ -62,6 +62,33 @@ class _Gate:
         self.budgets = list(budgets)
         for b in self.budgets:      # fail at construction, not hours later at train start
             parse_budget(b)
+        from .budget import METRICS, parse_value
+        for k, v in self.limits.items():
+            parse_value(v, METRICS[KEYWORDS[k]][1], k, bare="base")
+        # the run sets these itself (its examples, steps, batch and the counted pass): given, they would
+        # clash at train start
+        own = sorted(set(kw) & {"dataset_size", "epochs", "batch_size", "examples_per_pass", "eval_counts",
+                                "eval_size", "tokens", "optimizer"})
+        if own:
+            raise InputError(f"{', '.join(own)} {'is' if len(own) == 1 else 'are'} read off the trainer (its dataset, "
+                             f"epochs, batch and optimizer: args.optim, or a Lightning callback's own optimizer=): "
+                             f"remove {'it' if len(own) == 1 else 'them'}")
+        import inspect
+
+        from .impact import estimate as _estimate
+        known = set(inspect.signature(_estimate).parameters) - {"counts_or_workload", "_keep"}
+        unknown = sorted(k for k in kw if k not in known)
+        if unknown:
+            from .errors import did_you_mean
+            raise InputError(f"unknown keyword(s) {', '.join(map(repr, unknown))}{did_you_mean(unknown[0], known)}: "
+                             f"the callback takes budgets and flopest.estimate()'s keywords")
+        if "device" in kw:
+            from . import data
+            from .errors import UnknownIdError
+            try:
+                data.device(kw["device"])   # an unknown id fails here, not at train start
+            except UnknownIdError as exc:
+                raise InputError(f"device: {exc}") from None
         if log_to not in (None,) + LOG_TO:
             raise InputError(f"log_to={log_to!r} is not one of {', '.join(map(repr, LOG_TO))} (or None)")
         self.log_to = log_to
@@ -204,6 +231,9 @@ def _make_trainer_callback():
                      eval_examples: int | None = None, **kw):
             self.gate = _Gate(budgets, at, quiet, **kw)
             self.example_batch = example_batch
+            if eval_examples is not None and (isinstance(eval_examples, bool) or not isinstance(eval_examples, int)
+                                              or eval_examples < 0):
+                raise InputError(f"eval_examples must be a whole number of examples >= 0, got {eval_examples!r}")
             self.eval_examples = eval_examples
 
         def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):

@@ -89,7 +89,14 @@ def log_mlflow(estimate, *, run_id: str | None = None, artifacts: bool = True, r
     """Log an Estimate (or its to_dict()) to MLflow: figures as metrics, plan and assumptions as
     params, the estimate (JSON) and its HTML report as artifacts. Into `run_id`, else the active
     run, else a new run named `run_name` (ended after). Returns the run's id."""
+    from .validate import flag
+    artifacts = flag("artifacts", artifacts)
     d = estimate.to_dict() if hasattr(estimate, "to_dict") else estimate
+    if isinstance(d, dict) and d.get("kind") == "serving":
+        # its metrics are a service's (latency, per month), not a training run's: logging them as
+        # one would put the service's length under time_s
+        raise InputError("log_mlflow() logs a training estimate (flopest.estimate(...)); a serving estimate is "
+                         "not supported: log its to_dict() figures with mlflow.log_metrics")
     if not isinstance(d, dict) or "co2eq_kg" not in d or "assumptions" not in d:
         raise TypeError(f"log_mlflow() takes an estimate (flopest.estimate(...)), not {type(estimate).__name__}")
     mlflow, MlflowClient, _, _ = _mlflow()

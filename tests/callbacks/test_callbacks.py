@@ -196,3 +196,14 @@ def test_a_callback_without_a_device_says_which_it_assumed(tmp_path):
     _trainer(cb, tmp_path, epochs=1).fit(_lightning_module(), _loader(n=10, batch=5))
     assert cb.estimate.scenario.device == "h100-sxm"
     assert any("device h100-sxm assumed" in n for n in cb.estimate.notes)
+
+
+def test_callback_keywords_are_checked_at_construction():
+    """What would fail (or be ignored) at train start fails when the callback is made: a keyword the
+    trainer sets itself (epochs, optimizer: args.optim), an unknown keyword, a bad limit, an
+    unknown device, a fractional eval_examples."""
+    from flopest.callbacks import FlopestTrainerCallback
+    for kw in ({"epochs": 2}, {"optimizer": "sgd"}, {"foo": 1}, {"co2eq_kg": "abc"}, {"device": "h100"},
+               {"eval_examples": 2.7}):
+        with pytest.raises(flopest.InputError):
+            FlopestTrainerCallback(budgets=["co2eq=50kg"], **kw)

@@ -99,3 +99,11 @@ def test_importing_flopest_does_not_import_mlflow():
     code = "import sys, flopest; print('MLFLOW-IMPORTED:', sorted(m for m in sys.modules if m.startswith('mlflow')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "MLFLOW-IMPORTED: []" in out.stdout, (out.stdout, out.stderr)
+
+
+def test_a_serving_estimate_is_refused_not_logged_as_a_run():
+    """A serving estimate's time_s is the service's length (a year): logged as a training run's
+    metrics it would read as one; refused with the way out."""
+    s = flopest.serve(requests_per_day=1e6, days=365, servers=10, wh_per_request=0.3, samples=1000)
+    with pytest.raises(flopest.InputError, match="serving"):
+        flopest.log_mlflow(s)
