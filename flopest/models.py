@@ -387,8 +387,10 @@ def _strict(c: Counts, what: str) -> None:
 
 
 def count_onnx(model, dims=None, *, strict: bool = False, causal: bool = False,
-               examples_per_pass: int | None = None) -> Counts:
-    """Read an ONNX model (path or ModelProto) once and count it at `dims`."""
+               examples_per_pass: int | None = None, pinned: bool = True) -> Counts:
+    """Read an ONNX model (path or ModelProto) once and count it at `dims`. A given
+    examples_per_pass is pinned to the binding it was given at (.at() refuses to move the dim the
+    model reads); pinned=False (flopest's own callers, which re-bind on purpose) keeps it."""
     from .frontends import onnx as fe
 
     bound = parse_dims(dims)
@@ -399,7 +401,7 @@ def count_onnx(model, dims=None, *, strict: bool = False, causal: bool = False,
     def make(low_, dims_, rebind=None):
         per, reason, dim = _onnx_examples(low_, dims_, examples_per_pass)
         given_at = None
-        if examples_per_pass is not None:   # the dim the model reads, to refuse a re-bind that moves it
+        if examples_per_pass is not None and pinned:   # the dim the model reads, to refuse a re-bind that moves it
             _, _, read_dim = _onnx_examples(low_, dims_, None)
             if read_dim:
                 given_at = (read_dim, examples_at(read_dim, dims_))
@@ -725,7 +727,7 @@ def generation_cost_onnx(model, prompt_tokens: int, output_tokens: int, dims=Non
             d[o] = past + seq   # NB: an unnamed extra dim is taken as the total length
         return d
 
-    c = count_onnx(model, at(P, 0), examples_per_pass=1)
+    c = count_onnx(model, at(P, 0), examples_per_pass=1, pinned=False)
     notes = list(c.notes)
     if other:
         notes.append(f"dims {', '.join(other)} taken as past + new tokens")
@@ -757,7 +759,7 @@ def forward_cost_onnx(model, dims=None, batch: int = 1, batch_dim: str = "batch"
     elif batch != 1:
         raise InputError(f"the ONNX model has no dim named {batch_dim!r} to set --batch {batch} "
                          f"(its dims: {', '.join(sorted(names)) or 'none, all static'})")
-    c = count_onnx(model, d, examples_per_pass=batch)
+    c = count_onnx(model, d, examples_per_pass=batch, pinned=False)
     return ForwardCost(batch, c.flops, c.matmul_flops, c.bytes, c.params, str(model), "onnx",
                        list(c.notes) + _unknown_note(c), roles.float_elem_size(model), c)
 

@@ -204,12 +204,30 @@ def serve(model=None, *example_args, example_kwargs=None, prompt_tokens=None, ou
         unread = [k for k, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens),
                                  ("batch", batch), ("max_latency_s", max_latency_s), ("utilisation", utilisation),
                                  ("precision", precision), ("mfu", mfu), ("mbu", mbu), ("power_w", power_w),
-                                 ("layers", layers), ("d_model", d_model), ("kv_dim", kv_dim), ("context", context))
+                                 ("layers", layers), ("d_model", d_model), ("kv_dim", kv_dim), ("context", context),
+                                 ("dims", dims or None), ("seq_dim", seq_dim), ("past_dim", past_dim),
+                                 ("example_kwargs", example_kwargs or None), ("example_args", example_args or None))
                   if v is not None]
         if unread:   # the energy per request is given: nothing here times or sizes a model
             raise error(f"wh_per_request gives the energy of a request: {', '.join(unread)} would do nothing; "
                         f"remove them", "wh_per_request", *unread)
         return _per_request_energy(wh_per_request, s, fl, ld, us, server_embodied_kg, samples, seed)
+
+    # ---- what the chosen model reads (a keyword it does not read is an error, never ignored)
+    if params is not None:
+        if model is not None:
+            raise error("params replaces the model (2·N per token): give one of them", "params")
+        extra = [k for k, v in (("dims", dims or None), ("seq_dim", seq_dim), ("past_dim", past_dim),
+                                ("example_kwargs", example_kwargs or None), ("example_args", example_args or None))
+                 if v is not None]
+        if extra:
+            raise error(f"{', '.join(extra)} describe a model's graph; params has none: remove them", *extra)
+    elif model is not None and not isinstance(model, str) and output_tokens is None:
+        extra = [k for k, v in (("context", context), ("kv_dim", kv_dim), ("layers", layers), ("d_model", d_model))
+                 if v is not None]
+        if extra:   # a module's forward per request: no KV cache, no architecture to give
+            raise error(f"{', '.join(extra)} shape a --params decoder or a KV cache; a module served one forward "
+                        f"per request reads its own shapes: remove them", *extra)
 
     # ---- the counted cost, the batch and the replica
     def cost_at(b):

@@ -193,3 +193,19 @@ def test_missing_load_and_conflicts(capsys):
     assert code == 2 and "--requests-per-day" in err
     code, _, err = run(["serve", "zoo:gpt2", "--wh-per-request", "3", "--requests-per-day", "1"], capsys)
     assert code == 2 and "--wh-per-request" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.torch
+def test_serve_refuses_keywords_its_model_does_not_read():
+    """A keyword the chosen way in does not read is an error, never ignored: dims or example inputs
+    with wh_per_request or params; a KV-cache shape with a module served one forward a request."""
+    import torch
+
+    import flopest
+    base = dict(requests_per_day=1e6, days=30, samples=1000)
+    for kw in (dict(wh_per_request=0.3, dims={"batch": 1}), dict(wh_per_request=0.3, seq_dim="s"),
+               dict(params=1e9, prompt_tokens=100, output_tokens=20, dims={"batch": 1})):
+        with pytest.raises(flopest.InputError):
+            flopest.serve(**base, **kw)
+    with pytest.raises(flopest.InputError, match="context"):
+        flopest.serve(torch.nn.Linear(8, 8), flopest.spec((1, 8)), context=2048, **base)
