@@ -283,8 +283,8 @@ def check(result, *, at: str = "p95", budgets=(), allow_unknown: bool = False, *
     if isinstance(budgets, (str, bytes)):
         budgets = [budgets]
     if not isinstance(budgets, (list, tuple)):
-        raise InputError(f"budgets must be a list of 'NAME=VALUE' strings (e.g. ['co2eq=50kg']), not "
-                         f"{type(budgets).__name__}")
+        raise TypeError(f"budgets must be a list of 'NAME=VALUE' strings (e.g. ['co2eq=50kg']), not "
+                        f"{type(budgets).__name__}")
     bs = [b if isinstance(b, Budget) else parse_budget(b) for b in budgets]
     for key, v in limits.items():
         if v is None:

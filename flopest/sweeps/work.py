@@ -402,3 +402,20 @@ def check_source(kind: str, target: str, args: dict, first: dict, opts: dict, wh
         if found is None:
             raise InputError(f"sweep spec {where!r}: [model] factory {target!r}: no module {modname!r} in the spec's "
                              f"folder, the current folder or PYTHONPATH")
+        # a keyword the factory does not take would fail every point after its work: named before
+        import inspect
+        try:
+            fn = import_factory(target)
+            sig = inspect.signature(fn)
+        except (FlopestError, TypeError, ValueError):   # not importable or not inspectable here: the points say
+            return
+        except Exception:   # noqa: BLE001 — the factory's module raising on import: each point records it
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+            return
+        names = [n for n, p in sig.parameters.items() if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                                     inspect.Parameter.KEYWORD_ONLY)]
+        unknown = [k for k in {**args, **first} if k not in names]
+        if unknown:
+            raise InputError(f"sweep spec {where!r}: [model] factory {target!r} takes no keyword {unknown[0]!r}"
+                             f"{did_you_mean(unknown[0], names)} (its keywords: {', '.join(names) or 'none'})")

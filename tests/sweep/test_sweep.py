@@ -481,3 +481,23 @@ def test_a_changed_model_file_makes_new_points(tmp_path):
     onnx.save(mlp_model(d_in=128), str(tmp_path / "mlp.onnx"))   # the same spec, another model
     with pytest.raises(flopest.InputError):
         flopest.sweep(str(spec), workers=0, output=str(out), resume=True)
+
+
+@pytest.mark.torch
+def test_a_keyword_the_factory_does_not_take_is_named_before_any_work(tmp_path):
+    """layrs for layers: every point would fail after its work (and leave a file of failures that
+    blocks the corrected run); it is refused first, naming the keyword and the factory's own."""
+    import inspect
+
+    import tests.sweep.sweep_test_models as m
+    name, fn = next((n, f) for n, f in inspect.getmembers(m, inspect.isfunction)
+                    if f.__module__ == m.__name__ and not any(p.kind is p.VAR_KEYWORD
+                                                              for p in inspect.signature(f).parameters.values())
+                    and inspect.signature(f).parameters)
+    first = next(iter(inspect.signature(fn).parameters))
+    spec = spec_file(tmp_path, f'[model]\nfactory = "sweep_test_models:{name}"\ngrid = {{ {first}x = [1, 2] }}\n'
+                               '[plan]\ndataset-size = "1k"\n')
+    out = tmp_path / "r.csv"
+    with pytest.raises(flopest.InputError, match=f"takes no keyword '{first}x'"):
+        flopest.sweep(str(spec), workers=0, output=str(out))
+    assert not out.exists()
