@@ -350,6 +350,10 @@ def torch_model(spec: str, args=(), kwargs=None, batch: int | None = None, meta:
     `meta` is False; `args`/`kwargs` (example inputs given by the user) replace the model's own;
     `batch` re-batches a zoo or hf model's example inputs; `task` and `seq_len` are for hf: models."""
     kwargs = dict(kwargs or {})
+    if batch is not None:   # one check for every kind: 0 or 2.5 examples, or "4", is not a batch
+        batch = whole("batch", batch)
+    if seq_len is not None:
+        seq_len = whole("seq_len", seq_len)
     if not is_hf(spec) and (task is not None or seq_len is not None):
         raise error(f"task and seq_len choose an hf: model's head and sequence length; {spec!r} takes its "
                     f"inputs from the model (--input)", "task", "seq_len")

@@ -133,8 +133,13 @@ def run(a) -> int:
                                   point_timeout=timeout, progress=step)
         except KeyboardInterrupt as exc:
             why = "SIGTERM" if isinstance(exc, Stopped) else "interrupted"
-            kept = (f"; the {done['done'] + done['failed']:,} point(s) computed are in {a.output}: run it again with "
-                    f"--resume to finish" if a.output else "; no --output, nothing kept")
+            n = done["done"] + done["failed"]
+            if not a.output:
+                kept = "; no --output, nothing kept"
+            elif n == 0 and not os.path.exists(a.output):
+                kept = f"; no point was computed, and {a.output} was not written: run it again"
+            else:
+                kept = f"; the {n:,} point(s) computed are in {a.output}: run it again with --resume to finish"
             print(f"flopest: sweep stopped ({why}) with {done['left']:,} point(s) left{kept}", file=sys.stderr)
             return 143 if isinstance(exc, Stopped) else 130
     if a.plot:

@@ -274,3 +274,12 @@ def test_eager_attention_under_a_causal_mask_says_it_is_counted_in_full():
         c = flopest.count(m, input_ids=flopest.spec((1, 64), "int64"), causal=True)
         notes[impl] = [n for n in c.notes if "eager attention" in n]
     assert notes["eager"] and not notes["sdpa"]
+
+
+@pytest.mark.torch
+def test_a_batch_that_is_not_a_whole_number_is_refused_for_every_kind():
+    """batch=0 (it had silently become 1 for hf:), 2.5 and True are not batches."""
+    import flopest
+    for b in (0, 2.5, True):
+        with pytest.raises(flopest.InputError, match="batch"):
+            flopest.count("zoo:bert_base", batch=b)
