@@ -265,6 +265,8 @@ class Counts:
         `depth` components into their ancestor (totals still sum to the whole)."""
         if by not in BY_CHOICES:
             raise error(f"by {by!r} is not one of {', '.join(BY_CHOICES)}{did_you_mean(by, BY_CHOICES)}", "by")
+        if depth is not None and by != "module":   # module paths are what a depth folds
+            raise error(f"depth folds module paths: give by='module' with it (by={by!r})", "depth")
         self.evaluate()
         t, rc = self.table, self._rc
         if by == "kind":
@@ -275,8 +277,8 @@ class Counts:
             if by == "module":
                 names = [n or "(top)" for n in names]
                 if depth is not None:
-                    if depth < 0:
-                        raise error(f"depth {depth} must be >= 0", "depth")
+                    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+                        raise error(f"depth must be a whole number >= 0, got {depth!r}", "depth")
                     folded = [n if n == "(top)" else (".".join(n.split(".")[:depth]) or "(top)")
                               for n in names]
                     uniq = list(dict.fromkeys(folded))
@@ -330,6 +332,8 @@ class Counts:
         }
         if by:
             d["breakdown"] = self.breakdown(by, depth=depth)
+        elif depth is not None:
+            raise error("depth folds the breakdown by module: give by='module' with it", "depth")
         return d
 
     def _repr_html_(self) -> str:

@@ -67,6 +67,8 @@ def sweep(spec, *, output=None, workers: int | None = None, scheduler: str | Non
         if isinstance(point_timeout, bool) or not isinstance(point_timeout, (int, float)) or \
                 not (point_timeout > 0 and math.isfinite(point_timeout)):
             raise error(f"point_timeout must be a positive number of seconds, got {point_timeout!r}", "point_timeout")
+    if progress is not None and not callable(progress):   # found before the work, not after every point
+        raise error(f"progress must be a function progress(done, failed, left), got {progress!r}", "progress")
     n_workers = default_workers() if workers is None and scheduler is None else workers
     if resume and output is None:
         raise error("resume needs output: the results file to complete", "resume", "output")

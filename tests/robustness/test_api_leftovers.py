@@ -75,3 +75,21 @@ def test_wrong_types_at_the_api_say_what_is_expected():
     est = flopest.estimate(c, device="h100-sxm", dataset_size=10, samples=200)
     with pytest.raises(TypeError, match="list of 'NAME=VALUE'"):
         flopest.check(est, budgets=3)
+
+
+def test_breakdown_depth_and_sweep_progress_are_checked(tmp_path):
+    """depth with another grouping than modules (or none), a depth that is not a whole number, and
+    a progress that is not a function: each an error naming it, before any work."""
+    import onnx
+
+    from tests.conftest import mlp_model
+    path = tmp_path / "mlp.onnx"
+    onnx.save(mlp_model(), str(path))
+    c = flopest.count(str(path), dims={"batch": 2})
+    for call in (lambda: c.breakdown(by="op", depth=2), lambda: c.breakdown(by="module", depth="1"),
+                 lambda: c.to_dict(depth=2)):
+        with pytest.raises(flopest.InputError, match="depth"):
+            call()
+    with pytest.raises(flopest.InputError, match="progress"):
+        flopest.sweep({"model": {"onnx": str(path), "grid": {"batch": [1]}}, "plan": {"dataset-size": "1k"}},
+                      workers=0, progress=5)
