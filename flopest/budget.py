@@ -329,8 +329,16 @@ def guard(model, *example_args, dataset_size, at: str = "p95", budgets=(), train
                              f"{tk['optimizer']!r}: give it once")
         tk["optimizer"] = kw.pop("optimizer")   # the step is counted with the model, not added after
     tk.setdefault("optimizer", "adam")
+    from .models import kind as model_kind
     if hasattr(model, "flops") and hasattr(model, "breakdown"):   # already a Counts
         counts = model
+    elif model_kind(model) == "onnx":
+        # an ONNX graph is counted forward (dims= in training_kw); the plan adds its backward and the
+        # optimizer's step, as flopest estimate does for an ONNX model
+        opt = tk.pop("optimizer", None)
+        counts = count(model, *example_args, **tk, **(example_kwargs or {}))
+        if opt is not None:
+            kw.setdefault("optimizer", opt)
     else:
         counts = count(model, *example_args, training=True, **tk, **(example_kwargs or {}))
     est = estimate(counts, dataset_size=dataset_size, **kw)

@@ -93,3 +93,18 @@ def test_breakdown_depth_and_sweep_progress_are_checked(tmp_path):
     with pytest.raises(flopest.InputError, match="progress"):
         flopest.sweep({"model": {"onnx": str(path), "grid": {"batch": [1]}}, "plan": {"dataset-size": "1k"}},
                       workers=0, progress=5)
+
+
+def test_guard_takes_an_onnx_model(tmp_path):
+    """guard() on an ONNX file counts it forward (dims from training_kw) and estimates the plan as
+    flopest.estimate does an ONNX count with the Adam step added; it had refused, naming training=
+    and optimizer=, which the user never gave."""
+    import onnx
+
+    from tests.conftest import mlp_model
+    path = tmp_path / "mlp.onnx"
+    onnx.save(mlp_model(), str(path))
+    kw = dict(dataset_size=1000, device="h100-sxm", samples=1000)
+    e = flopest.guard(str(path), co2eq_kg=1e9, training_kw={"dims": {"batch": 8}}, **kw)
+    same = flopest.estimate(flopest.count(str(path), dims={"batch": 8}), optimizer="adam", **kw)
+    assert e.flops == same.flops and e.co2eq_kg == same.co2eq_kg
