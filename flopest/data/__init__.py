@@ -756,10 +756,17 @@ def _build(name: str) -> _Table:
 _embedded_ids: dict = {}   # table name -> the ids of its embedded rows
 
 
+def user_file(row) -> str | None:
+    """The user's file a data row came from (--devices / --regions FILE.csv); None for a row of
+    flopest's own tables."""
+    origin = str(getattr(row, "origin", "") or "")
+    return origin if origin and not origin.startswith("flopest/data/") else None
+
+
 def replaces_embedded(name: str, row) -> bool:
     """Whether `row` of table `name` ("devices", "regions") is a user's row that took the id of an
     embedded one (flopest's other tables keyed by that id still apply to it)."""
-    if not getattr(row, "origin", "") or str(row.origin).startswith("flopest/data/"):
+    if user_file(row) is None:
         return False
     _table(name)
     return str(getattr(row, _SPECS[name].attr)).lower() in _embedded_ids.get(name, frozenset())
@@ -987,5 +994,5 @@ __all__ = ["DATA_VERSION", "DataError", "UnknownIdError", "Device", "Region", "D
            "MfuPrior", "MfuEvidence", "PowerPrior", "WaterFactor", "Equivalence", "device", "devices",
            "region", "regions", "datacenter", "datacenters", "host", "hosts", "mfu_prior", "mfu_priors",
            "mfu_evidence", "power_prior", "power_priors", "water_electricity", "water_factors",
-           "equivalences", "TimeParam", "time_model", "Price", "prices", "RunPrior", "run_priors", "load_user_devices", "load_user_regions", "reload", "replaces_embedded", "validate_all",
+           "equivalences", "TimeParam", "time_model", "Price", "prices", "RunPrior", "run_priors", "load_user_devices", "load_user_regions", "reload", "replaces_embedded", "user_file", "validate_all",
            "parse_gemm_curve", "format_gemm_curve"]

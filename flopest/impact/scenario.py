@@ -147,7 +147,7 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
         int_u = Uncertain.fixed(_between("intensity", intensity, 0.0, 2000.0, unit="g CO2eq/kWh"), "g CO2eq/kWh",
                                 "given by the user")
     else:
-        table = reg.origin if reg.origin and not str(reg.origin).startswith("flopest/data/") else "grid_intensity.csv"
+        table = data.user_file(reg) or "grid_intensity.csv"
         int_u = Uncertain.fixed(reg.intensity_g_per_kwh, "g CO2eq/kWh",
                                 f"{table} [{reg.id}] ({reg.source}, {reg.year}; {reg.licence})")
         prov = getattr(reg, "provider_figure_g_per_kwh", None)
@@ -201,7 +201,7 @@ def build_scenario(device: str, n_devices: int = 1, region: str = "WORLD", datac
     s.device_source = f"{dev.origin or 'flopest/data/devices.csv'} ({dev.source}, {dev.year})"
     s.water_partial = water_partial   # a water budget cannot be checked on this figure alone (flopest.budget)
     s.estimated = tuple(dev.estimated_fields or ())
-    if dev.origin and not str(dev.origin).startswith("flopest/data/") and s.estimated:
+    if data.user_file(dev) and s.estimated:
         notes.append(f"device {dev.id!r} ({dev.origin}): {', '.join(s.estimated)} "
                      f"{'is an estimate' if len(s.estimated) == 1 else 'are estimates'}, not measured (the row's "
                      f"estimated_fields): the energy and CO2eq figures that rest on them are as good as those")
@@ -242,8 +242,7 @@ def _implausible(dev) -> list:
 
 def _table_of(row) -> str:
     """The file a data row came from, as sources name it: 'devices.csv' or the user's file."""
-    origin = str(getattr(row, "origin", "") or "")
-    return origin if origin and not origin.startswith("flopest/data/") else "devices.csv"
+    return data.user_file(row) or "devices.csv"
 
 
 def user_row_notes(dev, reg) -> list:
@@ -255,7 +254,7 @@ def user_row_notes(dev, reg) -> list:
                    f"other tables key to that id still apply to it (list price: prices.csv, interconnect and compute "
                    f"units: time_model.csv, host: hosts.csv); give the row an id of its own to leave them out, or "
                    f"--price-per-hour for the price")
-    user_dev = dev.origin and not str(dev.origin).startswith("flopest/data/")
+    user_dev = data.user_file(dev)
     if user_dev:
         out.extend(_implausible(dev))
     if user_dev and getattr(dev, "basis", None) == "measured":
@@ -264,7 +263,7 @@ def user_row_notes(dev, reg) -> list:
         out.append(f"device {dev.id!r} ({dev.origin}) is one measurement (flopest probe"
                    + (f", load average {load.group(1)} when it ran" if load else "") + "): its figures are taken as "
                    "they are, without a range; other work on the machine lowers them, so probe a quiet machine")
-    user_reg = reg.origin and not str(reg.origin).startswith("flopest/data/")
+    user_reg = data.user_file(reg)
     if user_reg and 0 < reg.intensity_g_per_kwh < 1:
         out.append(f"region {reg.id!r} ({reg.origin}): intensity {reg.intensity_g_per_kwh:g} g CO2eq/kWh is below any "
                    f"grid's (the lowest in grid_intensity.csv is about 20); if it is in kg/kWh, write "

@@ -154,4 +154,5 @@ def test_api_keywords_in_a_unit_take_plain_numbers():
     with pytest.raises(flopest.InputError):
         flopest.serve(requests_per_day=1e6, days=30, servers=10, wh_per_request="300m")
     est = flopest.serve(requests_per_day=1e6, days=30, servers=10, wh_per_request="0.3", samples=2000)
-    assert est is not None
+    num = flopest.serve(requests_per_day=1e6, days=30, servers=10, wh_per_request=0.3, samples=2000)
+    assert est.to_dict()["energy_kwh"] == num.to_dict()["energy_kwh"]   # "0.3" is 0.3 Wh, as the number
